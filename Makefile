@@ -1,0 +1,30 @@
+# Two set-up commands: `make run` (pipeline on the embedded default data) and `make test`.
+VENV    := .venv
+BIN     := $(abspath $(VENV))/bin
+STAMP   := $(VENV)/.installed
+PYTHON  ?= python3
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: install run test test-fast clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with the pinned dependencies and mtsed
+
+run: install  ## run the whole DVC pipeline on the embedded default data, push data to the local remote
+	PATH=$(BIN):$$PATH $(BIN)/dvc repro
+	PATH=$(BIN):$$PATH $(BIN)/dvc push --quiet
+
+test: install  ## the whole test suite (slow end-to-end tests included)
+	$(BIN)/pytest
+
+test-fast: install  ## unit tests only
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,226 @@
+"""Typed, frozen configuration read from ``params.yaml`` in exactly one place.
+
+Every section of ``params.yaml`` maps onto one dataclass below.  Unknown keys, missing keys
+and out-of-range values raise :class:`ConfigError` naming the dotted key, so a typo in a
+parameter file fails loudly instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A parameter file is malformed; ``key`` is the dotted path of the culprit."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"params: '{key}' {message}" if key else f"params: {message}")
+        self.key = key
+        self.message = message
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(key, message)
+
+
+def _check_range(pair: tuple[float, float], key: str) -> None:
+    _require(len(pair) == 2 and pair[0] <= pair[1], key, "must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True)
+class ClipsConfig:
+    """Where real foreground/background clips come from (stage ``clips``)."""
+
+    source: str = "debian"  # "debian": fetch packages with apt-get download; "folder": use `folder`
+    folder: str = ""  # foreground/<label>/*.wav and background/*.wav (Scaper's layout)
+    max_clip_seconds: float = 12.0  # longer foreground clips are cut (keeps events event-like)
+    trim_top_db: float = 40.0  # leading/trailing audio quieter than peak - top_db is trimmed
+
+    def __post_init__(self) -> None:
+        _require(self.source in ("debian", "folder"), "source", "must be 'debian' or 'folder'")
+        _require(self.source != "folder" or bool(self.folder), "folder", "is required when source is 'folder'")
+        _require(self.max_clip_seconds > 0, "max_clip_seconds", "must be positive")
+        _require(self.trim_top_db > 0, "trim_top_db", "must be positive")
+
+
+@dataclass(frozen=True)
+class IsolatedSetConfig:
+    """ITC-Irst-style set: sessions of non-overlapping events over room background."""
+
+    labels: tuple[str, ...]
+    sessions: int = 6
+    test_sessions: int = 2
+    session_seconds: float = 60.0
+    gap_seconds: tuple[float, float] = (0.5, 3.0)
+    snr_db: tuple[float, float] = (0.0, 15.0)
+
+    def __post_init__(self) -> None:
+        _require(len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels), "labels", "must be distinct and non-empty")
+        _require(self.sessions >= 3, "sessions", "must be >= 3 (at least two for cross-validation plus one test)")
+        _require(1 <= self.test_sessions <= self.sessions - 2, "test_sessions", "must leave at least two training sessions")
+        _require(self.session_seconds >= 5, "session_seconds", "must be >= 5")
+        _check_range(self.gap_seconds, "gap_seconds")
+        _require(self.gap_seconds[0] >= 0, "gap_seconds", "must be non-negative")
+        _check_range(self.snr_db, "snr_db")
+
+
+@dataclass(frozen=True)
+class OverlappingSetConfig:
+    """TUT-SED-Synthetic-2016-style set: polyphonic mixtures split train/validation/evaluation."""
+
+    labels: tuple[str, ...]
+    mixtures: tuple[int, int, int] = (12, 4, 4)  # train, validation, evaluation
+    mixture_seconds: float = 40.0
+    events_per_minute: float = 40.0
+    max_polyphony: int = 4
+    snr_db: tuple[float, float] = (-3.0, 12.0)
+
+    def __post_init__(self) -> None:
+        _require(len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels), "labels", "must be distinct and non-empty")
+        _require(len(self.mixtures) == 3 and min(self.mixtures) >= 1, "mixtures", "must be [train, validation, evaluation] counts >= 1")
+        _require(self.mixture_seconds >= 5, "mixture_seconds", "must be >= 5")
+        _require(self.events_per_minute > 0, "events_per_minute", "must be positive")
+        _require(1 <= self.max_polyphony <= 16, "max_polyphony", "must be in 1..16")
+        _check_range(self.snr_db, "snr_db")
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Stage ``prepare``: the two embedded default data sets mixed from real clips."""
+
+    seed: int
+    sample_rate: int
+    background_dbfs: float
+    isolated: IsolatedSetConfig
+    overlapping: OverlappingSetConfig
+
+    def __post_init__(self) -> None:
+        _require(self.sample_rate >= 8000, "sample_rate", "must be >= 8000")
+        _require(-80 <= self.background_dbfs <= -6, "background_dbfs", "must be in [-80, -6]")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Stage ``features``: log mel spectrogram (SPEC section 1)."""
+
+    sample_rate: int = 44100
+    n_mels: int = 40
+    fmin: float = 50.0
+    fmax: float = 22050.0
+    win_length: int = 1764
+    hop_length: int = 882
+    n_fft: int = 2048
+    log_eps: float = 1e-8
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        _require(self.sample_rate >= 8000, "sample_rate", "must be >= 8000")
+        _require(self.n_mels >= 1, "n_mels", "must be >= 1")
+        _require(0 <= self.fmin < self.fmax, "fmin", "must be >= 0 and below fmax")
+        _require(self.fmax <= self.sample_rate / 2, "fmax", "must not exceed the Nyquist frequency")
+        _require(self.win_length >= 1, "win_length", "must be >= 1")
+        _require(1 <= self.hop_length <= self.win_length, "hop_length", "must be in 1..win_length")
+        _require(self.n_fft >= self.win_length, "n_fft", "must be >= win_length")
+        _require(self.log_eps > 0, "log_eps", "must be positive")
+        _require(self.workers >= 1, "workers", "must be >= 1")
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds between consecutive frames (the hop)."""
+        return self.hop_length / self.sample_rate
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Stage ``targets``: triplet encoding (SPEC section 2)."""
+
+    segment_frames: int = 512
+
+    def __post_init__(self) -> None:
+        _require(self.segment_frames >= 1, "segment_frames", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class Params:
+    """All parameters of the pipeline, one attribute per ``params.yaml`` section."""
+
+    clips: ClipsConfig
+    prepare: PrepareConfig
+    features: FeatureConfig
+    targets: TargetConfig
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    """Coerce a YAML value to the annotated type, raising ConfigError on a mismatch."""
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        _require(isinstance(value, (list, tuple)), key, "must be a list")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        _require(len(value) == len(args), key, f"must have {len(args)} items")
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported annotation for {key}: {tp}")
+    if tp is float:
+        _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, "must be a number")
+        return float(value)
+    if tp is int:
+        _require(isinstance(value, int) and not isinstance(value, bool), key, "must be an integer")
+        return value
+    if tp is str:
+        _require(isinstance(value, str), key, "must be a string")
+        return value
+    if tp is bool:
+        _require(isinstance(value, bool), key, "must be true or false")
+        return value
+    raise TypeError(f"unsupported annotation for {key}: {tp}")
+
+
+def _build(cls: type, mapping: Any, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown and missing keys."""
+    _require(isinstance(mapping, dict), prefix, "must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]}" if prefix else str(unknown[0]), "is not a known parameter")
+    kwargs = {}
+    for name, field in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in mapping:
+            has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+            _require(has_default, key, "is missing")
+            continue
+        kwargs[name] = _convert(hints[name], mapping[name], key)
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        raise ConfigError(f"{prefix}.{error.key}" if prefix else error.key, error.message) from None
+
+
+def params_from_dict(raw: dict[str, Any]) -> Params:
+    """Validate a parsed parameter mapping into :class:`Params`."""
+    return _build(Params, raw, "")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; the only place parameters are parsed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("", f"parameter file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {error}") from None
+    return params_from_dict(raw or {})

@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny generated audio and a shrunken copy of the real params.yaml."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from mtsed.config import Params, params_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+TINY_LABELS = ("beep", "chirp", "knock")
+
+
+def write_tone(path: Path, seconds: float, freq: float, sr: int = 44100, channels: int = 1, seed: int = 0) -> None:
+    """A decaying tone with a little noise: a stand-in foreground clip for unit tests."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    signal = 0.5 * np.sin(2 * np.pi * freq * t) * np.exp(-2 * t) + 0.01 * rng.standard_normal(t.size)
+    data = np.repeat(signal[:, None], channels, axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data.astype(np.float32), sr)
+
+
+def make_clip_folder(root: Path) -> Path:
+    """Scaper-layout folder: 4 clips for each tiny label and 4 noise backgrounds."""
+    for k, label in enumerate(TINY_LABELS):
+        for i in range(4):
+            write_tone(root / "foreground" / label / f"{label}{i}.wav", 0.4 + 0.2 * i, 400 * (k + 1) + 50 * i, seed=i)
+    rng = np.random.default_rng(1)
+    (root / "background").mkdir(parents=True, exist_ok=True)
+    for i in range(4):
+        noise = 0.05 * rng.standard_normal(22050 * 3).astype(np.float32)
+        sf.write(str(root / "background" / f"bg{i}.wav"), noise, 22050)
+    return root
+
+
+def tiny_params_dict(clip_folder: Path | None = None) -> dict:
+    """The real params.yaml shrunk to seconds of audio and the tiny labels."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    if clip_folder is not None:
+        raw["clips"].update(source="folder", folder=str(clip_folder))
+    raw["prepare"]["isolated"].update(labels=list(TINY_LABELS), sessions=4, test_sessions=1, session_seconds=12.0)
+    raw["prepare"]["overlapping"].update(labels=list(TINY_LABELS), mixtures=[2, 1, 1], mixture_seconds=12.0)
+    raw["features"]["workers"] = 1
+    raw["targets"]["segment_frames"] = 64
+    return raw
+
+
+@pytest.fixture
+def clip_folder(tmp_path: Path) -> Path:
+    return make_clip_folder(tmp_path / "myclips")
+
+
+@pytest.fixture
+def tiny_params(clip_folder: Path) -> Params:
+    return params_from_dict(tiny_params_dict(clip_folder))

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mtsed.config import ConfigError, load_params, params_from_dict
+from tests.conftest import REPO
+
+
+def _raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_repository_params_load_into_frozen_dataclasses():
+    params = load_params(REPO / "params.yaml")
+    assert params.features.n_mels == 40
+    assert params.features.win_length == 1764 and params.features.hop_length == 882
+    assert params.features.frame_seconds == pytest.approx(0.02)
+    assert params.targets.segment_frames == 512
+    assert isinstance(params.prepare.overlapping.labels, tuple)
+    with pytest.raises(AttributeError):
+        params.features.n_mels = 64  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda r: r["features"].update(n_melz=40), "features.n_melz"),
+        (lambda r: r.update(trainn={}), "trainn"),
+        (lambda r: r["features"].update(hop_length=5000), "features.hop_length"),
+        (lambda r: r["features"].update(fmax=30000.0), "features.fmax"),
+        (lambda r: r["features"].update(n_mels="forty"), "features.n_mels"),
+        (lambda r: r["prepare"]["isolated"].update(snr_db=[10, 0]), "prepare.isolated.snr_db"),
+        (lambda r: r["prepare"]["overlapping"].update(mixtures=[3, 0, 1]), "prepare.overlapping.mixtures"),
+        (lambda r: r["prepare"]["isolated"].update(test_sessions=5), "prepare.isolated.test_sessions"),
+        (lambda r: r["clips"].update(source="web"), "clips.source"),
+        (lambda r: r["prepare"].pop("seed"), "prepare.seed"),
+        (lambda r: r["targets"].update(segment_frames=True), "targets.segment_frames"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_key(mutate, key):
+    raw = _raw()
+    mutate(raw)
+    with pytest.raises(ConfigError) as info:
+        params_from_dict(raw)
+    assert info.value.key == key
+    assert f"'{key}'" in str(info.value)
+
+
+def test_missing_or_malformed_file_is_named(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("features: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_params(bad)
