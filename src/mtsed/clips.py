@@ -143,7 +143,8 @@ def condition(signal: np.ndarray, cfg: ClipsConfig, role: str, name: str) -> np.
     """Trim leading/trailing silence (so annotations are exact) and cap foreground length."""
     if signal.size == 0 or not np.any(np.abs(signal) > 0):
         raise AudioError(f"{name}: silent or empty clip")
-    trimmed, _ = librosa.effects.trim(signal, top_db=cfg.trim_top_db, frame_length=1024, hop_length=256)
+    loud = np.flatnonzero(np.abs(signal) >= np.abs(signal).max() * 10 ** (-cfg.trim_top_db / 20))
+    trimmed = signal[loud[0] : loud[-1] + 1]  # sample-exact, so onsets in annotations are too
     if role != BACKGROUND:
         trimmed = trimmed[: int(cfg.max_clip_seconds * SAMPLE_RATE)]
     if trimmed.size < int(0.05 * SAMPLE_RATE):
@@ -162,9 +163,19 @@ def _file_name(role: str, stem: str, used: set[str]) -> str:
     return name
 
 
-def curate_debian(cfg: ClipsConfig, out_dir: Path, cache_dir: Path, roles: set[str] | None = None) -> list[Clip]:
-    """Fetch the catalogue's packages and write curated clips (optionally only some roles)."""
-    entries = [e for e in read_catalogue() if roles is None or e.role in roles]
+def curate_debian(
+    cfg: ClipsConfig,
+    out_dir: Path,
+    cache_dir: Path,
+    roles: set[str] | None = None,
+    packages: set[str] | None = None,
+) -> list[Clip]:
+    """Fetch the catalogue's packages and write curated clips (optionally only some roles
+    or some packages)."""
+    entries = [
+        e for e in read_catalogue()
+        if (roles is None or e.role in roles) and (packages is None or e.package in packages)
+    ]
     licences = read_licences()
     debs = fetch_debs(sorted({e.package for e in entries}), cache_dir)
     clips: list[Clip] = []

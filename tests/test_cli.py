@@ -1,0 +1,30 @@
+from pathlib import Path
+
+import yaml
+
+from mtsed.cli import main
+from tests.conftest import tiny_params_dict
+
+
+def test_cli_runs_a_stage_and_writes_metrics(tmp_path: Path, clip_folder: Path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(tiny_params_dict(clip_folder)))
+    metrics = tmp_path / "m.json"
+    code = main(["--params", str(params), "--metrics", str(metrics), "clips", "--out", str(tmp_path / "clips")])
+    assert code == 0 and '"clips": 16' in metrics.read_text()
+
+
+def test_cli_reports_a_bad_parameter_by_key(tmp_path: Path, capsys):
+    raw = tiny_params_dict()
+    raw["features"]["hop_lenght"] = 10
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert main(["--params", str(params), "features", "--data", "x", "--out", "y"]) == 2
+    assert "'features.hop_lenght' is not a known parameter" in capsys.readouterr().err
+
+
+def test_cli_reports_a_missing_data_set(tmp_path: Path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(tiny_params_dict()))
+    assert main(["--params", str(params), "features", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "f")]) == 2
+    assert "nowhere/manifest.json" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mtsed.clips import (
+    BACKGROUND,
+    condition,
+    curate_debian,
+    curate_folder,
+    read_catalogue,
+    read_clip_manifest,
+    read_deb_files,
+    read_licences,
+    write_clip_manifest,
+)
+from mtsed.audio import AudioError
+from mtsed.config import ClipsConfig
+
+
+def _ar(members: dict[str, bytes]) -> bytes:
+    out = b"!<arch>\n"
+    for name, data in members.items():
+        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n".encode()
+        out += header + data + (b"\n" if len(data) % 2 else b"")
+    return out
+
+
+def _deb(path: Path, files: dict[str, bytes]) -> Path:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:xz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    path.write_bytes(_ar({"debian-binary": b"2.0\n", "control.tar.xz": b"", "data.tar.xz": buffer.getvalue()}))
+    return path
+
+
+def test_files_are_read_straight_out_of_a_deb(tmp_path: Path):
+    deb = _deb(tmp_path / "pkg_1.0_all.deb", {"usr/share/a.ogg": b"AAA", "usr/share/b.wav": b"B", "usr/x": b"X"})
+    assert read_deb_files(deb, {"usr/share/a.ogg", "usr/share/b.wav"}) == {"usr/share/a.ogg": b"AAA", "usr/share/b.wav": b"B"}
+
+
+def test_a_non_deb_is_refused_by_name(tmp_path: Path):
+    (tmp_path / "fake.deb").write_bytes(b"PK\x03\x04 not an ar archive")
+    with pytest.raises(ValueError, match="fake.deb"):
+        read_deb_files(tmp_path / "fake.deb", {"x"})
+
+
+def test_catalogue_has_enough_clips_for_the_default_labels():
+    from mtsed.config import load_params
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    catalogue = read_catalogue()
+    licences = read_licences()
+    counts = {}
+    for entry in catalogue:
+        counts[entry.role] = counts.get(entry.role, 0) + 1
+        assert entry.package in licences
+    assert counts[BACKGROUND] >= 3
+    for label in params.prepare.overlapping.labels:
+        assert counts.get(label, 0) >= 3, label  # one clip per split at least
+    for label in params.prepare.isolated.labels:
+        assert counts.get(label, 0) >= 2, label
+
+
+def test_condition_trims_silence_and_caps_length():
+    sr = 44100
+    tone = np.sin(np.arange(sr * 3) / 3).astype(np.float32)
+    signal = np.concatenate([np.zeros(sr), tone, np.zeros(sr)])
+    cut = condition(signal, ClipsConfig(max_clip_seconds=2.0), "dog", "x")
+    assert cut.size == 2 * sr and np.abs(cut[:100]).max() > 0.1
+    background = condition(signal, ClipsConfig(max_clip_seconds=2.0), BACKGROUND, "x")
+    assert abs(background.size - 3 * sr) < 0.05 * sr
+    with pytest.raises(AudioError, match="silent"):
+        condition(np.zeros(sr, np.float32), ClipsConfig(), "dog", "quiet.wav")
+
+
+def test_curate_folder_writes_the_same_layout_and_manifest(clip_folder: Path, tmp_path: Path):
+    out = tmp_path / "curated"
+    clips = curate_folder(ClipsConfig(source="folder", folder=str(clip_folder)), clip_folder, out)
+    write_clip_manifest(out, clips)
+    assert read_clip_manifest(out) == [c.__class__(c.role, c.file, c.source, c.licence, round(c.seconds, 4)) for c in clips]
+    assert {c.role for c in clips} == {"beep", "chirp", "knock", BACKGROUND}
+    data, sr = sf.read(str(out / clips[-1].file))
+    assert sr == 44100 and data.ndim == 1  # backgrounds were 22.05 kHz
+    assert "user-supplied" in (out / "ATTRIBUTION.md").read_text()
+
+
+def test_curate_folder_without_background_is_refused(tmp_path: Path, clip_folder: Path):
+    shutil.rmtree(clip_folder / "background")
+    with pytest.raises(FileNotFoundError, match="background"):
+        curate_folder(ClipsConfig(source="folder", folder=str(clip_folder)), clip_folder, tmp_path / "o")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="apt-get not available (not a Debian machine)")
+def test_real_clips_from_a_debian_package(tmp_path: Path):
+    """Fetch one small real package (minetest-data, 3.5 MB) and curate its clips."""
+    roles = {"door_slam", "glass_smash"}
+    wanted = [e for e in read_catalogue() if e.role in roles and e.package == "minetest-data"]
+    out = tmp_path / "clips"
+    clips = curate_debian(ClipsConfig(), out, tmp_path / "debs", roles=roles, packages={"minetest-data"})
+    write_clip_manifest(out, clips)
+    assert len(clips) == len(wanted) >= 4
+    assert (out / "licences" / "minetest-data.copyright").read_text().strip()
+    for clip in clips:
+        signal, sr = sf.read(str(out / clip.file))
+        assert sr == 44100 and signal.size > 0.05 * sr and np.abs(signal).max() > 0.01
+        assert clip.source.startswith("debian:minetest-data/") and "CC" in clip.licence
