@@ -88,3 +88,19 @@ def test_polyphony_counts_touching_events_once():
 def test_missing_label_is_named(bank: ClipBank):
     with pytest.raises(ValueError, match="zebra"):
         bank.require(["zebra", BACKGROUND])
+
+
+def test_background_bed_is_one_looped_clip_at_the_requested_level(bank: ClipBank):
+    from mtsed.mixing import background_bed
+
+    pool = bank.by_role[BACKGROUND]
+    bed = background_bed(np.random.default_rng(0), bank, pool, 44100 * 10, -30.0)
+    assert bed.size == 44100 * 10
+    assert 20 * np.log10(rms(bed)) == pytest.approx(-30.0, abs=1e-3)
+    # a 3 s clip looped over 10 s: the bed correlates with exactly one of the pool's clips
+    best = []
+    for clip in pool:
+        source = bank.signal(clip)
+        corr = np.abs(np.correlate(bed[: 44100], source, mode="valid")).max() / (np.linalg.norm(bed[:44100]) * np.linalg.norm(source) + 1e-9)
+        best.append(corr)
+    assert sorted(best)[-1] > 0.3 and sorted(best)[-2] < 0.1

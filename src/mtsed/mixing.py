@@ -92,19 +92,20 @@ def rms(signal: np.ndarray) -> float:
 
 
 def background_bed(rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip], n_samples: int, dbfs: float) -> np.ndarray:
-    """Tile randomly chosen background clips (short crossfades) to ``n_samples`` at ``dbfs`` RMS."""
+    """One randomly chosen background clip, looped with short crossfades from a random start
+    to ``n_samples``, at ``dbfs`` RMS: one steady ambience per recording, like one room per
+    session, so that no change of background coincides with an event."""
     fade = int(CROSSFADE_SECONDS * bank.sample_rate)
-    bed = np.zeros(0, np.float32)
+    clip = bank.signal(pool[int(rng.integers(len(pool)))])
+    start = int(rng.integers(max(clip.size - bank.sample_rate, 1)))
+    bed, piece = np.zeros(0, np.float32), clip[start:]
     while bed.size < n_samples:
-        clip = bank.signal(pool[int(rng.integers(len(pool)))])
-        start = int(rng.integers(max(clip.size - bank.sample_rate, 1)))
-        piece = clip[start:]
-        piece = piece / max(rms(piece), 1e-9)
         if bed.size >= fade and piece.size > 2 * fade:
             ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
             bed[-fade:] = bed[-fade:] * (1 - ramp) + piece[:fade] * ramp
             piece = piece[fade:]
         bed = np.concatenate([bed, piece.astype(np.float32)])
+        piece = clip
     bed = bed[:n_samples]
     return (bed / max(rms(bed), 1e-9) * 10 ** (dbfs / 20)).astype(np.float32)
 
