@@ -1,6 +1,5 @@
 import io
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mtsed.audio import AudioError
 from mtsed.clips import (
     BACKGROUND,
     condition,
@@ -19,7 +19,6 @@ from mtsed.clips import (
     read_licences,
     write_clip_manifest,
 )
-from mtsed.audio import AudioError
 from mtsed.config import ClipsConfig
 
 

@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from mtsed.data import Dataset, Recording, load_dataset, load_itc_irst, load_tut_sed_synthetic
+from mtsed.data import (
+    Dataset,
+    Recording,
+    load_dataset,
+    load_itc_irst,
+    load_tut_sed_synthetic,
+)
 from mtsed.events import Event, EventListError, write_event_list
 from tests.conftest import write_tone
 

@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from mtsed.events import Event, EventListError, merge_overlaps, read_event_list, write_event_list
+from mtsed.events import (
+    Event,
+    EventListError,
+    merge_overlaps,
+    read_event_list,
+    write_event_list,
+)
 
 
 def test_write_then_read_round_trips(tmp_path: Path):

@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from mtsed.losses import classification_loss, confidence_loss, distance_loss, intersection_over_union, multitask_loss
+from mtsed.losses import (
+    classification_loss,
+    confidence_loss,
+    distance_loss,
+    intersection_over_union,
+    multitask_loss,
+)
 
 
 def t(values):

@@ -3,11 +3,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtsed.clips import Clip
-from mtsed.mixing import ClipBank, overlapping_mixture, isolated_session, place_event, polyphony, rms, split_clips, split_counts
-from mtsed.clips import BACKGROUND, curate_folder, read_clip_manifest, write_clip_manifest
+from mtsed.clips import (
+    BACKGROUND,
+    Clip,
+    curate_folder,
+    read_clip_manifest,
+    write_clip_manifest,
+)
 from mtsed.config import ClipsConfig
 from mtsed.events import Event
+from mtsed.mixing import (
+    ClipBank,
+    isolated_session,
+    overlapping_mixture,
+    place_event,
+    polyphony,
+    rms,
+    split_clips,
+    split_counts,
+)
 from tests.conftest import TINY_LABELS
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mtsed.events import Event, EventListError, parse_event_line, read_event_list
+from mtsed.events import Event, read_event_list
 from mtsed.fileio import read_json, write_json
 
 KINDS = ("isolated", "overlapping")
@@ -194,14 +194,3 @@ def load_itc_irst(
     background = tuple(sorted(all_labels - set(evaluated_labels)))
     return Dataset("itc-irst", "isolated", tuple(evaluated_labels), tuple(recordings), root, background)
 
-
-__all__ = [
-    "Dataset",
-    "EventListError",
-    "Fold",
-    "Recording",
-    "load_dataset",
-    "load_itc_irst",
-    "load_tut_sed_synthetic",
-    "parse_event_line",
-]

@@ -15,7 +15,13 @@ import numpy as np
 from tqdm import tqdm
 
 from mtsed.audio import load_audio
-from mtsed.clips import BACKGROUND, curate_debian, curate_folder, read_clip_manifest, write_clip_manifest
+from mtsed.clips import (
+    BACKGROUND,
+    curate_debian,
+    curate_folder,
+    read_clip_manifest,
+    write_clip_manifest,
+)
 from mtsed.config import ClipsConfig, FeatureConfig, PrepareConfig, TargetConfig
 from mtsed.data import load_dataset
 from mtsed.features import Standardiser, log_mel

@@ -23,7 +23,13 @@ from mtsed.clips import BACKGROUND, Clip
 from mtsed.config import IsolatedSetConfig, OverlappingSetConfig, PrepareConfig
 from mtsed.data import Dataset, Recording
 from mtsed.events import Event, write_event_list
-from mtsed.mixing import ClipBank, Mixture, isolated_session, overlapping_mixture, split_clips
+from mtsed.mixing import (
+    ClipBank,
+    Mixture,
+    isolated_session,
+    overlapping_mixture,
+    split_clips,
+)
 
 OVERLAPPING_SPLITS = ("train", "validation", "evaluation")
 
