@@ -55,7 +55,7 @@ class SegmentDataset(Dataset):
         rid, start = self.index[i]
         stop = start + self.segment_frames
         x = self.standardiser.apply(np.asarray(self.features[rid][start:stop]))
-        y = np.asarray(self.targets[rid][start:stop], dtype=np.float32)
+        y = np.array(self.targets[rid][start:stop], dtype=np.float32)  # a writable copy
         n = x.shape[0]
         mask = np.zeros(self.segment_frames, np.float32)
         mask[:n] = 1.0

@@ -1,0 +1,127 @@
+"""Training one model on one fold: seeded, resumable, CUDA with mixed precision when present.
+
+Checkpoints hold only tensors and plain containers (weights, optimiser state, RNG state,
+history, a JSON config string), so they load with ``torch.load(weights_only=True)``.
+``last.pt`` is written atomically after every epoch and ``best.pt`` whenever the
+validation loss improves; a run that finds ``last.pt`` continues from it and ends with the
+same weights as an uninterrupted run (the shuffling order is a function of seed and epoch).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from mtsed.fileio import atomic_path
+from mtsed.losses import multitask_loss
+from mtsed.model import CRNN, ModelSpec
+from mtsed.segments import SegmentDataset
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings of one training run."""
+
+    epochs: int = 10
+    batch_size: int = 4
+    learning_rate: float = 1e-4
+    seed: int = 0
+    num_workers: int = 0
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _run_epoch(model, loader, device, system, optimiser=None, scaler=None, desc="") -> float:
+    training = optimiser is not None
+    model.train(training)
+    total, count = 0.0, 0
+    use_amp = device.type == "cuda"
+    with torch.set_grad_enabled(training):
+        bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not desc)
+        for x, y, mask in bar:
+            x, y, mask = x.to(device), y.to(device), mask.to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                outputs = model(x)
+            loss = multitask_loss(outputs.float(), y, mask, system)["total"]
+            if training:
+                optimiser.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimiser)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimiser.step()
+            total += loss.item() * x.shape[0]
+            count += x.shape[0]
+            bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / max(count, 1)
+
+
+def _save(path: Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents (no pickled code is executed)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train_model(
+    spec: ModelSpec,
+    settings: TrainSettings,
+    train_data: SegmentDataset,
+    validation_data: SegmentDataset,
+    out_dir: Path,
+    extra_config: dict | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    stop_after: int | None = None,
+) -> dict:
+    """Train, validating each epoch; returns the history. ``stop_after`` ends the run early
+    after that many epochs (used to test resuming)."""
+    device = pick_device()
+    torch.manual_seed(settings.seed)
+    model = CRNN(spec).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
+    config = json.dumps({"model": asdict(spec), "train": asdict(settings), **(extra_config or {})})
+    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": []}
+    start_epoch, best = 0, float("inf")
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    if last_path.is_file():
+        state = load_checkpoint(last_path)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        torch.set_rng_state(state["rng"])
+        history = {k: list(v) for k, v in state["history"].items()}
+        start_epoch, best = int(state["epoch"]), float(state["best"])
+    validation = DataLoader(validation_data, batch_size=settings.batch_size, num_workers=settings.num_workers)
+    for epoch in range(start_epoch, settings.epochs):
+        order = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
+        loader = DataLoader(train_data, settings.batch_size, shuffle=True, generator=order, num_workers=settings.num_workers)
+        train_loss = _run_epoch(model, loader, device, spec.system, optimiser, scaler, desc=f"epoch {epoch + 1}/{settings.epochs}")
+        val_loss = _run_epoch(model, validation, device, spec.system)
+        history["train_loss"].append(train_loss)
+        history["validation_loss"].append(val_loss)
+        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        if val_loss < best:
+            best = val_loss
+            _save(best_path, {"model": weights, "config": config, "epoch": epoch + 1})
+        _save(last_path, {
+            "model": weights, "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(),
+            "history": history, "epoch": epoch + 1, "best": best, "config": config,
+        })
+        if on_epoch is not None:
+            on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss})
+        if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
+            break
+    return history

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mtsed.events import Event
+from mtsed.features import Standardiser
+from mtsed.model import ModelSpec
+from mtsed.segments import SegmentDataset
+from mtsed.targets import encode
+from mtsed.train import TrainSettings, load_checkpoint, train_model
+
+T = 32
+
+
+def _tiny_set(folder: Path, n: int = 4) -> tuple[SegmentDataset, SegmentDataset]:
+    """Recordings whose class-0 events are loud in the low bands: learnable in a few steps."""
+    rng = np.random.default_rng(0)
+    (folder / "f").mkdir(parents=True)
+    (folder / "t").mkdir(parents=True)
+    for i in range(n):
+        x = rng.normal(0, 0.1, size=(64, 40)).astype(np.float32)
+        start = 8 + 4 * i
+        x[start : start + 12, :10] += 3.0
+        targets = encode([Event(start * 0.02, (start + 12) * 0.02, "a")], 64, ("a", "b"), 0.02, T).stacked()
+        np.save(folder / "f" / f"r{i}.npy", x)
+        np.save(folder / "t" / f"r{i}.npy", targets)
+    std = Standardiser(np.zeros(40, np.float32), np.ones(40, np.float32))
+    ids = [f"r{i}" for i in range(n)]
+    return (
+        SegmentDataset(folder / "f", folder / "t", ids[:-1], std, T, 8),
+        SegmentDataset(folder / "f", folder / "t", ids[-1:], std, T, 32),
+    )
+
+
+SPEC = ModelSpec(n_classes=2, filters=8, hidden=8, dropout=0.1)
+
+
+def test_a_tiny_set_is_overfitted(tmp_path: Path):
+    train, val = _tiny_set(tmp_path)
+    history = train_model(SPEC, TrainSettings(epochs=25, batch_size=4, learning_rate=3e-3), train, val, tmp_path / "run")
+    assert history["train_loss"][-1] < 0.4 * history["train_loss"][0]
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert '"filters": 8' in best["config"] and set(best["model"]) >= {"output.weight"}
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path: Path):
+    train, val = _tiny_set(tmp_path)
+    settings = TrainSettings(epochs=4, batch_size=2, learning_rate=1e-3, seed=7)
+    full = train_model(SPEC, settings, train, val, tmp_path / "full")
+    train_model(SPEC, settings, train, val, tmp_path / "part", stop_after=2)  # "killed" after 2 epochs
+    assert load_checkpoint(tmp_path / "part" / "last.pt")["epoch"] == 2
+    resumed = train_model(SPEC, settings, train, val, tmp_path / "part")
+    assert resumed == full
+    a, b = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "part" / "last.pt")
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path: Path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"model": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(Exception):
+        load_checkpoint(tmp_path / "evil.pt")
