@@ -16,13 +16,14 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from mtsed.audio import write_audio
 from mtsed.clips import BACKGROUND, Clip
 from mtsed.config import IsolatedSetConfig, OverlappingSetConfig, PrepareConfig
 from mtsed.data import Dataset, Recording
-from mtsed.events import Event, write_event_list
+from mtsed.events import write_event_list
 from mtsed.mixing import (
     ClipBank,
     Mixture,
@@ -94,19 +95,16 @@ def build_overlapping_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: 
 
 def describe(dataset: Dataset, sample_rate: int) -> dict:
     """Sizes of a data set: minutes per split and events per class (for notes and MLflow)."""
-    import soundfile as sf
-
     minutes: Counter[str] = Counter()
     per_class: Counter[str] = Counter()
     for recording in dataset.recordings:
         minutes[recording.split] += sf.info(str(dataset.audio_path(recording))).duration / 60
         per_class.update(e.label for e in dataset.events(recording))
-    events: list[Event] = [e for r in dataset.recordings for e in dataset.events(r)]
     return {
         "recordings": len(dataset.recordings),
         "minutes": round(sum(minutes.values()), 2),
         "minutes_per_split": {k: round(v, 2) for k, v in sorted(minutes.items())},
-        "events": len(events),
+        "events": sum(per_class.values()),
         "events_per_class": dict(sorted(per_class.items())),
         "sample_rate": sample_rate,
     }
