@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import librosa
 import numpy as np
@@ -24,14 +25,20 @@ def load_audio(path: str | Path, sample_rate: int = 44100) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
+    return decode_audio(str(path), str(path), sample_rate)
+
+
+def decode_audio(source: str | BinaryIO, name: str, sample_rate: int) -> np.ndarray:
+    """Decode a file path or an in-memory file (e.g. read out of a package) to mono float32
+    at ``sample_rate``; errors name ``name``."""
     try:
-        data, native_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, native_rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"{path}: unreadable audio ({error})") from None
+        raise AudioError(f"{name}: unreadable audio ({error})") from None
     if data.size == 0:
-        raise AudioError(f"{path}: empty audio (no samples)")
+        raise AudioError(f"{name}: empty audio (no samples)")
     if not np.all(np.isfinite(data)):
-        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+        raise AudioError(f"{name}: audio contains NaN or infinite samples")
     mono = data.mean(axis=1)
     if native_rate != sample_rate:
         mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")

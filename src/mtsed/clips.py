@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import librosa
 import numpy as np
-import soundfile as sf
 
-from mtsed.audio import AudioError, load_audio, write_audio
+from mtsed.audio import AudioError, decode_audio, load_audio, write_audio
 from mtsed.config import ClipsConfig
 from mtsed.fileio import write_text
 
@@ -128,17 +126,6 @@ def read_deb_files(deb: Path, wanted: set[str]) -> dict[str, bytes]:
     raise ValueError(f"{deb}: no data.tar member")
 
 
-def _decode(payload: bytes, name: str) -> np.ndarray:
-    try:
-        data, rate = sf.read(io.BytesIO(payload), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{name}: unreadable audio ({error})") from None
-    mono = data.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
-    return mono.astype(np.float32)
-
-
 def condition(signal: np.ndarray, cfg: ClipsConfig, role: str, name: str) -> np.ndarray:
     """Trim leading/trailing silence (so annotations are exact) and cap foreground length."""
     if signal.size == 0 or not np.any(np.abs(signal) > 0):
@@ -195,7 +182,7 @@ def curate_debian(
                 payload = archive.read(entry.member)
             else:
                 payload = files[entry.path]
-            signal = condition(_decode(payload, entry.source), cfg, entry.role, entry.source)
+            signal = condition(decode_audio(io.BytesIO(payload), entry.source, SAMPLE_RATE), cfg, entry.role, entry.source)
             name = _file_name(entry.role, f"{package}_{Path(entry.member or entry.path).stem}", used)
             write_audio(out_dir / name, signal, SAMPLE_RATE)
             clips.append(Clip(entry.role, name, entry.source, licences.get(package, "see licences/"), signal.size / SAMPLE_RATE))
