@@ -16,8 +16,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and mtsed
 
-run: install  ## run the whole DVC pipeline on the embedded default data, push data to the local remote
-	PATH=$(BIN):$$PATH $(BIN)/dvc repro
+run: install  ## run the whole DVC pipeline on the embedded default data (one MLflow parent run), push data to the local remote
+	PATH=$(BIN):$$PATH $(BIN)/mtsed tracked --name make-run -- $(BIN)/dvc repro
 	PATH=$(BIN):$$PATH $(BIN)/dvc push --quiet
 
 test: install  ## the whole test suite (slow end-to-end tests included)

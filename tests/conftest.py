@@ -15,6 +15,9 @@ from mtsed.config import Params, params_from_dict
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+os.environ["MTSED_TRACKING"] = "off"  # tests that check tracking switch it on explicitly
+os.environ.pop("MTSED_PARENT_RUN_ID", None)
 
 TINY_LABELS = ("beep", "chirp", "knock")
 
@@ -51,6 +54,9 @@ def tiny_params_dict(clip_folder: Path | None = None) -> dict:
     raw["prepare"]["overlapping"].update(labels=list(TINY_LABELS), mixtures=[2, 1, 1], mixture_seconds=12.0)
     raw["features"]["workers"] = 1
     raw["targets"]["segment_frames"] = 64
+    raw["model"].update(filters=8, hidden=8)
+    raw["train"].update(segment_hop=32, batch_size=4, epochs={"isolated": 2, "overlapping": 2})
+    raw["train"]["folds"]["isolated"] = [0, 1, 2]
     return raw
 
 
@@ -62,3 +68,21 @@ def clip_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_params(clip_folder: Path) -> Params:
     return params_from_dict(tiny_params_dict(clip_folder))
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project folder after the data stages on tiny params: ``params.yaml``, ``data/``,
+    ``features/<set>`` and ``targets/<set>`` for both sets. Shared: tests must not modify it."""
+    from mtsed import stages
+
+    root = tmp_path_factory.mktemp("workspace")
+    raw = tiny_params_dict(make_clip_folder(root / "myclips"))
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    params = params_from_dict(raw)
+    stages.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
+    stages.prepare(params.prepare, root / "data" / "clips", root / "data")
+    for name in stages.DEFAULT_SETS:
+        stages.features(params.features, root / "data" / name, root / "features" / name)
+        stages.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
+    return root

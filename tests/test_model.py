@@ -42,3 +42,15 @@ def test_concat_widens_the_output_layer():
 def test_bad_specs_are_refused(kwargs):
     with pytest.raises(ValueError):
         ModelSpec(n_classes=2, **kwargs)
+
+
+@pytest.mark.parametrize("residual", ["sum", "concat"])
+def test_forward_flops_match_torch_flop_counter(residual):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mtsed.model import forward_flops
+
+    spec = ModelSpec(n_classes=5, filters=16, hidden=12, residual=residual)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        CRNN(spec).eval()(torch.randn(1, 64, 40))
+    assert forward_flops(spec, 64) == counter.get_total_flops()

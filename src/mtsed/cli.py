@@ -1,7 +1,9 @@
 """The ``mtsed`` command: one entry point for DVC stages, the Docker image and users.
 
-Each sub-command reads ``params.yaml`` (via :mod:`mtsed.config`), calls one function of
-:mod:`mtsed.stages`, prints its metrics and optionally saves them as JSON.
+Each stage sub-command reads ``params.yaml`` (via :mod:`mtsed.config`), calls one function
+of :mod:`mtsed.stages` inside an MLflow child run (:mod:`mtsed.tracking`), prints its
+metrics and optionally saves them as JSON.  ``mtsed tracked -- CMD`` wraps a whole
+pipeline execution (``dvc repro``) in the parent run.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
-from mtsed import stages
+from mtsed import stages, tracking
 from mtsed.config import ConfigError, Params, load_params
 
 
@@ -21,21 +24,32 @@ def _cache_dir() -> Path:
     return Path(root) / "debs"
 
 
-def _run_clips(params: Params, args: argparse.Namespace) -> dict:
+def _run_clips(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
     labels = set(params.prepare.isolated.labels) | set(params.prepare.overlapping.labels)
     return stages.clips(params.clips, labels, Path(args.out), Path(args.cache_dir))
 
 
-def _run_prepare(params: Params, args: argparse.Namespace) -> dict:
+def _run_prepare(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
     return stages.prepare(params.prepare, Path(args.clips), Path(args.out))
 
 
-def _run_features(params: Params, args: argparse.Namespace) -> dict:
+def _run_features(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
     return stages.features(params.features, Path(args.data), Path(args.out))
 
 
-def _run_targets(params: Params, args: argparse.Namespace) -> dict:
+def _run_targets(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
     return stages.targets(params.features, params.targets, Path(args.data), Path(args.features), Path(args.out))
+
+
+def _run_train(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
+    return stages.train(
+        params.model, params.train, Path(args.features), Path(args.targets), args.fold, args.system, Path(args.out),
+        on_epoch=lambda epoch, values: run.log_metrics(values, step=epoch),
+    )
+
+
+def _no_paths(args: argparse.Namespace) -> list[str]:
+    return []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,41 +61,101 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clips", help="curate real clips (Debian packages or your folder)")
     p.add_argument("--out", default="data/clips")
     p.add_argument("--cache-dir", default=str(_cache_dir()), help="where downloaded .deb files are kept")
-    p.set_defaults(run=_run_clips)
+    p.set_defaults(run=_run_clips, inputs=_no_paths, tags=lambda a: {}, artifacts=_no_paths)
 
     p = sub.add_parser("prepare", help="mix the default isolated and overlapping data sets")
     p.add_argument("--clips", default="data/clips")
     p.add_argument("--out", default="data")
-    p.set_defaults(run=_run_prepare)
+    p.set_defaults(run=_run_prepare, inputs=lambda a: [a.clips], tags=lambda a: {}, artifacts=_no_paths)
 
     p = sub.add_parser("features", help="log-mel features of one data set")
     p.add_argument("--data", required=True, help="data set folder holding manifest.json")
     p.add_argument("--out", required=True)
-    p.set_defaults(run=_run_features)
+    p.set_defaults(run=_run_features, inputs=lambda a: [a.data], tags=lambda a: {"set": Path(a.data).name},
+                   artifacts=lambda a: [Path(a.out) / "manifest.json", Path(a.out) / "stats.json"])
 
     p = sub.add_parser("targets", help="triplet targets of one data set")
     p.add_argument("--data", required=True)
     p.add_argument("--features", required=True)
     p.add_argument("--out", required=True)
-    p.set_defaults(run=_run_targets)
+    p.set_defaults(run=_run_targets, inputs=lambda a: [a.data, a.features], tags=lambda a: {"set": Path(a.data).name},
+                   artifacts=lambda a: [Path(a.out) / "manifest.json"])
+
+    p = sub.add_parser("train", help="train one system on one cross-validation fold")
+    p.add_argument("--features", required=True, help="features folder of one data set")
+    p.add_argument("--targets", required=True, help="targets folder of the same data set")
+    p.add_argument("--fold", required=True, help="fold name (0, 1, ... as in the features manifest)")
+    p.add_argument("--system", required=True, choices=stages.SYSTEMS)
+    p.add_argument("--out", required=True, help="model folder (best.pt, last.pt, history.json, config.json)")
+    p.set_defaults(
+        run=_run_train, inputs=lambda a: [a.features, a.targets],
+        tags=lambda a: {"set": Path(a.features).name, "system": a.system, "fold": a.fold},
+        artifacts=lambda a: [Path(a.out) / n for n in ("best.pt", "config.json", "history.json")],
+    )
+
+    p = sub.add_parser("tracked", help="run a command (e.g. dvc repro) as one MLflow parent run")
+    p.add_argument("--name", default="pipeline", help="name of the parent run")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        params = load_params(args.params)
-        metrics = args.run(params, args)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as error:
-        print(f"mtsed {args.command}: error: {error}", file=sys.stderr)
+def _tracked(args: argparse.Namespace) -> int:
+    """Run ``args.cmd`` with every stage it starts logging under one parent run."""
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        print("mtsed tracked: error: give the command to run after --", file=sys.stderr)
         return 2
+    params = load_params(args.params)
+    run = tracking.pipeline_run(params, args.name)
+    env = dict(os.environ)
+    if run.active:
+        env[tracking.PARENT_ENV] = run.run_id
+        print(f"mtsed: MLflow parent run {run.run_id} at {tracking.tracking_uri(params.tracking)}", file=sys.stderr)
+    try:
+        code = subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        run.end("KILLED")
+        return 130
+    except OSError as error:
+        print(f"mtsed tracked: error: cannot run {cmd[0]}: {error}", file=sys.stderr)
+        code = 127
+    run.end("FINISHED" if code == 0 else "FAILED")
+    return code
+
+
+def _run_stage(args: argparse.Namespace) -> int:
+    params = load_params(args.params)
+    run = tracking.stage_run(params, args.command, inputs=[Path(p) for p in args.inputs(args)], tags=args.tags(args))
+    try:
+        metrics = args.run(params, args, run)
+    except KeyboardInterrupt:
+        run.end("KILLED")
+        raise
+    except BaseException:
+        run.end("FAILED")
+        raise
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.metrics:
         from mtsed.fileio import write_text
 
         write_text(args.metrics, text + "\n")
+    run.log_metrics(metrics)
+    for path in [*args.artifacts(args), *([Path(args.metrics)] if args.metrics else [])]:
+        run.log_artifact(Path(path))
+    run.end()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "tracked":
+            return _tracked(args)
+        return _run_stage(args)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"mtsed {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -149,6 +149,78 @@ class TargetConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the CRNN (SPEC section 4); the paper uses filters = hidden = 256."""
+
+    filters: int = 64  # F
+    hidden: int = 64  # H per GRU direction
+    dropout: float = 0.25
+    residual: str = "sum"  # "sum" or "concat"
+
+    def __post_init__(self) -> None:
+        _require(self.filters >= 1, "filters", "must be >= 1")
+        _require(self.hidden >= 1, "hidden", "must be >= 1")
+        _require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        _require(self.residual in ("sum", "concat"), "residual", "must be 'sum' or 'concat'")
+
+
+@dataclass(frozen=True)
+class PerSet:
+    """One integer per default data set kind."""
+
+    isolated: int
+    overlapping: int
+
+    def __post_init__(self) -> None:
+        _require(self.isolated >= 1, "isolated", "must be >= 1")
+        _require(self.overlapping >= 1, "overlapping", "must be >= 1")
+
+    def of(self, kind: str) -> int:
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class FoldLists:
+    """Fold indices each training fan-out runs (DVC ``matrix`` and Kubeflow read these)."""
+
+    isolated: tuple[int, ...]
+    overlapping: tuple[int, ...]
+
+    def of(self, kind: str) -> tuple[int, ...]:
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Stage ``train`` (SPEC sections 3 and 5): one model per fold and system."""
+
+    segment_hop: int = 128  # frames between training windows (paper: 1)
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    seed: int = 0
+    num_workers: int = 0  # DataLoader worker processes
+    epochs: PerSet = PerSet(12, 10)
+    folds: FoldLists = FoldLists((0, 1, 2, 3), (0,))
+
+    def __post_init__(self) -> None:
+        _require(self.segment_hop >= 1, "segment_hop", "must be >= 1")
+        _require(self.batch_size >= 1, "batch_size", "must be >= 1")
+        _require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)")
+        _require(self.num_workers >= 0, "num_workers", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where MLflow runs go; ``MLFLOW_TRACKING_URI`` overrides ``uri``."""
+
+    uri: str = ""  # empty: sqlite:///mlflow.db in the project folder
+    experiment: str = "mtsed"
+
+    def __post_init__(self) -> None:
+        _require(bool(self.experiment), "experiment", "must not be empty")
+
+
+@dataclass(frozen=True)
 class Params:
     """All parameters of the pipeline, one attribute per ``params.yaml`` section."""
 
@@ -156,6 +228,16 @@ class Params:
     prepare: PrepareConfig
     features: FeatureConfig
     targets: TargetConfig
+    model: ModelConfig
+    train: TrainConfig
+    tracking: TrackingConfig
+
+    def __post_init__(self) -> None:
+        isolated = self.prepare.isolated
+        expected = tuple(range(isolated.sessions - isolated.test_sessions))
+        _require(self.train.folds.isolated == expected, "train.folds.isolated",
+                 f"must be {list(expected)}: one leave-one-session-out fold per training session")
+        _require(self.train.folds.overlapping == (0,), "train.folds.overlapping", "must be [0]: one train/validation fold")
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:

@@ -81,3 +81,21 @@ class CRNN(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def forward_flops(spec: ModelSpec, frames: int) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass over one segment of ``frames``.
+
+    Counts convolutions, GRU gate products and linear layers, the terms that dominate;
+    element-wise work (BatchNorm, activations, pooling) is left out.  Training costs about
+    three times this (forward, and backward for inputs and weights).
+    """
+    f, h = spec.filters, spec.hidden
+    flops, bands, channels = 0, spec.n_mels, 1
+    for pool in POOL_SIZES:
+        flops += 2 * 25 * channels * f * bands * frames  # 5x5 kernel, SAME padding
+        bands, channels = bands // pool, f
+    flops += 2 * 2 * (f * 3 * h + h * 3 * h) * frames  # two directions, three gates
+    flops += 2 * (2 * h) * (2 * h) * frames + 2 * f * (2 * h) * frames  # projection and residual
+    width = 2 * h if spec.residual == "sum" else 4 * h
+    return flops + 2 * width * spec.n_outputs * frames

@@ -10,6 +10,8 @@ same weights as an uninterrupted run (the shuffling order is a function of seed 
 from __future__ import annotations
 
 import json
+import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,7 +64,7 @@ def _run_epoch(model, loader, device, system, optimiser=None, scaler=None, desc=
                     optimiser.step()
             total += loss.item() * x.shape[0]
             count += x.shape[0]
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
     return total / max(count, 1)
 
 
@@ -74,6 +76,21 @@ def _save(path: Path, state: dict) -> None:
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint's contents (no pickled code is executed)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _resumable_state(last_path: Path, config: str) -> dict | None:
+    """The state in ``last_path`` if it belongs to a run with exactly this configuration."""
+    if not last_path.is_file():
+        return None
+    try:
+        state = load_checkpoint(last_path)
+    except Exception as error:  # a corrupt or foreign file: start over rather than fail
+        warnings.warn(f"{last_path}: cannot resume ({error}); training from scratch", stacklevel=3)
+        return None
+    if state.get("config") != config:
+        warnings.warn(f"{last_path}: written with other settings; training from scratch", stacklevel=3)
+        return None
+    return state
 
 
 def train_model(
@@ -94,11 +111,11 @@ def train_model(
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
     config = json.dumps({"model": asdict(spec), "train": asdict(settings), **(extra_config or {})})
-    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": []}
+    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "train_seconds": []}
     start_epoch, best = 0, float("inf")
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
-    if last_path.is_file():
-        state = load_checkpoint(last_path)
+    state = _resumable_state(last_path, config)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         torch.set_rng_state(state["rng"])
@@ -108,10 +125,14 @@ def train_model(
     for epoch in range(start_epoch, settings.epochs):
         order = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
         loader = DataLoader(train_data, settings.batch_size, shuffle=True, generator=order, num_workers=settings.num_workers)
-        train_loss = _run_epoch(model, loader, device, spec.system, optimiser, scaler, desc=f"epoch {epoch + 1}/{settings.epochs}")
+        started = time.perf_counter()
+        desc = f"epoch {epoch + 1}/{settings.epochs}"
+        train_loss = _run_epoch(model, loader, device, spec.system, optimiser, scaler, desc=desc)
+        train_seconds = time.perf_counter() - started
         val_loss = _run_epoch(model, validation, device, spec.system)
         history["train_loss"].append(train_loss)
         history["validation_loss"].append(val_loss)
+        history["train_seconds"].append(train_seconds)
         weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         if val_loss < best:
             best = val_loss
@@ -121,7 +142,10 @@ def train_model(
             "history": history, "epoch": epoch + 1, "best": best, "config": config,
         })
         if on_epoch is not None:
-            on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss})
+            on_epoch(epoch + 1, {
+                "train_loss": train_loss, "validation_loss": val_loss,
+                "segments_per_second": len(train_data) / max(train_seconds, 1e-9),
+            })
         if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
             break
     return history

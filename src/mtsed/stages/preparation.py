@@ -1,9 +1,4 @@
-"""One function per pipeline stage: paths in, files out, a metrics dict back.
-
-DVC stages, Kubeflow components and the CLI all call these and nothing else, so no stage
-logic is written twice.  Every stage builds its output folder aside and swaps it in whole
-(:func:`mtsed.fileio.atomic_dir`): an interrupted stage never leaves a half-written output.
-"""
+"""Data stages: curate clips, mix the default sets, extract features, encode targets."""
 
 from __future__ import annotations
 
@@ -95,6 +90,7 @@ def features(cfg: FeatureConfig, dataset_dir: Path, out_dir: Path) -> dict:
             tmp / "manifest.json",
             {
                 "dataset": dataset.name,
+                "kind": dataset.kind,
                 "labels": list(dataset.labels),
                 "frame_seconds": cfg.frame_seconds,
                 "n_mels": cfg.n_mels,

@@ -1,0 +1,97 @@
+"""MLflow tracking: one parent run per pipeline execution, one child per stage and fold."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mtsed import tracking
+from mtsed.config import load_params
+
+
+def test_flatten_and_numeric_metrics():
+    tree = {"a": {"b": 1, "c": {"d": 2.5}}, "e": "text", "f": True}
+    assert tracking.flatten(tree) == {"a.b": 1, "a.c.d": 2.5, "e": "text", "f": True}
+    assert tracking.numeric_metrics(tree) == {"a.b": 1.0, "a.c.d": 2.5}
+
+
+def test_hashes_change_with_their_content(tiny_workspace: Path, tmp_path: Path):
+    params = load_params(tiny_workspace / "params.yaml")
+    changed = replace(params, model=replace(params.model, hidden=9))
+    assert tracking.params_hash(params) == tracking.params_hash(load_params(tiny_workspace / "params.yaml"))
+    assert tracking.params_hash(params) != tracking.params_hash(changed)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.txt").write_text("one")
+    first = tracking.data_hash([tmp_path / "d"])
+    (tmp_path / "d" / "x.txt").write_text("two")
+    assert tracking.data_hash([tmp_path / "d"]) != first
+
+
+def test_uri_precedence(monkeypatch, tmp_path: Path, tiny_workspace: Path):
+    cfg = load_params(tiny_workspace / "params.yaml").tracking
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.tracking_uri(cfg, tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    assert tracking.tracking_uri(replace(cfg, uri="http://host:5000"), tmp_path) == "http://host:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////x/y.db")
+    assert tracking.tracking_uri(replace(cfg, uri="http://host:5000"), tmp_path) == "sqlite:////x/y.db"
+
+
+def _mtsed(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mtsed.cli", *args]
+
+
+def _train_cmd(ws: Path, fold: str, out: Path) -> str:
+    return " ".join(_mtsed("--params", str(ws / "params.yaml"), "--metrics", str(out) + ".json", "train",
+                           "--features", str(ws / "features/isolated"), "--targets", str(ws / "targets/isolated"),
+                           "--fold", fold, "--system", "proposed", "--out", str(out)))
+
+
+def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace: Path, tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MTSED_TRACKING": "on", "MLFLOW_TRACKING_URI": uri}
+    script = " && ".join(_train_cmd(tiny_workspace, f, tmp_path / f"fold-{f}") for f in ("0", "1"))
+    done = subprocess.run(_mtsed("--params", str(tiny_workspace / "params.yaml"), "tracked", "--name", "test-run",
+                                 "--", "sh", "-c", script), env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("mtsed")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("mtsed.stage") == "pipeline"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED" and parents[0].info.run_name == "test-run"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(r.data.tags["mtsed.fold"] for r in children) == ["0", "1"]
+    for child in children:
+        tags = child.data.tags
+        assert tags["mtsed.stage"] == "train" and tags["mtsed.system"] == "proposed" and tags["mtsed.set"] == "isolated"
+        assert tags["mtsed.params_hash"] == parents[0].data.tags["mtsed.params_hash"]
+        assert len(tags["mtsed.data_hash"]) == 16 and tags["mlflow.source.git.commit"]
+        assert child.data.params["model.hidden"] == "8" and child.data.params["train.segment_hop"] == "32"
+        curve = client.get_metric_history(child.info.run_id, "validation_loss")
+        assert [m.step for m in curve] == [1, 2]
+        assert child.data.metrics["epochs"] == 2.0 and child.data.metrics["best_validation_loss"] > 0
+        artefacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"best.pt", "config.json", "history.json"} <= artefacts
+
+
+def test_an_unreachable_tracking_server_does_not_lose_the_model(tiny_workspace: Path, tmp_path: Path):
+    env = {**os.environ, "MTSED_TRACKING": "on", "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+           "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+    out = tmp_path / "fold-0"
+    done = subprocess.run(["sh", "-c", _train_cmd(tiny_workspace, "0", out)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "MLflow tracking disabled" in done.stderr
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("argv", [["tracked"], ["tracked", "--"]])
+def test_tracked_needs_a_command(argv, tiny_workspace: Path, capsys):
+    from mtsed.cli import main
+
+    assert main(["--params", str(tiny_workspace / "params.yaml"), *argv]) == 2
+    assert "give the command" in capsys.readouterr().err
