@@ -19,6 +19,7 @@ install: $(STAMP)  ## create .venv with the pinned dependencies and mtsed
 run: install  ## run the whole DVC pipeline on the embedded default data (one MLflow parent run), push data to the local remote
 	PATH=$(BIN):$$PATH $(BIN)/mtsed tracked --name make-run -- $(BIN)/dvc repro
 	PATH=$(BIN):$$PATH $(BIN)/dvc push --quiet
+	@cat reports/isolated/table.md; echo; cat reports/overlapping/table.md
 
 test: install  ## the whole test suite (slow end-to-end tests included)
 	$(BIN)/pytest

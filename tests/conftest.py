@@ -86,3 +86,27 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         stages.features(params.features, root / "data" / name, root / "features" / name)
         stages.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny_workspace: Path) -> Path:
+    """``tiny_workspace`` plus every fold model of both systems, their ensemble outputs and
+    bundles, made by the stage functions (``models/``, ``outputs/``, ``bundles/``)."""
+    from mtsed import stages
+    from mtsed.config import load_params
+    from mtsed.stages import evaluation
+
+    root = tiny_workspace
+    params = load_params(root / "params.yaml")
+    for name in stages.DEFAULT_SETS:
+        for system in stages.SYSTEMS:
+            models = root / "models" / name / system
+            if (root / "bundles" / name / system / "bundle.pt").is_file():
+                continue
+            for fold in params.train.folds.of(name):
+                stages.train(params.model, params.train, root / "features" / name, root / "targets" / name,
+                             str(fold), system, models / f"fold-{fold}")
+            outputs = root / "outputs" / name / system
+            evaluation.ensemble(root / "features" / name, models, outputs)
+            evaluation.thresholds(params.features, root / "data" / name, outputs, models, root / "bundles" / name / system)
+    return root

@@ -48,6 +48,29 @@ def _run_train(params: Params, args: argparse.Namespace, run: tracking.Run) -> d
     )
 
 
+def _run_ensemble(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
+    from mtsed.stages import evaluation
+
+    return evaluation.ensemble(Path(args.features), Path(args.models), Path(args.out))
+
+
+def _run_thresholds(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
+    from mtsed.stages import evaluation
+
+    return evaluation.thresholds(params.features, Path(args.data), Path(args.outputs), Path(args.models), Path(args.out))
+
+
+def _run_evaluate_set(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
+    from mtsed.stages import evaluation
+
+    name = Path(args.data).name
+    systems = {
+        system: (Path(args.outputs) / name / system, Path(args.bundles) / name / system / "bundle.pt", Path(args.models) / name / system)
+        for system in stages.SYSTEMS
+    }
+    return evaluation.evaluate(Path(args.data), Path(args.features), systems, Path(args.out))
+
+
 def _no_paths(args: argparse.Namespace) -> list[str]:
     return []
 
@@ -92,6 +115,43 @@ def build_parser() -> argparse.ArgumentParser:
         tags=lambda a: {"set": Path(a.features).name, "system": a.system, "fold": a.fold},
         artifacts=lambda a: [Path(a.out) / n for n in ("best.pt", "config.json", "history.json")],
     )
+
+    p = sub.add_parser("ensemble", help="outputs of every fold model on validation and evaluation recordings")
+    p.add_argument("--features", required=True)
+    p.add_argument("--models", required=True, help="folder holding fold-*/best.pt of one system")
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_run_ensemble, inputs=lambda a: [a.features, a.models], artifacts=lambda a: [Path(a.out) / "manifest.json"],
+                   tags=lambda a: {"set": Path(a.features).name, "system": Path(a.models).name})
+
+    p = sub.add_parser("thresholds", help="per-class threshold search; writes the model bundle")
+    p.add_argument("--data", required=True, help="data set folder (reference events)")
+    p.add_argument("--outputs", required=True, help="ensemble stage output of one system")
+    p.add_argument("--models", required=True)
+    p.add_argument("--out", required=True, help="bundle folder (bundle.pt, thresholds.json)")
+    p.set_defaults(run=_run_thresholds, inputs=lambda a: [a.data, a.outputs], artifacts=lambda a: [Path(a.out)],
+                   tags=lambda a: {"set": Path(a.data).name, "system": Path(a.models).name})
+
+    p = sub.add_parser("evaluate-set", help="evaluate both systems on a data set's evaluation split: tables and plots")
+    p.add_argument("--data", required=True)
+    p.add_argument("--features", required=True)
+    p.add_argument("--outputs", default="outputs", help="root of ensemble outputs (<root>/<set>/<system>)")
+    p.add_argument("--bundles", default="bundles")
+    p.add_argument("--models", default="models")
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_run_evaluate_set, inputs=lambda a: [a.data], artifacts=lambda a: [Path(a.out)],
+                   tags=lambda a: {"set": Path(a.data).name})
+
+    p = sub.add_parser("evaluate", help="score estimated DCASE event lists against reference lists")
+    p.add_argument("reference", help="event list (onset offset label, or file onset offset label) or a folder of lists")
+    p.add_argument("estimated", help="the same layout as the reference")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler="evaluate")
+
+    p = sub.add_parser("detect", help="find sound events in audio files with a trained model bundle")
+    p.add_argument("audio", nargs="+", help="audio files (any format libsndfile reads)")
+    p.add_argument("--model", default="bundles/overlapping/proposed/bundle.pt", help="model bundle (default: from `make run`)")
+    p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
+    p.set_defaults(handler="detect")
 
     p = sub.add_parser("tracked", help="run a command (e.g. dvc repro) as one MLflow parent run")
     p.add_argument("--name", default="pipeline", help="name of the parent run")
@@ -152,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "tracked":
             return _tracked(args)
+        if getattr(args, "handler", None):
+            from mtsed import commands
+
+            return getattr(commands, args.handler)(args)
         return _run_stage(args)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mtsed {args.command}: error: {error}", file=sys.stderr)

@@ -1,0 +1,86 @@
+"""User commands that are not pipeline stages: ``mtsed evaluate`` and ``mtsed detect``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mtsed.events import Event, read_event_list, write_event_list
+
+
+def _file_key(name: str) -> str:
+    return Path(name).stem if name else ""
+
+
+def read_event_lists(path: Path) -> dict[str, list[Event]]:
+    """Events per file from a single list (with or without a file column) or a folder of lists."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".tsv", ".csv", ".ann"))
+        if not files:
+            raise FileNotFoundError(f"{path}: no .txt/.tsv/.csv/.ann event lists in this folder")
+        return {p.stem: read_event_list(p) for p in files}
+    grouped: dict[str, list[Event]] = {}
+    for event in read_event_list(path):
+        grouped.setdefault(_file_key(event.file), []).append(event)
+    return grouped or {"": []}
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Print sed_eval event-based scores of ``args.estimated`` against ``args.reference``."""
+    from mtsed.metrics import evaluate_events
+
+    reference, estimated = read_event_lists(Path(args.reference)), read_event_lists(Path(args.estimated))
+    if set(reference) == {""} and len(estimated) == 1:  # two single-file lists
+        estimated = {"": next(iter(estimated.values()))}
+    unmatched = sorted(set(estimated) - set(reference))
+    if unmatched:
+        raise ValueError(f"{args.estimated}: files {unmatched[:5]} have no reference in {args.reference}")
+    labels = sorted({e.label for events in [*reference.values(), *estimated.values()] for e in events})
+    result = evaluate_events(reference, estimated, labels)
+    if args.json:
+        keep = ("f1", "er")
+        print(json.dumps({
+            "overall": {k: result["overall"][k] for k in keep},
+            "class_average": {k: result["class_average"][k] for k in keep},
+            "per_class": result["per_class"],
+        }, indent=2))
+    else:
+        from mtsed.report import comparison_table
+
+        print(comparison_table(f"{args.estimated} vs {args.reference}", {"estimated": result}, labels))
+    return 0
+
+
+def detect(args: argparse.Namespace) -> int:
+    """Write one DCASE event list per audio file; bad files are reported and skipped."""
+    from mtsed.audio import load_audio
+    from mtsed.bundle import load_bundle
+    from mtsed.features import log_mel
+
+    bundle = load_bundle(Path(args.model))
+    out = Path(args.out)
+    failed = 0
+    print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
+    for name in args.audio:
+        path = Path(name)
+        try:
+            audio = load_audio(path, bundle.features.sample_rate)
+            features = log_mel(audio, bundle.features)
+            events = bundle.events(bundle.scores(bundle.fold_outputs(features)), path.name)
+        except (OSError, ValueError, RuntimeError) as error:
+            failed += 1
+            message = str(error) if str(path) in str(error) else f"{path}: {error}"
+            print(f"mtsed detect: error: {message}", file=sys.stderr)
+            continue
+        target = out / f"{path.stem}.tsv"
+        write_event_list(target, events)
+        counts = Counter(e.label for e in events)
+        summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
+        print(f"{path}: {len(audio) / bundle.features.sample_rate:.1f} s, {len(events)} events ({summary}) -> {target}")
+    if failed:
+        print(f"mtsed detect: {failed} of {len(args.audio)} files failed", file=sys.stderr)
+    return 1 if failed else 0

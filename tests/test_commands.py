@@ -1,0 +1,70 @@
+"""`mtsed evaluate` on user event lists and `mtsed detect` on audio no data set contains."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mtsed.cli import main
+from tests.conftest import write_tone
+
+REFERENCE = "1.0\t2.0\tdog\n3.0\t4.5\tcar\n6.0\t6.4\tdog\n"
+
+
+def test_evaluate_json_on_single_file_lists(tmp_path: Path, capsys):
+    (tmp_path / "ref.txt").write_text(REFERENCE)
+    (tmp_path / "est.txt").write_text("1.1\t2.1\tdog\n3.0\t4.0\tcar\n9.0\t9.5\tcar\n")
+    assert main(["evaluate", str(tmp_path / "ref.txt"), str(tmp_path / "est.txt"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"overall", "class_average", "per_class"}
+    assert result["per_class"]["dog"] == {"f1": pytest.approx(2 / 3), "er": pytest.approx(0.5), "n_ref": 2, "n_sys": 1}
+    assert result["per_class"]["car"]["n_sys"] == 2
+    assert result["overall"]["f1"] == pytest.approx(2 * 2 / (3 + 3))  # 2 matches out of 3 references and 3 estimates
+
+
+def test_evaluate_multi_file_list_against_a_folder(tmp_path: Path, capsys):
+    (tmp_path / "refs").mkdir()
+    (tmp_path / "refs" / "a.txt").write_text(REFERENCE)
+    (tmp_path / "refs" / "b.txt").write_text("0.5\t1.0\tcar\n")
+    rows = [f"a.wav\t{line}" for line in REFERENCE.splitlines()] + ["b.wav\t0.5\t1.0\tcar"]
+    (tmp_path / "est.txt").write_text("\n".join(rows) + "\n")
+    assert main(["evaluate", str(tmp_path / "refs"), str(tmp_path / "est.txt"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["overall"] == {"f1": pytest.approx(1.0), "er": pytest.approx(0.0)}
+    assert main(["evaluate", str(tmp_path / "refs"), str(tmp_path / "est.txt")]) == 0
+    assert "| dog |" in capsys.readouterr().out
+
+
+def test_evaluate_names_a_malformed_line(tmp_path: Path, capsys):
+    (tmp_path / "ref.txt").write_text(REFERENCE)
+    (tmp_path / "est.txt").write_text("1.0\tdog\n")
+    assert main(["evaluate", str(tmp_path / "ref.txt"), str(tmp_path / "est.txt")]) == 2
+    assert "est.txt:1" in capsys.readouterr().err
+
+
+def test_detect_writes_events_for_new_audio_and_skips_bad_files(tiny_trained: Path, tmp_path: Path, capsys):
+    new = tmp_path / "new_recording.flac"
+    rng = np.random.default_rng(5)
+    audio = 0.02 * rng.standard_normal(22050 * 20)
+    sf.write(str(new), np.stack([audio, audio], axis=1), 22050)  # stereo, 22.05 kHz, 20 s
+    short = tmp_path / "short.wav"
+    write_tone(short, 0.3, 800)  # far shorter than one segment
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really")
+    out = tmp_path / "detections"
+    code = main(["detect", str(new), str(broken), str(short), "--model",
+                 str(tiny_trained / "bundles/overlapping/proposed/bundle.pt"), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1 and "broken.wav" in captured.err and "1 of 3 files failed" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["new_recording.tsv", "short.tsv"]
+    assert "new_recording.flac: 20.0 s" in captured.out
+    for line in (out / "new_recording.tsv").read_text().splitlines():
+        onset, offset, label = line.split("\t")
+        assert 0 <= float(onset) < float(offset) <= 20.1 and label in ("beep", "chirp", "knock")
+
+
+def test_detect_without_a_bundle_says_how_to_make_one(tmp_path: Path, capsys):
+    assert main(["detect", "x.wav", "--model", str(tmp_path / "none.pt")]) == 2
+    assert "make run" in capsys.readouterr().err

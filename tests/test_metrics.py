@@ -1,0 +1,84 @@
+"""The fast class-wise counter equals sed_eval; evaluate_events reports sed_eval's numbers."""
+
+import math
+
+import numpy as np
+import pytest
+import sed_eval
+
+from mtsed.events import Event
+from mtsed.metrics import evaluate_events, f_measure, matched_count
+
+LABELS = ["a", "b", "c"]
+
+
+def _random_events(rng: np.random.Generator, n: int, jitter_from: list[Event] | None = None) -> list[Event]:
+    if jitter_from is not None:  # estimates near the references: ambiguous, overlapping matches
+        events = []
+        for ref in jitter_from:
+            if rng.random() < 0.8:
+                onset = max(0.0, ref.onset + rng.normal(0, 0.15))
+                events.append(Event(onset, onset + max(0.02, ref.offset - ref.onset + rng.normal(0, 0.3)), ref.label))
+        return events + _random_events(rng, int(rng.integers(0, 4)))
+    onsets = np.round(rng.uniform(0, 10, n), int(rng.integers(1, 4)))
+    return [Event(float(o), float(o + rng.choice([0.1, 0.3, 0.5, 1.0, 2.0])), str(rng.choice(LABELS))) for o in onsets]
+
+
+def _sed_eval_class_f1(reference: list[Event], estimated: list[Event]) -> dict[str, float]:
+    metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=LABELS, t_collar=0.2, percentage_of_length=0.5)
+    as_items = lambda events: [{"file": "f", "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]  # noqa: E731
+    metrics.evaluate(as_items(reference), as_items(estimated))
+    return {label: metrics.results()["class_wise"][label]["f_measure"]["f_measure"] for label in LABELS}
+
+
+def _fast_class_f1(reference: list[Event], estimated: list[Event]) -> dict[str, float]:
+    out = {}
+    for label in LABELS:
+        ref = [e for e in reference if e.label == label]
+        est = [e for e in estimated if e.label == label]
+        arrays = [np.array([getattr(e, k) for e in events]) for events in (ref, est) for k in ("onset", "offset")]
+        out[label] = f_measure(matched_count(*arrays), len(ref), len(est))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_fast_class_f1_equals_sed_eval_on_random_lists(seed: int):
+    rng = np.random.default_rng(seed)
+    reference = _random_events(rng, int(rng.integers(0, 15)))
+    estimated = _random_events(rng, 0, jitter_from=reference) if seed % 2 else _random_events(rng, int(rng.integers(0, 15)))
+    expected, actual = _sed_eval_class_f1(reference, estimated), _fast_class_f1(reference, estimated)
+    for label in LABELS:
+        assert (math.isnan(expected[label]) and math.isnan(actual[label])) or abs(expected[label] - actual[label]) <= 1e-9
+
+
+def test_fast_class_f1_equals_sed_eval_on_real_lists(tiny_workspace):
+    from mtsed.data import load_dataset
+
+    dataset = load_dataset(tiny_workspace / "data" / "overlapping")
+    rng = np.random.default_rng(0)
+    for recording in dataset.recordings:
+        reference = [Event(e.onset, e.offset, {"beep": "a", "chirp": "b", "knock": "c"}[e.label]) for e in dataset.events(recording)]
+        estimated = _random_events(rng, 0, jitter_from=reference)
+        expected, actual = _sed_eval_class_f1(reference, estimated), _fast_class_f1(reference, estimated)
+        for label in LABELS:
+            assert (math.isnan(expected[label]) and math.isnan(actual[label])) or abs(expected[label] - actual[label]) <= 1e-9
+
+
+def test_one_crossing_needs_a_real_matching():
+    # two references, two estimates; greedy in the wrong order matches only one pair
+    ref_on, ref_off = np.array([0.0, 0.15]), np.array([1.0, 1.0])
+    est_on, est_off = np.array([0.1, 0.3]), np.array([1.0, 1.0])
+    assert matched_count(ref_on, ref_off, est_on, est_off) == 2
+
+
+def test_evaluate_events_on_hand_made_cases():
+    reference = {"x": [Event(1.0, 2.0, "a"), Event(3.0, 4.0, "b")]}
+    perfect = evaluate_events(reference, {"x": [Event(1.1, 2.1, "a"), Event(3.0, 4.0, "b")]}, ["a", "b"])
+    assert perfect["overall"]["f1"] == pytest.approx(1.0) and perfect["overall"]["er"] == pytest.approx(0.0)
+    wrong_label = evaluate_events(reference, {"x": [Event(1.0, 2.0, "b")]}, ["a", "b"])
+    assert wrong_label["overall"]["substitution_rate"] == pytest.approx(0.5)
+    assert wrong_label["per_class"]["a"] == {"f1": None, "er": pytest.approx(1.0), "n_ref": 1, "n_sys": 0}
+    late = evaluate_events(reference, {"x": [Event(1.3, 2.0, "a")]}, ["a", "b"])
+    assert late["per_class"]["a"]["f1"] == 0.0 and late["per_class"]["a"]["er"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="'c'"):
+        evaluate_events(reference, {"x": [Event(1.0, 2.0, "c")]}, ["a", "b"])

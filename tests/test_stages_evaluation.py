@@ -1,0 +1,59 @@
+"""Ensemble, threshold and evaluation stages on the tiny trained workspace."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mtsed import stages
+from mtsed.bundle import load_bundle
+from mtsed.stages import evaluation
+from mtsed.train import load_checkpoint
+
+
+def test_ensemble_outputs_are_out_of_fold_and_stacked(tiny_trained: Path):
+    out = tiny_trained / "outputs" / "isolated" / "proposed"
+    manifest = json.loads((out / "manifest.json").read_text())
+    features = json.loads((tiny_trained / "features/isolated/manifest.json").read_text())
+    assert manifest["validation"] == {rid: f for f, split in features["folds"].items() for rid in split["validation"]}
+    rid = manifest["evaluation"][0]
+    stacked = np.load(out / "evaluation" / f"{rid}.npy")
+    frames = next(r["frames"] for r in features["recordings"] if r["id"] == rid)
+    assert stacked.shape == (3, frames, 9) and 0 <= stacked.min() and stacked.max() <= 1
+
+
+def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path):
+    bundle = load_bundle(tiny_trained / "bundles" / "isolated" / "proposed" / "bundle.pt")
+    assert [f.name for f in bundle.folds] == ["0", "1", "2"] and bundle.labels == ("beep", "chirp", "knock")
+    assert all(0 <= a <= 1 for a in bundle.alpha) and all(0 <= b <= 1 for b in bundle.second)
+    assert all(len(f.norm) == 3 and min(f.norm) > 0 for f in bundle.folds)
+    best = load_checkpoint(tiny_trained / "models/isolated/proposed/fold-1/best.pt")
+    for key, value in best["model"].items():
+        assert np.array_equal(bundle.folds[1].weights[key].numpy(), value.numpy())
+    saved = json.loads((tiny_trained / "bundles/isolated/proposed/thresholds.json").read_text())
+    assert saved["alpha"] == list(bundle.alpha) and set(saved["validation_f1"]) == set(bundle.labels)
+    baseline = load_bundle(tiny_trained / "bundles" / "isolated" / "baseline" / "bundle.pt")
+    assert all(int(w) % 6 == 1 for w in baseline.second)  # windows 1, 7, ..., 253
+
+
+def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained: Path):
+    bundle = load_bundle(tiny_trained / "bundles" / "overlapping" / "proposed" / "bundle.pt")
+    out = tiny_trained / "outputs" / "overlapping" / "proposed"
+    rid = json.loads((out / "manifest.json").read_text())["evaluation"][0]
+    fresh = bundle.fold_outputs(np.load(tiny_trained / "features/overlapping" / f"{rid}.npy"))
+    np.testing.assert_allclose(np.stack(fresh), np.load(out / "evaluation" / f"{rid}.npy"), atol=1e-6)
+
+
+def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Path):
+    root = tiny_trained
+    systems = {s: (root / "outputs/isolated" / s, root / "bundles/isolated" / s / "bundle.pt", root / "models/isolated" / s)
+               for s in stages.SYSTEMS}
+    metrics = evaluation.evaluate(root / "data/isolated", root / "features/isolated", systems, tmp_path / "report")
+    assert set(metrics) == {"proposed", "baseline"} and set(metrics["proposed"]) == {"overall", "class_average"}
+    table = (tmp_path / "report/table.md").read_text()
+    assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1"))
+    results = json.loads((tmp_path / "report/table.json").read_text())
+    assert results["baseline"]["overall"]["er"] == metrics["baseline"]["overall"]["er"]
+    for name in ("f1_per_class.png", "detection.png", "training_proposed.png", "training_baseline.png"):
+        assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (tmp_path / "report/estimated/proposed").iterdir()) == ["session-04.tsv"]
