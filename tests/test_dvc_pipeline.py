@@ -70,12 +70,13 @@ def test_kubeflow_local_run_matches_dvc_repro(project: Path, tmp_path: Path):
     """The same stages as a Kubeflow DAG (kfp.local, subprocesses) give the same evaluation."""
     import json
 
-    from mtsed.kubeflow.local import run_local, summary
-    from mtsed.kubeflow.submit import with_overrides
+    from mtsed.kubeflow.local import find_reports, summary
     from mtsed.tracking import flatten
 
     _run(["dvc", "repro"], project)
-    reports = run_local(with_overrides((project / "params.yaml").read_text(), []), tmp_path / "kfp-root")
+    printed = _run([sys.executable, "-m", "mtsed.cli", "pipeline", "local", "--root", str(tmp_path / "kfp-root")], project)
+    assert "SUCCESS" in printed and "| **overall** |" in printed
+    reports = find_reports(tmp_path / "kfp-root")
     kfp_metrics = summary(reports)
     for name in ("isolated", "overlapping"):
         dvc_metrics = json.loads((project / "metrics" / f"evaluate-{name}.json").read_text())

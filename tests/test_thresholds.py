@@ -7,7 +7,12 @@ import pytest
 import sed_eval
 
 from mtsed import thresholds
-from mtsed.inference import baseline_activity, confidence_scores, events_from_activity, normalise
+from mtsed.inference import (
+    baseline_activity,
+    confidence_scores,
+    events_from_activity,
+    normalise,
+)
 from mtsed.thresholds import ValidationRecording, search_baseline, search_proposed
 
 LABELS = ["a", "b"]

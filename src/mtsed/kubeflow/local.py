@@ -14,6 +14,12 @@ def run_local(params_yaml: str, pipeline_root: Path, tracking_uri: str = "") -> 
     pipeline_root = Path(pipeline_root).resolve()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True)
     build_pipeline(params_yaml, Resources(accelerator_type=""))(params_yaml=params_yaml, tracking_uri=tracking_uri)
+    return find_reports(pipeline_root)
+
+
+def find_reports(pipeline_root: Path) -> dict[str, Path]:
+    """The newest evaluation report folder of each set under a local pipeline root."""
+    pipeline_root = Path(pipeline_root)
     reports = {}
     for set_name in SETS:
         found = sorted(pipeline_root.glob(f"**/report/{set_name}/table.json"), key=lambda p: p.stat().st_mtime)
