@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from mtsed.config import load_params
-from mtsed.losses import multitask_loss
 from mtsed.model import CRNN, ModelSpec, count_parameters, forward_flops
+from mtsed.train import batch_loss, optimiser_step
 
 FRAMES = 512
 CLASSES = 8  # as the default overlapping set
@@ -45,17 +45,7 @@ def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, 
     mask = torch.ones(batch, FRAMES, device=device)
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = model(x)
-        loss = multitask_loss(out.float(), y, mask)["total"]
-        optimiser.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimiser)
-            scaler.update()
-        else:
-            loss.backward()
-            optimiser.step()
+        optimiser_step(batch_loss(model, x, y, mask, "proposed", dtype), optimiser, scaler)
 
     for _ in range(2):  # warm-up: allocator, kernels selection
         step()

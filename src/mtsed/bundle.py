@@ -87,7 +87,7 @@ class Bundle:
         mean activity (baseline), averaged over the fold models."""
         alpha = np.asarray(self.alpha)
         if self.system == "baseline":
-            return np.mean([o for o in fold_outputs], axis=0)
+            return np.mean(fold_outputs, axis=0)
         per_fold = [normalise(confidence_scores(o, alpha, self.segment_frames), np.asarray(f.norm)[None, :])
                     for o, f in zip(fold_outputs, self.folds)]
         return np.mean(per_fold, axis=0)

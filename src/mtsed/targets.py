@@ -89,11 +89,19 @@ def encode(
     return Triplets(y, p, q)
 
 
+def run_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of True along the last axis of ``(rows, frames)``: each run's row, first
+    frame and stop frame (exclusive), in row-major order."""
+    padded = np.zeros((active.shape[0], active.shape[1] + 2), bool)
+    padded[:, 1:-1] = active
+    rows, cols = np.nonzero(padded[:, 1:] != padded[:, :-1])
+    return rows[::2], cols[::2], cols[1::2]
+
+
 def active_runs(active: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of True in a 1-D boolean array, as inclusive ``(first, last)`` frames."""
-    padded = np.concatenate([[False], active.astype(bool), [False]])
-    changes = np.flatnonzero(padded[1:] != padded[:-1])
-    return [(int(s), int(e) - 1) for s, e in zip(changes[::2], changes[1::2])]
+    _, first, stop = run_bounds(np.asarray(active, bool)[None, :])
+    return [(int(a), int(b) - 1) for a, b in zip(first, stop)]
 
 
 def decode(

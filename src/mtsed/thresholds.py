@@ -13,13 +13,14 @@ votes over its own validation recordings) scales its scores.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from mtsed.inference import class_votes, median_filter_binary, normalise
 from mtsed.metrics import f_measure, matched_count
+from mtsed.targets import run_bounds
 
 ALPHAS = np.round(np.arange(101) * 0.01, 2)
 BETAS = np.round(np.arange(21) * 0.05, 2)
@@ -45,19 +46,10 @@ class SearchResult:
     norm: dict[str, np.ndarray]  # fold -> (C,) constants at the chosen alpha (proposed only)
 
 
-def _runs(active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of True along the last axis of ``(rows, frames)``: row, first frame, stop frame."""
-    padded = np.zeros((active.shape[0], active.shape[1] + 2), bool)
-    padded[:, 1:-1] = active
-    change = padded[:, 1:] != padded[:, :-1]
-    rows, cols = np.nonzero(change)
-    return rows[::2], cols[::2], cols[1::2]
-
-
 def _accumulate(active: np.ndarray, reference: tuple[np.ndarray, np.ndarray], frame_seconds: float,
                 tp: np.ndarray, n_sys: np.ndarray) -> None:
     """Add each row's true positives and detections: ``active`` is ``(rows, frames)``."""
-    rows, first, stop = _runs(active)
+    rows, first, stop = run_bounds(active)
     onsets, offsets = first * frame_seconds, stop * frame_seconds
     np.add.at(n_sys, rows, 1)
     if len(reference[0]) == 0 or len(rows) == 0:
@@ -74,8 +66,20 @@ def _best(f1: np.ndarray) -> tuple[int, int]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(flat)), flat.shape))  # type: ignore[return-value]
 
 
-def _f1_grid(tp: np.ndarray, n_ref: int, n_sys: np.ndarray) -> np.ndarray:
-    return np.array([f_measure(t, n_ref, s) for t, s in zip(tp.ravel(), n_sys.ravel())]).reshape(tp.shape)
+def _class_f1(activities: Iterable[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]], frame_seconds: float) -> np.ndarray:
+    """One class's F1 over a 2-D threshold grid, summed over recordings.
+
+    ``activities`` yields, per recording, the activity for every grid point
+    ``(first axis, second axis, frames)`` and the class's reference ``(onsets, offsets)``.
+    """
+    tp = n_sys = None
+    n_ref = 0
+    for active, reference in activities:
+        if tp is None:
+            tp, n_sys = np.zeros(active.shape[:2]), np.zeros(active.shape[:2])
+        _accumulate(active.reshape(-1, active.shape[-1]), reference, frame_seconds, tp.reshape(-1), n_sys.reshape(-1))
+        n_ref += len(reference[0])
+    return np.array([f_measure(t, n_ref, n) for t, n in zip(tp.ravel(), n_sys.ravel())]).reshape(tp.shape)
 
 
 def search_proposed(recordings: Sequence[ValidationRecording], n_classes: int, segment_frames: int,
@@ -92,15 +96,10 @@ def search_proposed(recordings: Sequence[ValidationRecording], n_classes: int, s
             raw.append(class_votes(y, p, q, ALPHAS, segment_frames))  # (A, frames)
         constants = {f: np.max([v.max(axis=1) for v, r in zip(raw, recordings) if r.fold == f], axis=0) for f in folds}
         constants = {f: np.where(m > 0, m, 1.0) for f, m in constants.items()}
-        tp = np.zeros((len(ALPHAS), len(BETAS)))
-        n_sys = np.zeros_like(tp)
-        for votes, r in zip(raw, recordings):
-            scores = normalise(votes, constants[r.fold][:, None])  # (A, frames)
-            active = scores[:, None, :] > BETAS[None, :, None]  # (A, B, frames)
-            _accumulate(active.reshape(-1, active.shape[-1]), r.reference.get(c, _EMPTY), frame_seconds,
-                        tp.reshape(-1), n_sys.reshape(-1))
-        n_ref = sum(len(r.reference.get(c, _EMPTY)[0]) for r in recordings)
-        grid[c] = _f1_grid(tp, n_ref, n_sys)
+        grid[c] = _class_f1((
+            (normalise(votes, constants[r.fold][:, None])[:, None, :] > BETAS[None, :, None], r.reference.get(c, _EMPTY))
+            for votes, r in zip(raw, recordings)  # (A, B, frames) per recording
+        ), frame_seconds)
         a, b = _best(grid[c])
         alpha[c], beta[c] = ALPHAS[a], BETAS[b]
         for f in folds:
@@ -113,18 +112,18 @@ def search_baseline(recordings: Sequence[ValidationRecording], n_classes: int, f
     alpha, window = np.zeros(n_classes), np.zeros(n_classes, dtype=int)
     grid = np.zeros((n_classes, len(ALPHAS), len(WINDOWS)))
     for c in range(n_classes):
-        tp = np.zeros((len(ALPHAS), len(WINDOWS)))
-        n_sys = np.zeros_like(tp)
-        for r in recordings:
-            active = r.outputs[None, :, c] > ALPHAS[:, None]  # (A, frames)
-            filtered = np.stack([median_filter_binary(active, int(w)) for w in WINDOWS], axis=1)  # (A, W, frames)
-            _accumulate(filtered.reshape(-1, filtered.shape[-1]), r.reference.get(c, _EMPTY), frame_seconds,
-                        tp.reshape(-1), n_sys.reshape(-1))
-        n_ref = sum(len(r.reference.get(c, _EMPTY)[0]) for r in recordings)
-        grid[c] = _f1_grid(tp, n_ref, n_sys)
+        grid[c] = _class_f1((
+            (_filtered(r.outputs[None, :, c] > ALPHAS[:, None]), r.reference.get(c, _EMPTY))
+            for r in recordings
+        ), frame_seconds)
         a, w = _best(grid[c])
         alpha[c], window[c] = ALPHAS[a], WINDOWS[w]
     return SearchResult(alpha, window, grid, {})
+
+
+def _filtered(active: np.ndarray) -> np.ndarray:
+    """``(A, frames)`` thresholded activity median-filtered with every window: ``(A, W, frames)``."""
+    return np.stack([median_filter_binary(active, int(w)) for w in WINDOWS], axis=1)
 
 
 _EMPTY = (np.zeros(0), np.zeros(0))

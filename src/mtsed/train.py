@@ -41,27 +41,37 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def batch_loss(model, x, y, mask, system: str, amp_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
+    ``amp_dtype`` is given (losses are always computed in fp32)."""
+    with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        outputs = model(x)
+    return multitask_loss(outputs.float(), y, mask, system)["total"]
+
+
+def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=None) -> None:
+    """Backpropagate ``loss`` and update, through the GradScaler when mixed precision needs one."""
+    optimiser.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimiser)
+        scaler.update()
+    else:
+        loss.backward()
+        optimiser.step()
+
+
 def _run_epoch(model, loader, device, system, optimiser=None, scaler=None, desc="") -> float:
     training = optimiser is not None
     model.train(training)
     total, count = 0.0, 0
-    use_amp = device.type == "cuda"
+    amp_dtype = torch.float16 if device.type == "cuda" else None
     with torch.set_grad_enabled(training):
         bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not desc)
         for x, y, mask in bar:
-            x, y, mask = x.to(device), y.to(device), mask.to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                outputs = model(x)
-            loss = multitask_loss(outputs.float(), y, mask, system)["total"]
+            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype)
             if training:
-                optimiser.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimiser)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimiser.step()
+                optimiser_step(loss, optimiser, scaler)
             total += loss.item() * x.shape[0]
             count += x.shape[0]
             bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)

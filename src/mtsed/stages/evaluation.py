@@ -9,7 +9,7 @@ import numpy as np
 
 from mtsed.bundle import Bundle, FoldModel, load_bundle, load_fold_model
 from mtsed.config import FeatureConfig
-from mtsed.data import load_dataset
+from mtsed.data import EVALUATION_SPLITS, load_dataset
 from mtsed.events import write_event_list
 from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
@@ -38,19 +38,18 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
         model = CRNN(fold.spec)
         model.load_state_dict(fold.weights)
         networks[fold.name] = (model.to(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
-    evaluation = [r["id"] for r in manifest["recordings"] if r["split"] in ("test", "evaluation")]
+    evaluation = [r["id"] for r in manifest["recordings"] if r["split"] in EVALUATION_SPLITS]
     validation = {rid: name for name in networks for rid in manifest["folds"][name]["validation"]}
 
-    def outputs(rid: str, name: str) -> np.ndarray:
-        model, standardiser, segment_frames = networks[name]
-        features = np.load(features_dir / f"{rid}.npy", mmap_mode="r")
-        return network_outputs(model, standardiser.apply(np.asarray(features)), segment_frames)
+    def outputs(rid: str, names: list[str]) -> list[np.ndarray]:
+        features = np.load(features_dir / f"{rid}.npy")  # read once, standardised per fold
+        return [network_outputs(networks[n][0], networks[n][1].apply(features), networks[n][2]) for n in names]
 
     with atomic_dir(out_dir) as tmp:
         for rid, name in validation.items():
-            write_npy(tmp / "validation" / f"{rid}.npy", outputs(rid, name))
+            write_npy(tmp / "validation" / f"{rid}.npy", outputs(rid, [name])[0])
         for rid in evaluation:
-            write_npy(tmp / "evaluation" / f"{rid}.npy", np.stack([outputs(rid, name) for name in networks]))
+            write_npy(tmp / "evaluation" / f"{rid}.npy", np.stack(outputs(rid, list(networks))))
         first = folds[0][1]
         write_json(tmp / "manifest.json", {
             "dataset": manifest["dataset"], "system": folds[0][0].spec.system, "labels": manifest["labels"],
@@ -86,7 +85,7 @@ def thresholds(feature_cfg: FeatureConfig, dataset_dir: Path, ensemble_dir: Path
     )
     bundle = Bundle(system, tuple(labels), feature_cfg, int(manifest["segment_frames"]), tuple(float(a) for a in result.alpha),
                     tuple(result.second.tolist()), folds)
-    best_f1 = {label: _finite(np.nanmax(result.f1[c]) if np.isfinite(result.f1[c]).any() else np.nan) for c, label in enumerate(labels)}
+    best_f1 = {label: _finite(np.nanmax(result.f1[c], initial=-np.inf)) for c, label in enumerate(labels)}
     with atomic_dir(out_dir) as tmp:
         bundle.save(tmp / "bundle.pt")
         write_json(tmp / "thresholds.json", {**{k: v for k, v in bundle.meta().items() if k != "folds"},

@@ -9,28 +9,26 @@ from mtsed.kubeflow.components import IMAGE
 def start_tracking(params_yaml: str, tracking_uri: str, run_name: str) -> str:
     """Create the parent run (and the store) before any stage fans out; returns its id."""
     import os
-    import tempfile
-    from pathlib import Path
 
-    from mtsed.config import load_params
+    import yaml
+
+    from mtsed.config import params_from_dict
     from mtsed.tracking import pipeline_run
 
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "params.yaml").write_text(params_yaml)
-        run = pipeline_run(load_params(Path(tmp) / "params.yaml"), run_name)
-    return run.run_id or ""
+    return pipeline_run(params_from_dict(yaml.safe_load(params_yaml)), run_name).run_id or ""
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def end_tracking(params_yaml: str, tracking_uri: str, parent_run_id: str) -> None:
     """Mark the parent run finished (runs as the exit handler, after success or failure)."""
     import os
-    import tempfile
-    from pathlib import Path
+
+    import yaml
 
     from mtsed import tracking
+    from mtsed.config import params_from_dict
 
     if not parent_run_id or not tracking.enabled():
         return
@@ -38,9 +36,5 @@ def end_tracking(params_yaml: str, tracking_uri: str, parent_run_id: str) -> Non
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     from mlflow.tracking import MlflowClient
 
-    from mtsed.config import load_params
-
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "params.yaml").write_text(params_yaml)
-        cfg = load_params(Path(tmp) / "params.yaml").tracking
+    cfg = params_from_dict(yaml.safe_load(params_yaml)).tracking
     MlflowClient(tracking.tracking_uri(cfg)).set_terminated(parent_run_id, "FINISHED")
