@@ -6,7 +6,7 @@ PYTHON  ?= python3
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install run test test-fast clean
+.PHONY: install run ui test test-fast clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: install  ## run the whole DVC pipeline on the embedded default data (one ML
 	PATH=$(BIN):$$PATH $(BIN)/mtsed tracked --name make-run -- $(BIN)/dvc repro
 	PATH=$(BIN):$$PATH $(BIN)/dvc push --quiet
 	@cat reports/isolated/table.md; echo; cat reports/overlapping/table.md
+
+UI_PORT ?= 5000
+BACKEND ?=
+ui: install  ## MLflow tracking server + UI on 127.0.0.1:$(UI_PORT); store mlflow.db, or BACKEND=postgresql+psycopg2://user@host:port/db
+	$(BIN)/mtsed ui --port $(UI_PORT) $(if $(BACKEND),--backend-store-uri $(BACKEND))
 
 test: install  ## the whole test suite (slow end-to-end tests included)
 	$(BIN)/pytest

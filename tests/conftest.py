@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,4 +112,26 @@ def tiny_trained(tiny_workspace: Path) -> Path:
             outputs = root / "outputs" / name / system
             evaluation.ensemble(root / "features" / name, models, outputs)
             evaluation.thresholds(params.features, root / "data" / name, outputs, models, root / "bundles" / name / system)
+    return root
+
+
+def run_command(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run a command with this interpreter's scripts on PATH; fail the test with its output."""
+    env = {**os.environ, **(env or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout + done.stderr
+
+
+def make_dvc_project(tmp_path: Path, clip_folder: Path) -> Path:
+    """A git + DVC project with the real dvc.yaml and source, tiny params, a local remote."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO / "dvc.yaml", root)
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(clip_folder)))
+    run_command(["git", "init", "-q"], root)
+    run_command(["dvc", "init", "-q"], root)
+    run_command(["dvc", "config", "core.analytics", "false"], root)
+    run_command(["dvc", "remote", "add", "-d", "local", str(tmp_path / "remote")], root)
     return root

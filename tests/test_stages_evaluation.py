@@ -49,11 +49,12 @@ def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Pa
     systems = {s: (root / "outputs/isolated" / s, root / "bundles/isolated" / s / "bundle.pt", root / "models/isolated" / s)
                for s in stages.SYSTEMS}
     metrics = evaluation.evaluate(root / "data/isolated", root / "features/isolated", systems, tmp_path / "report")
-    assert set(metrics) == {"proposed", "baseline"} and set(metrics["proposed"]) == {"overall", "class_average"}
+    assert set(metrics) == {"proposed", "baseline"} and set(metrics["proposed"]) == {"overall", "class_average", "per_class"}
     table = (tmp_path / "report/table.md").read_text()
     assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1"))
     results = json.loads((tmp_path / "report/table.json").read_text())
     assert results["baseline"]["overall"]["er"] == metrics["baseline"]["overall"]["er"]
+    assert metrics["proposed"]["per_class"]["beep"] == {k: results["proposed"]["per_class"]["beep"][k] for k in ("f1", "er")}
     for name in ("f1_per_class.png", "detection.png", "training_proposed.png", "training_baseline.png"):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in (tmp_path / "report/estimated/proposed").iterdir()) == ["session-04.tsv"]

@@ -10,6 +10,7 @@ import pytest
 
 from mtsed import tracking
 from mtsed.config import load_params
+from tests.conftest import REPO
 
 
 def test_flatten_and_numeric_metrics():
@@ -64,6 +65,10 @@ def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("mtsed.stage") == "pipeline"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED" and parents[0].info.run_name == "test-run"
+    parent = parents[0]
+    assert parent.data.tags["mtsed.set"] == "isolated,overlapping" and parent.data.params["model.hidden"] == "8"
+    for fold in ("0", "1"):  # each stage adds its summary to the parent, under names shared by every execution
+        assert parent.data.metrics[f"isolated.proposed.fold-{fold}.segments_per_second"] > 0
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.data.tags["mtsed.fold"] for r in children) == ["0", "1"]
     for child in children:
@@ -95,3 +100,14 @@ def test_tracked_needs_a_command(argv, tiny_workspace: Path, capsys):
 
     assert main(["--params", str(tiny_workspace / "params.yaml"), *argv]) == 2
     assert "give the command" in capsys.readouterr().err
+
+
+def test_a_server_created_experiment_is_not_half_logged_without_the_server(tmp_path: Path, monkeypatch, capsys):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment("mtsed", artifact_location="mlflow-artifacts:/")
+    monkeypatch.setenv("MTSED_TRACKING", "on")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    run = tracking.Run(load_params(REPO / "params.yaml").tracking, "x", {})
+    assert not run.active and "make ui" in capsys.readouterr().err

@@ -100,6 +100,16 @@ class Bundle:
             active = scores > np.asarray(self.second)[None, :]
         return events_from_activity(active, self.labels, self.frame_seconds, file)
 
+    def detect(self, path: Path, file: str = "") -> tuple[list[Event], float]:
+        """Events in one audio file (any format libsndfile reads) and its duration in seconds;
+        raises :class:`mtsed.audio.AudioError` naming the file if it cannot be used."""
+        from mtsed.audio import load_audio
+        from mtsed.features import log_mel
+
+        audio = load_audio(path, self.features.sample_rate)
+        scores = self.scores(self.fold_outputs(log_mel(audio, self.features)))
+        return self.events(scores, file), len(audio) / self.features.sample_rate
+
 
 def load_bundle(path: Path) -> Bundle:
     """Read a bundle written by :meth:`Bundle.save`, naming the file on any problem."""

@@ -68,11 +68,49 @@ def _run_evaluate_set(params: Params, args: argparse.Namespace, run: tracking.Ru
         system: (Path(args.outputs) / name / system, Path(args.bundles) / name / system / "bundle.pt", Path(args.models) / name / system)
         for system in stages.SYSTEMS
     }
-    return evaluation.evaluate(Path(args.data), Path(args.features), systems, Path(args.out))
+    results = evaluation.evaluate(Path(args.data), Path(args.features), systems, Path(args.out))
+    if run.active:
+        _register_detectors(run, name, Path(args.data), {s: bundle for s, (_, bundle, _) in systems.items()}, results)
+    return results
+
+
+def _register_detectors(run: tracking.Run, set_name: str, data: Path, bundles: dict[str, Path], results: dict) -> None:
+    """Register each system's bundle as a servable model version tagged with its scores."""
+    from mtsed import registry
+    from mtsed.data import load_dataset
+
+    dataset = load_dataset(data)
+    example = dataset.audio_path(dataset.evaluation()[0])
+    for system, bundle in bundles.items():
+        name = registry.registered_name(set_name, system)
+        scores = {f"{scope}.{key}": results[system][scope][key] for scope in ("overall", "class_average") for key in ("f1", "er")}
+        version = registry.log_detector(run.uri, run.run_id, bundle, name, example, {**scores, "set": set_name, "system": system})
+        if version:
+            print(f"mtsed: registered model {name} version {version}", file=sys.stderr)
 
 
 def _no_paths(args: argparse.Namespace) -> list[str]:
     return []
+
+
+def _no_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]:
+    return {}, []
+
+
+def _train_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]:
+    prefix = f"{Path(args.features).name}.{args.system}.fold-{args.fold}"
+    return {f"{prefix}.{k}": metrics[k] for k in ("segments_per_second", "best_validation_loss")}, []
+
+
+def _thresholds_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]:
+    set_name, system = Path(args.data).name, Path(args.models).name
+    return ({f"{set_name}.{system}.search_seconds": metrics["search_seconds"]},
+            [(Path(args.out) / "thresholds.json", f"thresholds/{set_name}/{system}")])
+
+
+def _evaluate_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]:
+    set_name = Path(args.data).name
+    return {set_name: metrics}, [(Path(args.out), f"reports/{set_name}")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system", required=True, choices=stages.SYSTEMS)
     p.add_argument("--out", required=True, help="model folder (best.pt, last.pt, history.json, config.json)")
     p.set_defaults(
-        run=_run_train, inputs=lambda a: [a.features, a.targets],
+        run=_run_train, inputs=lambda a: [a.features, a.targets], summary=_train_summary,
         tags=lambda a: {"set": Path(a.features).name, "system": a.system, "fold": a.fold},
         artifacts=lambda a: [Path(a.out) / n for n in ("best.pt", "config.json", "history.json")],
     )
@@ -128,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", required=True, help="ensemble stage output of one system")
     p.add_argument("--models", required=True)
     p.add_argument("--out", required=True, help="bundle folder (bundle.pt, thresholds.json)")
-    p.set_defaults(run=_run_thresholds, inputs=lambda a: [a.data, a.outputs], artifacts=lambda a: [Path(a.out)],
+    p.set_defaults(run=_run_thresholds, inputs=lambda a: [a.data, a.outputs], artifacts=lambda a: [Path(a.out)], summary=_thresholds_summary,
                    tags=lambda a: {"set": Path(a.data).name, "system": Path(a.models).name})
 
     p = sub.add_parser("evaluate-set", help="evaluate both systems on a data set's evaluation split: tables and plots")
@@ -138,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundles", default="bundles")
     p.add_argument("--models", default="models")
     p.add_argument("--out", required=True)
-    p.set_defaults(run=_run_evaluate_set, inputs=lambda a: [a.data], artifacts=lambda a: [Path(a.out)],
+    p.set_defaults(run=_run_evaluate_set, inputs=lambda a: [a.data], artifacts=lambda a: [Path(a.out)], summary=_evaluate_summary,
                    tags=lambda a: {"set": Path(a.data).name})
 
     p = sub.add_parser("evaluate", help="score estimated DCASE event lists against reference lists")
@@ -170,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(handler="pipeline")
 
+    p = sub.add_parser("ui", help="start the MLflow tracking server and UI (what `make ui` runs)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--backend-store-uri", default="", help="database of runs (default: sqlite:///<here>/mlflow.db; "
+                   "PostgreSQL: postgresql+psycopg2://user@host:port/db)")
+    p.add_argument("--artifacts", default="mlartifacts", help="folder the server keeps artefacts in")
+    p.set_defaults(handler="ui")
+
     p = sub.add_parser("tracked", help="run a command (e.g. dvc repro) as one MLflow parent run")
     p.add_argument("--name", default="pipeline", help="name of the parent run")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
@@ -196,6 +242,10 @@ def _tracked(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"mtsed tracked: error: cannot run {cmd[0]}: {error}", file=sys.stderr)
         code = 127
+    try:
+        tracking.describe_pipeline(run, load_params(args.params))  # the values it ran with
+    except ConfigError as error:
+        print(f"mtsed tracked: warning: parent run not described ({error})", file=sys.stderr)
     run.end("FINISHED" if code == 0 else "FAILED")
     return code
 
@@ -221,6 +271,8 @@ def _run_stage(args: argparse.Namespace) -> int:
     for path in [*args.artifacts(args), *([Path(args.metrics)] if args.metrics else [])]:
         run.log_artifact(Path(path))
     run.end()
+    summary, files = getattr(args, "summary", _no_summary)(args, metrics)
+    tracking.log_to_parent(params.tracking, summary, files)
     return 0
 
 

@@ -1,9 +1,10 @@
-"""User commands that are not pipeline stages: ``mtsed evaluate`` and ``mtsed detect``."""
+"""User commands that are not pipeline stages: ``evaluate``, ``detect``, ``pipeline``, ``ui``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -57,9 +58,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def detect(args: argparse.Namespace) -> int:
     """Write one DCASE event list per audio file; bad files are reported and skipped."""
-    from mtsed.audio import load_audio
     from mtsed.bundle import load_bundle
-    from mtsed.features import log_mel
 
     bundle = load_bundle(Path(args.model))
     out = Path(args.out)
@@ -68,9 +67,7 @@ def detect(args: argparse.Namespace) -> int:
     for name in args.audio:
         path = Path(name)
         try:
-            audio = load_audio(path, bundle.features.sample_rate)
-            features = log_mel(audio, bundle.features)
-            events = bundle.events(bundle.scores(bundle.fold_outputs(features)), path.name)
+            events, seconds = bundle.detect(path, path.name)
         except (OSError, ValueError, RuntimeError) as error:
             failed += 1
             message = str(error) if str(path) in str(error) else f"{path}: {error}"
@@ -80,7 +77,7 @@ def detect(args: argparse.Namespace) -> int:
         write_event_list(target, events)
         counts = Counter(e.label for e in events)
         summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
-        print(f"{path}: {len(audio) / bundle.features.sample_rate:.1f} s, {len(events)} events ({summary}) -> {target}")
+        print(f"{path}: {seconds:.1f} s, {len(events)} events ({summary}) -> {target}")
     if failed:
         print(f"mtsed detect: {failed} of {len(args.audio)} files failed", file=sys.stderr)
     return 1 if failed else 0
@@ -109,3 +106,16 @@ def pipeline(args: argparse.Namespace) -> int:
             print((folder / "table.md").read_text())
         print(json.dumps(summary(reports), indent=2))
     return 0
+
+
+def ui(args: argparse.Namespace) -> int:
+    """Print the address, then become ``mlflow server`` (Ctrl-C stops it)."""
+    from mtsed import server
+
+    backend = args.backend_store_uri or server.default_backend()
+    address = server.url(args.host, args.port)
+    print(f"MLflow UI: {address}  (backend store {backend}, artefacts in {Path(args.artifacts).resolve()})\n"
+          f"log a pipeline run to it: MLFLOW_TRACKING_URI={address} make run", flush=True)
+    command = server.server_command(backend, Path(args.artifacts), args.host, args.port)
+    os.execve(command[0], command, server.server_env())
+    return 0  # not reached

@@ -89,33 +89,46 @@ def git_commit(root: Path | None = None) -> str:
 
 
 class Run:
-    """One MLflow run that never raises: the first failure disables it with a warning."""
+    """One MLflow run that never raises: the first failure disables it with a warning.
 
-    def __init__(self, cfg: TrackingConfig, name: str, tags: Mapping[str, str], parent_id: str | None = None) -> None:
+    ``Run(cfg, name, tags)`` creates a run; ``Run.attach(cfg, run_id)`` logs to an existing
+    one (a stage adding its summary to the pipeline's parent run).
+    """
+
+    def __init__(self, cfg: TrackingConfig, name: str = "", tags: Mapping[str, str] | None = None,
+                 parent_id: str | None = None, run_id: str | None = None) -> None:
         self.run_id: str | None = None
+        self.uri = tracking_uri(cfg)
         self._client = None
         if not enabled():
             return
-        self._guard(self._start, cfg, name, dict(tags), parent_id)
+        try:
+            from mlflow.tracking import MlflowClient
 
-    def _start(self, cfg: TrackingConfig, name: str, tags: dict[str, str], parent_id: str | None) -> None:
-        from mlflow.tracking import MlflowClient
+            client = MlflowClient(tracking_uri=self.uri)
+            if run_id is None:
+                all_tags = {**(tags or {}), **({"mlflow.parentRunId": parent_id} if parent_id else {})}
+                experiment_id = ensure_experiment(client, cfg.experiment, self.uri)
+                run_id = client.create_run(experiment_id, tags=all_tags, run_name=name).info.run_id
+            self._client, self.run_id = client, run_id
+        except Exception as error:  # any store, network or permission problem
+            self._disable(error)
 
-        uri = tracking_uri(cfg)
-        self._client = MlflowClient(tracking_uri=uri)
-        experiment_id = ensure_experiment(self._client, cfg.experiment, uri)
-        if parent_id:
-            tags["mlflow.parentRunId"] = parent_id
-        self.run_id = self._client.create_run(experiment_id, tags=tags, run_name=name).info.run_id
+    @classmethod
+    def attach(cls, cfg: TrackingConfig, run_id: str) -> Run:
+        return cls(cfg, run_id=run_id)
+
+    def _disable(self, error: Exception) -> None:
+        print(f"mtsed: warning: MLflow tracking disabled for this run ({type(error).__name__}: {error})", file=sys.stderr)
+        self._client, self.run_id = None, None
 
     def _guard(self, method, *args) -> Any:
-        if self._client is None and method != self._start:
+        if not self.active:
             return None
         try:
             return method(*args)
-        except Exception as error:  # any store, network or permission problem
-            print(f"mtsed: warning: MLflow tracking disabled for this run ({type(error).__name__}: {error})", file=sys.stderr)
-            self._client, self.run_id = None, None
+        except Exception as error:
+            self._disable(error)
             return None
 
     @property
@@ -156,6 +169,9 @@ def ensure_experiment(client, name: str, uri: str) -> str:
     """The id of experiment ``name``, created (with a local artefact root for SQLite) if new."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.artifact_location.startswith("mlflow-artifacts:") and not uri.startswith(("http://", "https://")):
+            raise RuntimeError(f"experiment {name!r} keeps its artefacts on a tracking server (it was created through one): "
+                               "start it (`make ui`) and set MLFLOW_TRACKING_URI=http://127.0.0.1:5000")
         return experiment.experiment_id
     location = None
     if uri.startswith("sqlite:///"):
@@ -188,8 +204,35 @@ def stage_run(params: Params, stage: str, inputs: Iterable[Path] = (), tags: Map
 
 
 def pipeline_run(params: Params, name: str) -> Run:
-    """Open the parent run of one pipeline execution."""
-    run = Run(params.tracking, name, {**common_tags(params), "mtsed.stage": "pipeline"})
-    if run.active:
-        run.log_params(asdict(params))
-    return run
+    """Open the parent run of one pipeline execution (described by :func:`describe_pipeline`)."""
+    commit = git_commit()
+    return Run(params.tracking, name, {"mlflow.source.git.commit": commit, "mtsed.git_commit": commit, "mtsed.stage": "pipeline"})
+
+
+def describe_pipeline(run: Run, params: Params) -> None:
+    """Tag the parent run with what the pipeline ran (data sets, systems, parameters).
+
+    Called when the execution ends, so ``dvc exp run -S key=value`` (which edits
+    ``params.yaml`` after the parent run opened) is described by the values it ran with.
+    """
+    from mtsed.stages import DEFAULT_SETS, SYSTEMS
+
+    run.set_tags({**common_tags(params), "mtsed.set": ",".join(DEFAULT_SETS), "mtsed.system": ",".join(SYSTEMS)})
+    run.log_params(asdict(params))
+
+
+def parent_run(cfg: TrackingConfig) -> Run | None:
+    """The pipeline's parent run this stage runs under (``MTSED_PARENT_RUN_ID``), if any."""
+    run_id = os.environ.get(PARENT_ENV)
+    return Run.attach(cfg, run_id) if run_id and enabled() else None
+
+
+def log_to_parent(cfg: TrackingConfig, metrics: Mapping[str, Any], artifacts: Iterable[tuple[Path, str]] = ()) -> None:
+    """Add one stage's summary to the parent run: prefixed metrics (the same names in every
+    execution, so parent runs compare side by side) and files under a folder per stage."""
+    parent = parent_run(cfg)
+    if parent is None:
+        return
+    parent.log_metrics(metrics)
+    for path, folder in artifacts:
+        parent.log_artifact(Path(path), folder)

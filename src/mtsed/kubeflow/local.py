@@ -30,9 +30,7 @@ def find_reports(pipeline_root: Path) -> dict[str, Path]:
 
 
 def summary(reports: dict[str, Path]) -> dict:
-    """Overall and class-average scores per set and system, as the evaluate stage reports them."""
-    out = {}
-    for set_name, folder in reports.items():
-        table = json.loads((folder / "table.json").read_text())
-        out[set_name] = {s: {"overall": r["overall"], "class_average": r["class_average"]} for s, r in table.items()}
-    return out
+    """Scores per set and system, as the evaluate stage reports them."""
+    from mtsed.stages.evaluation import scores_summary
+
+    return {set_name: scores_summary(json.loads((folder / "table.json").read_text())) for set_name, folder in reports.items()}

@@ -117,7 +117,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, systems: dict[str, tuple[Pat
 
     ``systems`` maps a system name to its (ensemble outputs, bundle file, models) paths.
     Writes ``table.md``/``table.json``, ``estimated/<system>/<id>.tsv``, ``per_class.csv``
-    and PNG figures into ``out_dir``; returns overall and class-average scores.
+    and PNG figures into ``out_dir``; returns overall, class-average and per-class F1/ER.
     """
     from mtsed import report
     from mtsed.metrics import evaluate_events
@@ -147,7 +147,15 @@ def evaluate(dataset_dir: Path, features_dir: Path, systems: dict[str, tuple[Pat
                               {s: scores[s][shown.id] for s in results}, reference[shown.id], labels,
                               read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
     print(table)
-    return {s: {"overall": r["overall"], "class_average": r["class_average"]} for s, r in results.items()}
+    return scores_summary(results)
+
+
+def scores_summary(results: dict) -> dict:
+    """The evaluate stage's metrics from full results (``table.json``): overall and
+    class-average scores and per-class F1/ER of each system."""
+    return {s: {"overall": r["overall"], "class_average": r["class_average"],
+                "per_class": {label: {"f1": c["f1"], "er": c["er"]} for label, c in r["per_class"].items()}}
+            for s, r in results.items()}
 
 
 def _csv(value: float | None) -> str:

@@ -13,16 +13,19 @@ def start_tracking(params_yaml: str, tracking_uri: str, run_name: str) -> str:
     import yaml
 
     from mtsed.config import params_from_dict
-    from mtsed.tracking import pipeline_run
+    from mtsed.tracking import describe_pipeline, pipeline_run
 
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    return pipeline_run(params_from_dict(yaml.safe_load(params_yaml)), run_name).run_id or ""
+    params = params_from_dict(yaml.safe_load(params_yaml))
+    run = pipeline_run(params, run_name)
+    describe_pipeline(run, params)  # a Kubeflow run's parameters are fixed when it starts
+    return run.run_id or ""
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def end_tracking(params_yaml: str, tracking_uri: str, parent_run_id: str) -> None:
-    """Mark the parent run finished (runs as the exit handler, after success or failure)."""
+    """Mark the parent run finished (after the evaluations)."""
     import os
 
     import yaml
@@ -30,11 +33,8 @@ def end_tracking(params_yaml: str, tracking_uri: str, parent_run_id: str) -> Non
     from mtsed import tracking
     from mtsed.config import params_from_dict
 
-    if not parent_run_id or not tracking.enabled():
+    if not parent_run_id:
         return
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from mlflow.tracking import MlflowClient
-
-    cfg = params_from_dict(yaml.safe_load(params_yaml)).tracking
-    MlflowClient(tracking.tracking_uri(cfg)).set_terminated(parent_run_id, "FINISHED")
+    tracking.Run.attach(params_from_dict(yaml.safe_load(params_yaml)).tracking, parent_run_id).end()
