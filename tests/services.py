@@ -15,14 +15,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from mtsed.server import wait_until_up
 
 
 def free_port() -> int:
@@ -39,29 +39,16 @@ def http_json(url: str, payload: dict | None = None, timeout: float = 30) -> dic
         return json.loads(response.read())
 
 
-def wait_for_http(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
-    """Poll ``url`` until it answers 200; fail with the process log if it dies or hangs."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} not up after {seconds} s:\n{log.read_text()[-4000:]}")
-
-
 @contextmanager
 def background(command: list[str], health_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """Run a server process until the block ends; yields once ``health_url`` answers."""
     with open(log, "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
-        wait_for_http(health_url, process, log)
+        try:
+            wait_until_up(health_url, process)
+        except RuntimeError as error:
+            pytest.fail(f"{error}:\n{log.read_text()[-4000:]}")
         yield process
     finally:
         process.terminate()

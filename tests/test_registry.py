@@ -1,6 +1,5 @@
 """The registered pyfunc detector: audio paths in, the same events as `mtsed detect` out."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -79,12 +78,9 @@ def test_mlflow_models_serve_answers_http_with_events(registered: tuple[str, Pat
     """`mlflow models serve` on the registered version, a real HTTP request on loopback."""
     uri, root = registered
     port = free_port()
-    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/mtsed-isolated-proposed/1",
-               "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
     audio = _evaluation_audio(root)
-    with background(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log",
-                    {"MLFLOW_TRACKING_URI": uri, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-                     "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}):  # it execs uvicorn
+    command = [sys.executable, "-m", "mtsed.cli", "serve", "models:/mtsed-isolated-proposed/latest", "--port", str(port)]
+    with background(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log", {"MLFLOW_TRACKING_URI": uri}):
         answer = http_json(f"http://127.0.0.1:{port}/invocations",
                            {"dataframe_split": {"columns": ["path"], "data": [[str(audio)]]}}, timeout=120)
         with pytest.raises(Exception, match="400|500"):

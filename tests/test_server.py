@@ -4,18 +4,36 @@ its run comparison page is rendered in headless Chromium.  PostgreSQL as the bac
 
 import json
 import os
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from mtsed import server
 from tests.conftest import REPO, make_clip_folder, make_dvc_project, run_command
 from tests.services import debian_program, http_json, mlflow_server, postgres_server
 
-pytestmark = pytest.mark.slow
 SCREENSHOTS = Path(os.environ.get("MTSED_TEST_ARTIFACTS", REPO / "test-artifacts"))
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def test_server_command_keeps_runs_and_artefacts_in_the_project(tmp_path: Path):
+    command = server.server_command(server.default_backend(tmp_path), tmp_path / "mlartifacts", port=5123)
+    assert command[1:4] == ["-m", "mlflow", "server"]
+    options = dict(zip(command[4::2], command[5::2]))
+    assert options == {"--backend-store-uri": f"sqlite:///{tmp_path.resolve()}/mlflow.db",
+                       "--artifacts-destination": str((tmp_path / "mlartifacts").resolve()),
+                       "--host": "127.0.0.1", "--port": "5123", "--workers": "1"}
+
+
+def test_waiting_for_a_server_that_died_says_so():
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait()
+    with pytest.raises(RuntimeError, match="exited with code 3"):
+        server.wait_until_up("http://127.0.0.1:9/health", process, seconds=5)
 
 
 class Api:
@@ -68,6 +86,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         yield api, project, runs, parents
 
 
+@pytest.mark.slow
 def test_one_parent_per_execution_tagged_for_comparison(served):
     api, project, runs, parents = served
     assert set(parents) == {"run-alpha", "run-beta"}
@@ -82,6 +101,7 @@ def test_one_parent_per_execution_tagged_for_comparison(served):
     assert tags(parents["run-alpha"])["mtsed.params_hash"] == tags(parents["run-beta"])["mtsed.params_hash"]
 
 
+@pytest.mark.slow
 def test_a_child_run_per_stage_and_fold_with_curves(served):
     api, project, runs, parents = served
     alpha = children(runs, parents["run-alpha"])
@@ -98,6 +118,7 @@ def test_a_child_run_per_stage_and_fold_with_curves(served):
     assert [tags(r)["mtsed.stage"] for r in children(runs, parents["run-beta"])] == ["evaluate-set"]
 
 
+@pytest.mark.slow
 def test_the_same_metric_names_in_every_execution(served):
     api, project, runs, parents = served
     alpha, beta = metrics(parents["run-alpha"]), metrics(parents["run-beta"])
@@ -111,6 +132,7 @@ def test_the_same_metric_names_in_every_execution(served):
     assert len(evaluations) == 2 and set(metrics(evaluations[0])) == set(metrics(evaluations[1]))
 
 
+@pytest.mark.slow
 def test_the_parent_holds_tables_plots_and_thresholds(served):
     api, project, runs, parents = served
     alpha = parents["run-alpha"]
@@ -123,6 +145,7 @@ def test_the_parent_holds_tables_plots_and_thresholds(served):
         assert response.read().decode() == (project / "reports/isolated/table.md").read_text()
 
 
+@pytest.mark.slow
 def test_each_evaluation_registers_both_detectors(served):
     api, project, runs, parents = served
     for name, versions in (("mtsed-isolated-proposed", 2), ("mtsed-isolated-baseline", 2),
@@ -136,6 +159,7 @@ def test_each_evaluation_registers_both_detectors(served):
     assert float(version_tags["overall.er"]) == pytest.approx(metrics(evaluation)["proposed.overall.er"])
 
 
+@pytest.mark.slow
 def test_the_ui_compares_two_pipeline_runs(served):
     """Headless Chromium renders the comparison page of both parents (screenshot kept)."""
     from playwright.sync_api import sync_playwright
@@ -161,6 +185,7 @@ def test_the_ui_compares_two_pipeline_runs(served):
     assert (SCREENSHOTS / "mlflow-compare-runs.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_postgresql_as_the_backend_store(tiny_workspace: Path, tmp_path: Path):
     """The same server on a real PostgreSQL database; one tracked training stage over HTTP."""
     ws = tiny_workspace

@@ -216,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", default="mlartifacts", help="folder the server keeps artefacts in")
     p.set_defaults(handler="ui")
 
+    p = sub.add_parser("serve", help="serve a registered detector over HTTP (mlflow models serve)")
+    p.add_argument("model", nargs="?", default="models:/mtsed-overlapping-proposed/latest",
+                   help="model URI (default: the newest registered overlapping proposed detector)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5001)
+    p.set_defaults(handler="serve")
+
     p = sub.add_parser("tracked", help="run a command (e.g. dvc repro) as one MLflow parent run")
     p.add_argument("--name", default="pipeline", help="name of the parent run")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")

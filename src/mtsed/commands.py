@@ -1,4 +1,4 @@
-"""User commands that are not pipeline stages: ``evaluate``, ``detect``, ``pipeline``, ``ui``."""
+"""User commands that are not pipeline stages: ``evaluate``, ``detect``, ``pipeline``, ``ui``, ``serve``."""
 
 from __future__ import annotations
 
@@ -118,4 +118,15 @@ def ui(args: argparse.Namespace) -> int:
           f"log a pipeline run to it: MLFLOW_TRACKING_URI={address} make run", flush=True)
     command = server.server_command(backend, Path(args.artifacts), args.host, args.port)
     os.execve(command[0], command, server.server_env())
+    return 0  # not reached
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Become ``mlflow models serve`` on a registered detector (POST /invocations)."""
+    from mtsed import server
+
+    print(f"serving {args.model} at {server.url(args.host, args.port)}/invocations "
+          f"(tracking store: {os.environ.get('MLFLOW_TRACKING_URI', 'MLFLOW_TRACKING_URI unset')})", flush=True)
+    command = server.serve_command(args.model, args.host, args.port)
+    os.execve(command[0], command, server.serve_env())
     return 0  # not reached
