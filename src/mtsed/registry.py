@@ -10,7 +10,6 @@ event rows: ``file``, ``onset``, ``offset``, ``event_label``.
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +37,7 @@ class EventDetector(mlflow.pyfunc.PythonModel):
 
         self.bundle = load_bundle(Path(context.artifacts["bundle"]))
 
-    def predict(self, context, model_input, params=None):  # no hints: MLflow would read them as a schema
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         rows = []
         for path in input_paths(model_input):
             events, _ = self.bundle.detect(Path(path), path)
@@ -87,14 +86,12 @@ def log_detector(uri: str, run_id: str, bundle_path: Path, name: str, example_au
         mlflow.set_tracking_uri(uri)
         client = MlflowClient(uri)
         mlflow.set_experiment(experiment_id=client.get_run(run_id).info.experiment_id)  # where the model is kept
-        with warnings.catch_warnings():  # MLflow suggests type hints; the signature below is explicit
-            warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
-            info = Model.log(
-                artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id, python_model=EventDetector(),
-                artifacts={"bundle": str(bundle_path)}, code_paths=[str(Path(mtsed.__file__).parent)],
-                signature=signature(), input_example=pd.DataFrame({INPUT_COLUMN: [str(example_audio)]}),
-                pip_requirements=pip_requirements(), registered_model_name=name, await_registration_for=60,
-            )
+        info = Model.log(
+            artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id, python_model=EventDetector(),
+            artifacts={"bundle": str(bundle_path)}, code_paths=[str(Path(mtsed.__file__).parent)],
+            signature=signature(), input_example=pd.DataFrame({INPUT_COLUMN: [str(example_audio)]}),
+            pip_requirements=pip_requirements(), registered_model_name=name, await_registration_for=60,
+        )
         version = str(info.registered_model_version)
         for key, value in (tags or {}).items():
             client.set_model_version_tag(name, version, key, str(value))
