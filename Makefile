@@ -33,4 +33,4 @@ test-fast: install  ## unit tests only
 	$(BIN)/pytest -m "not slow"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts
