@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,12 @@ class FoldModel:
     standardiser: dict
     norm: tuple[float, ...]  # per class (proposed); empty for the baseline
 
+    def network(self, device: torch.device) -> CRNN:
+        """The fold's CRNN with its weights, on ``device``, ready for inference."""
+        model = CRNN(self.spec)
+        model.load_state_dict(self.weights)
+        return model.to(device)
+
 
 @dataclass(frozen=True)
 class Bundle:
@@ -71,16 +78,16 @@ class Bundle:
         with atomic_path(path) as tmp:
             torch.save({"meta": json.dumps(self.meta()), "weights": [f.weights for f in self.folds]}, tmp)
 
+    @cached_property
+    def _networks(self) -> list[tuple[CRNN, Standardiser]]:
+        """Fold networks built once per bundle, not once per file (``detect``, serving)."""
+        device = pick_device()
+        return [(fold.network(device), Standardiser.from_dict(fold.standardiser)) for fold in self.folds]
+
     def fold_outputs(self, log_mel: np.ndarray) -> list[np.ndarray]:
         """Each fold network's per-frame outputs for one recording's raw log-mel features."""
-        device = pick_device()
-        outputs = []
-        for fold in self.folds:
-            model = CRNN(fold.spec)
-            model.load_state_dict(fold.weights)
-            standardised = Standardiser.from_dict(fold.standardiser).apply(np.asarray(log_mel))
-            outputs.append(network_outputs(model.to(device), standardised, self.segment_frames))
-        return outputs
+        return [network_outputs(model, standardiser.apply(np.asarray(log_mel)), self.segment_frames)
+                for model, standardiser in self._networks]
 
     def scores(self, fold_outputs: list[np.ndarray]) -> np.ndarray:
         """Ensemble scores ``(frames, C)`` in [0, 1]: normalised confidence (proposed) or

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -185,10 +185,15 @@ def ensure_experiment(client, name: str, uri: str) -> str:
         return experiment.experiment_id
 
 
+def commit_tags() -> dict[str, str]:
+    """The checked-out commit, under MLflow's own tag and ours."""
+    commit = git_commit()
+    return {"mlflow.source.git.commit": commit, "mtsed.git_commit": commit}
+
+
 def common_tags(params: Params) -> dict[str, str]:
     """Tags every run carries so runs can be filtered and compared in the UI."""
-    commit = git_commit()
-    return {"mlflow.source.git.commit": commit, "mtsed.git_commit": commit, "mtsed.params_hash": params_hash(params)}
+    return {**commit_tags(), "mtsed.params_hash": params_hash(params)}
 
 
 def stage_run(params: Params, stage: str, inputs: Iterable[Path] = (), tags: Mapping[str, str] | None = None) -> Run:
@@ -205,8 +210,7 @@ def stage_run(params: Params, stage: str, inputs: Iterable[Path] = (), tags: Map
 
 def pipeline_run(params: Params, name: str) -> Run:
     """Open the parent run of one pipeline execution (described by :func:`describe_pipeline`)."""
-    commit = git_commit()
-    return Run(params.tracking, name, {"mlflow.source.git.commit": commit, "mtsed.git_commit": commit, "mtsed.stage": "pipeline"})
+    return Run(params.tracking, name, {**commit_tags(), "mtsed.stage": "pipeline"})
 
 
 def describe_pipeline(run: Run, params: Params) -> None:
@@ -217,20 +221,20 @@ def describe_pipeline(run: Run, params: Params) -> None:
     """
     from mtsed.stages import DEFAULT_SETS, SYSTEMS
 
-    run.set_tags({**common_tags(params), "mtsed.set": ",".join(DEFAULT_SETS), "mtsed.system": ",".join(SYSTEMS)})
+    run.set_tags({"mtsed.params_hash": params_hash(params), "mtsed.set": ",".join(DEFAULT_SETS), "mtsed.system": ",".join(SYSTEMS)})
     run.log_params(asdict(params))
 
 
 def parent_run(cfg: TrackingConfig) -> Run | None:
     """The pipeline's parent run this stage runs under (``MTSED_PARENT_RUN_ID``), if any."""
     run_id = os.environ.get(PARENT_ENV)
-    return Run.attach(cfg, run_id) if run_id and enabled() else None
+    return Run.attach(cfg, run_id) if run_id else None
 
 
-def log_to_parent(cfg: TrackingConfig, metrics: Mapping[str, Any], artifacts: Iterable[tuple[Path, str]] = ()) -> None:
+def log_to_parent(cfg: TrackingConfig, metrics: Mapping[str, Any], artifacts: Sequence[tuple[Path, str]] = ()) -> None:
     """Add one stage's summary to the parent run: prefixed metrics (the same names in every
     execution, so parent runs compare side by side) and files under a folder per stage."""
-    parent = parent_run(cfg)
+    parent = parent_run(cfg) if metrics or artifacts else None
     if parent is None:
         return
     parent.log_metrics(metrics)

@@ -14,7 +14,6 @@ from mtsed.events import write_event_list
 from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
 from mtsed.inference import network_outputs
-from mtsed.model import CRNN
 from mtsed.thresholds import ValidationRecording, search_baseline, search_proposed
 from mtsed.train import pick_device
 
@@ -35,9 +34,7 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
     device = pick_device()
     networks = {}
     for fold, config in folds:
-        model = CRNN(fold.spec)
-        model.load_state_dict(fold.weights)
-        networks[fold.name] = (model.to(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
+        networks[fold.name] = (fold.network(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
     evaluation = [r["id"] for r in manifest["recordings"] if r["split"] in EVALUATION_SPLITS]
     validation = {rid: name for name in networks for rid in manifest["folds"][name]["validation"]}
 
