@@ -58,7 +58,7 @@ def tiny_params_dict(clip_folder: Path | None = None) -> dict:
     raw["features"]["workers"] = 1
     raw["targets"]["segment_frames"] = 64
     raw["model"].update(filters=8, hidden=8)
-    raw["train"].update(segment_hop=32, batch_size=4, epochs={"isolated": 2, "overlapping": 2})
+    raw["train"].update(windows_per_epoch=16, batch_size=4, epochs={"isolated": 2, "overlapping": 2})
     raw["train"]["folds"]["isolated"] = [0, 1, 2]
     return raw
 
@@ -84,7 +84,7 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
     params = params_from_dict(raw)
     stages.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
-    stages.prepare(params.prepare, root / "data" / "clips", root / "data")
+    stages.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in stages.DEFAULT_SETS:
         stages.features(params.features, root / "data" / name, root / "features" / name)
         stages.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
@@ -111,7 +111,7 @@ def tiny_trained(tiny_workspace: Path) -> Path:
                              str(fold), system, models / f"fold-{fold}")
             outputs = root / "outputs" / name / system
             evaluation.ensemble(root / "features" / name, models, outputs)
-            evaluation.thresholds(params.features, root / "data" / name, outputs, models, root / "bundles" / name / system)
+            evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, root / "bundles" / name / system)
     return root
 
 

@@ -13,13 +13,15 @@ from mtsed.clips import (
     condition,
     curate_debian,
     curate_folder,
+    download_bytes,
     read_catalogue,
     read_clip_manifest,
-    read_deb_files,
     read_licences,
+    selected_entries,
     write_clip_manifest,
 )
 from mtsed.config import ClipsConfig
+from mtsed.debian import read_deb_files
 
 
 def _ar(members: dict[str, bytes]) -> bytes:
@@ -46,6 +48,18 @@ def test_files_are_read_straight_out_of_a_deb(tmp_path: Path):
     assert read_deb_files(deb, {"usr/share/a.ogg", "usr/share/b.wav"}) == {"usr/share/a.ogg": b"AAA", "usr/share/b.wav": b"B"}
 
 
+def test_large_files_are_spilled_to_disk_not_held_in_memory(tmp_path: Path, monkeypatch):
+    from mtsed import debian
+
+    monkeypatch.setattr(debian, "SPILL_BYTES", 10)
+    deb = _deb(tmp_path / "pkg_1.0_all.deb", {"usr/share/big.zip": b"Z" * 100, "usr/share/small": b"s"})
+    (tmp_path / "spill").mkdir()
+    found = read_deb_files(deb, {"usr/share/big.zip", "usr/share/small"}, tmp_path / "spill")
+    assert found["usr/share/small"] == b"s" and found["usr/share/big.zip"].read_bytes() == b"Z" * 100
+    with pytest.raises(ValueError, match="spill folder"):
+        read_deb_files(deb, {"usr/share/big.zip"})
+
+
 def test_a_non_deb_is_refused_by_name(tmp_path: Path):
     (tmp_path / "fake.deb").write_bytes(b"PK\x03\x04 not an ar archive")
     with pytest.raises(ValueError, match="fake.deb"):
@@ -57,17 +71,28 @@ def test_catalogue_has_enough_clips_for_the_default_labels():
     from tests.conftest import REPO
 
     params = load_params(REPO / "params.yaml")
-    catalogue = read_catalogue()
     licences = read_licences()
-    counts = {}
-    for entry in catalogue:
+    assert all(entry.package in licences for entry in read_catalogue())
+    entries = selected_entries(params.generated_labels() | {BACKGROUND}, params.clips.extra_packages)
+    counts: dict[str, int] = {}
+    for entry in entries:
         counts[entry.role] = counts.get(entry.role, 0) + 1
-        assert entry.package in licences
     assert counts[BACKGROUND] >= 3
     for label in params.prepare.overlapping.labels:
-        assert counts.get(label, 0) >= 3, label  # one clip per split at least
+        assert counts.get(label, 0) >= 9, label  # the default overlapping labels: every class with >= 9 clips
     for label in params.prepare.isolated.labels:
-        assert counts.get(label, 0) >= 2, label
+        assert counts.get(label, 0) >= params.prepare.isolated.sources_per_label, label
+    assert download_bytes(entries) < 400e6  # the default download stays under 400 MB
+    assert not any(licences[e.package].large for e in entries)
+
+
+def test_large_packages_come_only_when_named():
+    everything = selected_entries(None, extra_packages=["0ad-data"])
+    assert {e.package for e in everything} >= {"0ad-data", "ufoai-sound"}
+    assert "0ad-data" not in {e.package for e in selected_entries(None)}
+    assert download_bytes(selected_entries(None)) < 420e6  # every small package, all labels
+    with pytest.raises(ValueError, match="unknown package"):
+        selected_entries(None, extra_packages=["not-a-package"])
 
 
 def test_condition_trims_silence_and_caps_length():
@@ -86,7 +111,7 @@ def test_curate_folder_writes_the_same_layout_and_manifest(clip_folder: Path, tm
     out = tmp_path / "curated"
     clips = curate_folder(ClipsConfig(source="folder", folder=str(clip_folder)), clip_folder, out)
     write_clip_manifest(out, clips)
-    assert read_clip_manifest(out) == [c.__class__(c.role, c.file, c.source, c.licence, round(c.seconds, 4)) for c in clips]
+    assert read_clip_manifest(out) == [c.__class__(c.role, c.file, c.source, c.licence, round(c.seconds, 4), c.credit) for c in clips]
     assert {c.role for c in clips} == {"beep", "chirp", "knock", BACKGROUND}
     data, sr = sf.read(str(out / clips[-1].file))
     assert sr == 44100 and data.ndim == 1  # backgrounds were 22.05 kHz
@@ -97,6 +122,23 @@ def test_curate_folder_without_background_is_refused(tmp_path: Path, clip_folder
     shutil.rmtree(clip_folder / "background")
     with pytest.raises(FileNotFoundError, match="background"):
         curate_folder(ClipsConfig(source="folder", folder=str(clip_folder)), clip_folder, tmp_path / "o")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="apt-get not available (not a Debian machine)")
+def test_real_clips_out_of_qt_resources_and_an_openttd_sound_set(tmp_path: Path):
+    """gcompris-qt-data (44 MB) packs its sounds in Qt .rcc files, openttd-opensfx (10 MB) in one .cat."""
+    packages = {"gcompris-qt-data", "openttd-opensfx"}
+    wanted = [e for e in read_catalogue() if e.package in packages]
+    out = tmp_path / "clips"
+    clips = curate_debian(ClipsConfig(), out, tmp_path / "debs", packages=packages)
+    assert len(clips) == len(wanted) >= 25
+    for clip in clips:
+        signal, sr = sf.read(str(out / clip.file))
+        assert sr == 44100 and signal.size > 0.05 * sr and np.abs(signal).max() > 0.01
+    credits = [c.credit for c in clips if c.source.startswith("debian:openttd-opensfx/")]
+    assert len(credits) == 12 and all("License" in c for c in credits)
+    assert "License" in (out / "ATTRIBUTION.md").read_text()
 
 
 @pytest.mark.slow

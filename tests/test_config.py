@@ -36,6 +36,18 @@ def test_repository_params_load_into_frozen_dataclasses():
         (lambda r: r["clips"].update(source="web"), "clips.source"),
         (lambda r: r["prepare"].pop("seed"), "prepare.seed"),
         (lambda r: r["targets"].update(segment_frames=True), "targets.segment_frames"),
+        (lambda r: r["train"].update(distance_targets="segment"), "train.distance_targets"),
+        (lambda r: r["train"].update(sampling="hop"), "train.sampling"),
+        (lambda r: r["train"]["loss_weights"].update(classification=0.0), "train.loss_weights.classification"),
+        (lambda r: r["train"]["augment"].update(remix=1.5), "train.augment.remix"),
+        (lambda r: r["train"].update(distance_targets="recording", augment={"remix": 0.5}), "train.augment.remix"),
+        (lambda r: r["thresholds"].update(variants=["magic"]), "thresholds.variants"),
+        (lambda r: r["thresholds"].update(smoothing=[-1, 0]), "thresholds.smoothing"),
+        (lambda r: r["data"]["overlapping"].update(source="tut-sed-synthetic-2016"), "data.overlapping.root"),
+        (lambda r: r["data"]["isolated"].update(source="dcase"), "data.isolated.source"),
+        (lambda r: r["data"]["isolated"].update(source="itc-irst", root="/x"), "data.isolated.test_sessions"),
+        (lambda r: r["clips"].update(extra_packages="0ad-data"), "clips.extra_packages"),
+        (lambda r: r["prepare"]["isolated"].update(speed_variation=0.7), "prepare.isolated.speed_variation"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(mutate, key):
@@ -54,3 +66,15 @@ def test_missing_or_malformed_file_is_named(tmp_path: Path):
     bad.write_text("features: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_params(bad)
+
+
+def test_real_sets_relax_the_fold_list_to_the_sessions_on_disk():
+    raw = _raw()
+    raw["data"]["isolated"] = {"source": "itc-irst", "root": "/data/itc", "test_sessions": ["s10", "s11", "s12"]}
+    raw["train"]["folds"]["isolated"] = list(range(9))
+    params = params_from_dict(raw)
+    assert params.train.folds.isolated == tuple(range(9))
+    assert "laugh" not in params.generated_labels() and "gun_shot" in params.generated_labels()
+    raw["train"]["folds"]["isolated"] = [0, 2]
+    with pytest.raises(ConfigError, match="0, 1, ..."):
+        params_from_dict(raw)

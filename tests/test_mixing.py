@@ -118,3 +118,37 @@ def test_background_bed_is_one_looped_clip_at_the_requested_level(bank: ClipBank
         corr = np.abs(np.correlate(bed[: 44100], source, mode="valid")).max() / (np.linalg.norm(bed[:44100]) * np.linalg.norm(source) + 1e-9)
         best.append(corr)
     assert sorted(best)[-1] > 0.3 and sorted(best)[-2] < 0.1
+
+
+def test_a_new_take_changes_speed_and_colour_within_bounds():
+    from mtsed.mixing import vary_take
+
+    sr = 44100
+    clip = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    lengths = []
+    for seed in range(20):
+        take = vary_take(np.random.default_rng(seed), clip, sr, 0.05, 3.0)
+        np.testing.assert_array_equal(take, vary_take(np.random.default_rng(seed), clip, sr, 0.05, 3.0))
+        lengths.append(take.size / clip.size)
+        peak_hz = np.argmax(np.abs(np.fft.rfft(take))) * sr / take.size
+        assert abs(peak_hz * take.size / clip.size - 440) < 2  # pitch follows speed, as on tape
+        assert abs(20 * np.log10(rms(take) / rms(clip))) <= 3.0 + 0.1  # equaliser within +-3 dB at 440 Hz
+    assert 1 / 1.05 - 1e-3 <= min(lengths) < 0.99 and 1.01 < max(lengths) <= 1 / 0.95 + 1e-3
+    np.testing.assert_array_equal(vary_take(np.random.default_rng(0), clip, sr, 0.0, 0.0), clip)
+
+
+def test_overlapping_mixtures_balance_the_labels(bank: ClipBank):
+    counts = {label: 0 for label in TINY_LABELS}
+    for seed in range(20):
+        mix = overlapping_mixture(np.random.default_rng(seed), bank, _pools(bank), TINY_LABELS, 20.0, 12.0, 4, (0.0, 5.0), -35.0)
+        assert len(mix.events) == 4
+        for event in mix.events:
+            counts[event.label] += 1
+    assert all(count > 20 for count in counts.values())  # 4 events of 3 labels: the label that gets two varies
+
+
+def test_same_class_overlaps_are_counted_per_event():
+    from mtsed.synthetic import same_class_overlaps
+
+    events = [Event(0, 2, "a"), Event(1, 3, "a"), Event(3, 4, "a"), Event(5, 6, "a"), Event(0, 9, "b"), Event(10, 11, "b")]
+    assert same_class_overlaps(events) == 3  # the first three "a" touch each other; "b" never does

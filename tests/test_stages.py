@@ -31,7 +31,7 @@ def _digest(folder: Path) -> str:
 @pytest.fixture
 def prepared(tiny_params: Params, tmp_path: Path) -> Path:
     stages.clips(tiny_params.clips, set(TINY_LABELS), tmp_path / "data" / "clips", tmp_path / "cache")
-    stages.prepare(tiny_params.prepare, tmp_path / "data" / "clips", tmp_path / "data")
+    stages.prepare(tiny_params.data, tiny_params.prepare, tmp_path / "data" / "clips", tmp_path / "data")
     return tmp_path
 
 
@@ -44,7 +44,7 @@ def test_prepare_builds_both_sets_deterministically(prepared: Path, tiny_params:
     summary = json.loads((prepared / "data/isolated/summary.json").read_text())
     assert summary["minutes"] == pytest.approx(4 * 12 / 60, abs=0.01)
     before = _digest(prepared / "data")
-    stages.prepare(tiny_params.prepare, prepared / "data" / "clips", prepared / "data")
+    stages.prepare(tiny_params.data, tiny_params.prepare, prepared / "data" / "clips", prepared / "data")
     assert _digest(prepared / "data") == before
 
 

@@ -2,10 +2,14 @@
 
 Clips come from redistributable Debian packages listed in ``resources/debian_clips.tsv``
 (fetched once with ``apt-get download`` into a cache, then read straight out of the
-``.deb``: an ``ar`` archive holding ``data.tar.*``), or from a user's folder in Scaper's
+``.deb``, and out of the game archive inside it where there is one: see
+:mod:`mtsed.debian` and :mod:`mtsed.containers`), or from a user's folder in Scaper's
 layout (``foreground/<label>/*.wav``, ``background/*.wav``).  Either way the result is a
 curated folder of the same layout, 44.1 kHz mono, silence-trimmed, with ``clips.tsv``
-(one row per clip: role, file, source, licence, duration) and the attributions.
+(one row per clip: role, file, source, licence, duration, credit) and the attributions.
+
+Packages over ``LARGE_PACKAGE_BYTES`` are fetched only when ``clips.extra_packages``
+names them, which keeps the default download under 400 MB.
 """
 
 from __future__ import annotations
@@ -13,22 +17,24 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import tarfile
-import zipfile
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from mtsed.audio import AudioError, decode_audio, load_audio, write_audio
 from mtsed.config import ClipsConfig
+from mtsed.containers import Container, container_kind, open_container
+from mtsed.debian import fetch_debs, read_deb_files
 from mtsed.fileio import write_text
 
 BACKGROUND = "background"
 SAMPLE_RATE = 44100
+LARGE_PACKAGE_BYTES = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,28 @@ class CatalogueEntry:
 
 
 @dataclass(frozen=True)
+class PackageInfo:
+    """A source package's licence summary and download size."""
+
+    licence: str
+    bytes: int
+
+    @property
+    def large(self) -> bool:
+        return self.bytes > LARGE_PACKAGE_BYTES
+
+
+@dataclass(frozen=True)
 class Clip:
-    """A curated clip: ``role`` is its label or ``background``; ``file`` relative to the folder."""
+    """A curated clip: ``role`` is its label or ``background``; ``file`` relative to the folder;
+    ``credit`` names the recording's author where the source says so."""
 
     role: str
     file: str
     source: str
     licence: str
     seconds: float
+    credit: str = ""
 
 
 def _read_tsv(text: str) -> list[dict[str, str]]:
@@ -67,63 +87,30 @@ def read_catalogue() -> list[CatalogueEntry]:
     return [CatalogueEntry(r["role"], r["package"], r["path"], r["member"] or "") for r in _read_tsv(text)]
 
 
-def read_licences() -> dict[str, str]:
-    """Licence summary per Debian package (full texts come from the packages themselves)."""
+def read_licences() -> dict[str, PackageInfo]:
+    """Licence summary and size per Debian package (full texts come from the packages)."""
     text = resources.files("mtsed.resources").joinpath("debian_licences.tsv").read_text()
-    return {r["package"]: r["licence"] for r in _read_tsv(text)}
+    return {r["package"]: PackageInfo(r["licence"], int(r["bytes"])) for r in _read_tsv(text)}
 
 
-def fetch_debs(packages: list[str], cache_dir: Path) -> dict[str, Path]:
-    """Return ``{package: .deb path}``, downloading missing ones with ``apt-get download``."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in packages if not list(cache_dir.glob(f"{p}_*.deb"))]
-    if missing:
-        try:
-            subprocess.run(["apt-get", "download", *missing], cwd=cache_dir, check=True, capture_output=True, text=True)
-        except FileNotFoundError:
-            raise RuntimeError("apt-get is not available: set clips.source to 'folder' and point clips.folder at your clips") from None
-        except subprocess.CalledProcessError as error:
-            raise RuntimeError(
-                f"apt-get download {' '.join(missing)} failed ({error.stderr.strip()[-400:]}); "
-                "run 'apt-get update' or use clips.source: folder"
-            ) from None
-    found = {}
-    for package in packages:
-        debs = sorted(cache_dir.glob(f"{package}_*.deb"))
-        if not debs:
-            raise RuntimeError(f"{package}: no .deb in {cache_dir} after apt-get download")
-        found[package] = debs[-1]
-    return found
+def selected_entries(roles: Iterable[str] | None, extra_packages: Iterable[str] = (),
+                     packages: set[str] | None = None) -> list[CatalogueEntry]:
+    """Catalogue entries of ``roles`` from default-size packages plus ``extra_packages``."""
+    wanted, extra, info = None if roles is None else set(roles), set(extra_packages), read_licences()
+    unknown = sorted(extra - set(info))
+    if unknown:
+        raise ValueError(f"clips.extra_packages: unknown package(s) {unknown}; known: {sorted(p for p in info if info[p].large)}")
+    return [
+        e for e in read_catalogue()
+        if (wanted is None or e.role in wanted) and (packages is None or e.package in packages)
+        and (not info[e.package].large or e.package in extra)
+    ]
 
 
-def _ar_members(deb: Path) -> Iterator[tuple[str, bytes]]:
-    """Members of a Debian ``ar`` archive (the format is 60-byte headers, 2-byte aligned)."""
-    data = deb.read_bytes()
-    if not data.startswith(b"!<arch>\n"):
-        raise ValueError(f"{deb}: not a Debian package (bad ar magic)")
-    pos = 8
-    while pos + 60 <= len(data):
-        header = data[pos : pos + 60]
-        name = header[:16].decode().strip().rstrip("/")
-        size = int(header[48:58].decode().strip())
-        yield name, data[pos + 60 : pos + 60 + size]
-        pos += 60 + size + (size % 2)
-
-
-def read_deb_files(deb: Path, wanted: set[str]) -> dict[str, bytes]:
-    """Bytes of the ``wanted`` paths (without leading ``./``) from a package's data archive."""
-    for name, payload in _ar_members(deb):
-        if name.startswith("data.tar"):
-            found = {}
-            with tarfile.open(fileobj=io.BytesIO(payload), mode="r:*") as archive:
-                for member in archive:
-                    path = member.name.removeprefix("./")
-                    if path in wanted and member.isfile():
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            found[path] = handle.read()
-            return found
-    raise ValueError(f"{deb}: no data.tar member")
+def download_bytes(entries: Iterable[CatalogueEntry]) -> int:
+    """Total size of the packages these entries come from."""
+    info = read_licences()
+    return sum(info[p].bytes for p in {e.package for e in entries})
 
 
 def condition(signal: np.ndarray, cfg: ClipsConfig, role: str, name: str) -> np.ndarray:
@@ -150,6 +137,21 @@ def _file_name(role: str, stem: str, used: set[str]) -> str:
     return name
 
 
+def _clip_payloads(deb_name: str, entries: list[CatalogueEntry], files: dict[str, bytes | Path]
+                   ) -> Iterable[tuple[CatalogueEntry, bytes, str]]:
+    """Each entry's encoded audio and credit, from the package's files (and their archives)."""
+    archives: dict[str, Container] = {}
+    for entry in entries:
+        if entry.path not in files:
+            raise FileNotFoundError(f"{deb_name}: {entry.path} not found in the package")
+        if container_kind(entry.path) is None:
+            yield entry, files[entry.path], ""  # type: ignore[misc]
+            continue
+        if entry.path not in archives:
+            archives[entry.path] = open_container(files[entry.path], entry.path)
+        yield entry, archives[entry.path].read(entry.member), archives[entry.path].credit(entry.member)
+
+
 def curate_debian(
     cfg: ClipsConfig,
     out_dir: Path,
@@ -158,34 +160,26 @@ def curate_debian(
     packages: set[str] | None = None,
 ) -> list[Clip]:
     """Fetch the catalogue's packages and write curated clips (optionally only some roles
-    or some packages)."""
-    entries = [
-        e for e in read_catalogue()
-        if (roles is None or e.role in roles) and (packages is None or e.package in packages)
-    ]
+    or some packages); packages over 100 MB only when ``cfg.extra_packages`` names them."""
+    entries = selected_entries(roles, cfg.extra_packages, packages)
     licences = read_licences()
     debs = fetch_debs(sorted({e.package for e in entries}), cache_dir)
     clips: list[Clip] = []
     used: set[str] = set()
-    for package, deb in debs.items():
-        mine = [e for e in entries if e.package == package]
-        copyright_path = f"usr/share/doc/{package}/copyright"
-        files = read_deb_files(deb, {e.path for e in mine} | {copyright_path})
-        if copyright_path in files:
-            write_text(out_dir / "licences" / f"{package}.copyright", files[copyright_path].decode("utf-8", "replace"))
-        archives: dict[str, zipfile.ZipFile] = {}
-        for entry in mine:
-            if entry.path not in files:
-                raise FileNotFoundError(f"{deb.name}: {entry.path} not found in the package")
-            if entry.member:
-                archive = archives.setdefault(entry.path, zipfile.ZipFile(io.BytesIO(files[entry.path])))
-                payload = archive.read(entry.member)
-            else:
-                payload = files[entry.path]
-            signal = condition(decode_audio(io.BytesIO(payload), entry.source, SAMPLE_RATE), cfg, entry.role, entry.source)
-            name = _file_name(entry.role, f"{package}_{Path(entry.member or entry.path).stem}", used)
-            write_audio(out_dir / name, signal, SAMPLE_RATE)
-            clips.append(Clip(entry.role, name, entry.source, licences.get(package, "see licences/"), signal.size / SAMPLE_RATE))
+    with tqdm(total=len(entries), desc="clips", unit="clip") as bar, tempfile.TemporaryDirectory() as spill:
+        for package, deb in debs.items():
+            mine = [e for e in entries if e.package == package]
+            copyright_path = f"usr/share/doc/{package}/copyright"
+            files = read_deb_files(deb, {e.path for e in mine} | {copyright_path}, Path(spill))
+            copyright_text = files.get(copyright_path)
+            if isinstance(copyright_text, bytes):
+                write_text(out_dir / "licences" / f"{package}.copyright", copyright_text.decode("utf-8", "replace"))
+            for entry, payload, credit in _clip_payloads(deb.name, mine, files):
+                signal = condition(decode_audio(io.BytesIO(payload), entry.source, SAMPLE_RATE), cfg, entry.role, entry.source)
+                name = _file_name(entry.role, f"{package}_{Path(entry.member or entry.path).stem}", used)
+                write_audio(out_dir / name, signal, SAMPLE_RATE)
+                clips.append(Clip(entry.role, name, entry.source, licences[package].licence, signal.size / SAMPLE_RATE, credit))
+                bar.update()
     return clips
 
 
@@ -208,8 +202,8 @@ def curate_folder(cfg: ClipsConfig, folder: Path, out_dir: Path) -> list[Clip]:
 
 def write_clip_manifest(out_dir: Path, clips: list[Clip]) -> None:
     """``clips.tsv`` plus ``ATTRIBUTION.md`` naming every clip's source and licence."""
-    rows = ["role\tfile\tsource\tlicence\tseconds"]
-    rows += [f"{c.role}\t{c.file}\t{c.source}\t{c.licence}\t{c.seconds:.4f}" for c in clips]
+    rows = ["role\tfile\tsource\tlicence\tseconds\tcredit"]
+    rows += [f"{c.role}\t{c.file}\t{c.source}\t{c.licence}\t{c.seconds:.4f}\t{_cell(c.credit)}" for c in clips]
     write_text(out_dir / "clips.tsv", "\n".join(rows) + "\n")
     lines = [
         "# Attribution",
@@ -217,10 +211,10 @@ def write_clip_manifest(out_dir: Path, clips: list[Clip]) -> None:
         "The clips in this folder were cut (silence trimmed, downmixed, resampled to 44.1 kHz)",
         "from the sources below. Licence texts of Debian packages are in `licences/`.",
         "",
-        "| role | file | source | licence |",
-        "| --- | --- | --- | --- |",
+        "| role | file | source | licence | credit |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {c.role} | {c.file} | {c.source} | {c.licence} |" for c in clips]
+    lines += [f"| {c.role} | {c.file} | {c.source} | {c.licence} | {_cell(c.credit).replace('|', '/')} |" for c in clips]
     write_text(out_dir / "ATTRIBUTION.md", "\n".join(lines) + "\n")
 
 
@@ -230,6 +224,11 @@ def read_clip_manifest(clips_dir: Path) -> list[Clip]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no clip manifest (run the clips stage first)")
     return [
-        Clip(r["role"], r["file"], r["source"], r["licence"], float(r["seconds"]))
+        Clip(r["role"], r["file"], r["source"], r["licence"], float(r["seconds"]), r.get("credit") or "")
         for r in _read_tsv(path.read_text())
     ]
+
+
+def _cell(text: str) -> str:
+    """One TSV cell: tabs and line breaks become spaces."""
+    return " ".join(text.split())

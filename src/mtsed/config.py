@@ -43,6 +43,7 @@ class ClipsConfig:
     folder: str = ""  # foreground/<label>/*.wav and background/*.wav (Scaper's layout)
     max_clip_seconds: float = 12.0  # longer foreground clips are cut (keeps events event-like)
     trim_top_db: float = 40.0  # leading/trailing audio quieter than peak - top_db is trimmed
+    extra_packages: tuple[str, ...] = ()  # Debian packages over 100 MB to fetch too (e.g. 0ad-data)
 
     def __post_init__(self) -> None:
         _require(self.source in ("debian", "folder"), "source", "must be 'debian' or 'folder'")
@@ -53,7 +54,14 @@ class ClipsConfig:
 
 @dataclass(frozen=True)
 class IsolatedSetConfig:
-    """ITC-Irst-style set: sessions of non-overlapping events over room background."""
+    """ITC-Irst-style set: sessions of non-overlapping events over room background.
+
+    As in ITC-Irst, the same sound sources recur in every session: each event is a new
+    take of one of ``sources_per_label`` fixed clips (random gain and timing, playback
+    speed within +-``speed_variation`` and a random equaliser curve within +-``eq_db``),
+    and the sessions take turns in ``rooms`` fixed background clips (a random stretch of
+    each), so the test sessions hold new takes of known sources in known rooms.
+    """
 
     labels: tuple[str, ...]
     sessions: int = 6
@@ -61,6 +69,10 @@ class IsolatedSetConfig:
     session_seconds: float = 60.0
     gap_seconds: tuple[float, float] = (0.5, 3.0)
     snr_db: tuple[float, float] = (0.0, 15.0)
+    sources_per_label: int = 0  # 0: every clip of the label is a source
+    rooms: int = 2  # background clips that recur as the sessions' rooms (session k: room k mod rooms)
+    speed_variation: float = 0.04  # tape-style: pitch and duration change together
+    eq_db: float = 3.0
 
     def __post_init__(self) -> None:
         _require(len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels), "labels", "must be distinct and non-empty")
@@ -70,6 +82,10 @@ class IsolatedSetConfig:
         _check_range(self.gap_seconds, "gap_seconds")
         _require(self.gap_seconds[0] >= 0, "gap_seconds", "must be non-negative")
         _check_range(self.snr_db, "snr_db")
+        _require(self.sources_per_label >= 0, "sources_per_label", "must be >= 0 (0: all clips)")
+        _require(self.rooms >= 1, "rooms", "must be >= 1")
+        _require(0 <= self.speed_variation < 0.5, "speed_variation", "must be in [0, 0.5)")
+        _require(0 <= self.eq_db <= 24, "eq_db", "must be in [0, 24]")
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,43 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         _require(self.sample_rate >= 8000, "sample_rate", "must be >= 8000")
         _require(-80 <= self.background_dbfs <= -6, "background_dbfs", "must be in [-80, -6]")
+
+
+ITC_IRST_LABELS = ("door_knock", "door_slam", "steps", "chair_moving", "spoon_cup_jingle", "paper_wrapping", "key_jingle",
+                   "keyboard_clicking", "phone_ring", "applause", "cough", "laugh")  # the paper's 12 evaluated classes
+
+
+@dataclass(frozen=True)
+class SetSource:
+    """Where one of the two data sets comes from: generated from clips, or a real set on disk."""
+
+    source: str = "generated"
+    root: str = ""  # folder holding the real set
+    test_sessions: tuple[str, ...] = ()  # itc-irst: the sessions held out for test
+    labels: tuple[str, ...] = ()  # itc-irst: evaluated labels (empty: the paper's 12); the rest is background
+
+    @property
+    def generated(self) -> bool:
+        return self.source == "generated"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Stage ``prepare``: the source of each set (``data.isolated``, ``data.overlapping``)."""
+
+    isolated: SetSource = SetSource()
+    overlapping: SetSource = SetSource()
+
+    def __post_init__(self) -> None:
+        for kind, real in (("isolated", "itc-irst"), ("overlapping", "tut-sed-synthetic-2016")):
+            cfg: SetSource = getattr(self, kind)
+            _require(cfg.source in ("generated", real), f"{kind}.source", f"must be 'generated' or '{real}'")
+            _require(cfg.generated or bool(cfg.root), f"{kind}.root", f"is required when source is '{real}'")
+        _require(self.isolated.generated or len(self.isolated.test_sessions) >= 1, "isolated.test_sessions",
+                 "must name the test sessions of itc-irst (the paper: 3 of 12)")
+
+    def of(self, kind: str) -> SetSource:
+        return getattr(self, kind)
 
 
 @dataclass(frozen=True)
@@ -191,22 +244,92 @@ class FoldLists:
 
 
 @dataclass(frozen=True)
+class LossWeights:
+    """Weights of the three losses in the total (SPEC section 5; the paper: 1, 1, 1)."""
+
+    classification: float = 1.0
+    distance: float = 1.0
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("classification", "distance", "confidence"):
+            _require(getattr(self, name) >= 0, name, "must be >= 0")
+        _require(self.classification > 0, "classification", "must be > 0 (activity drives detection)")
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        return (self.classification, self.distance, self.confidence)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation (:mod:`mtsed.augment`); everything off by default."""
+
+    remix: float = 0.0  # probability of adding a second random training window (power domain)
+    remix_gain_db: tuple[float, float] = (-12.0, 0.0)
+    time_masks: int = 0
+    time_mask_frames: int = 0
+    freq_masks: int = 0
+    freq_mask_bands: int = 0
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.remix <= 1, "remix", "must be a probability in [0, 1]")
+        _check_range(self.remix_gain_db, "remix_gain_db")
+        for name in ("time_masks", "time_mask_frames", "freq_masks", "freq_mask_bands"):
+            _require(getattr(self, name) >= 0, name, "must be >= 0")
+
+    @property
+    def masks(self) -> bool:
+        return (self.time_masks > 0 and self.time_mask_frames > 0) or (self.freq_masks > 0 and self.freq_mask_bands > 0)
+
+    @property
+    def active(self) -> bool:
+        return self.remix > 0 or self.masks
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Stage ``train`` (SPEC sections 3 and 5): one model per fold and system."""
 
-    segment_hop: int = 128  # frames between training windows (paper: 1)
+    windows_per_epoch: int = 512  # T-frame windows drawn at random start frames each epoch; 0: every window (hop 1)
+    sampling: str = "random"  # random: uniform over all start frames (paper: all windows); grid: hop T/4
+    distance_targets: str = "window"  # window: boundaries as seen in the window (SPEC 2); recording
     batch_size: int = 8
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # constant, or cosine: decays to 0 over the run's steps
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
+    loss_weights: LossWeights = LossWeights()
+    augment: AugmentConfig = AugmentConfig()
     epochs: PerSet = PerSet(12, 10)
     folds: FoldLists = FoldLists((0, 1, 2, 3), (0,))
 
     def __post_init__(self) -> None:
-        _require(self.segment_hop >= 1, "segment_hop", "must be >= 1")
+        _require(self.windows_per_epoch >= 0, "windows_per_epoch", "must be >= 0 (0: every window once, hop 1)")
+        _require(self.sampling in ("random", "grid"), "sampling", "must be 'random' or 'grid'")
+        _require(self.distance_targets in ("window", "recording"), "distance_targets", "must be 'window' or 'recording'")
         _require(self.batch_size >= 1, "batch_size", "must be >= 1")
         _require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)")
+        _require(self.lr_schedule in ("constant", "cosine"), "lr_schedule", "must be 'constant' or 'cosine'")
         _require(self.num_workers >= 0, "num_workers", "must be >= 0")
+        _require(self.distance_targets == "window" or self.augment.remix == 0, "augment.remix",
+                 "needs distance_targets: window (remixed windows have no recording-level distances)")
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """Stage ``thresholds``: how per-class thresholds are chosen on validation data
+    (:mod:`mtsed.thresholds`)."""
+
+    smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
+    shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
+    variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
+
+    def __post_init__(self) -> None:
+        _require(min(self.smoothing) >= 0, "smoothing", "must be >= 0 steps")
+        _require(self.shrinkage_events >= 0, "shrinkage_events", "must be >= 0 (0: each class on its own)")
+        known = ("confidence", "confidence-mean", "activity", "bounded", "sebbs")
+        unknown = [v for v in self.variants if v not in known]
+        _require(not unknown, "variants", f"unknown decoder(s) {unknown}; known: {list(known)}")
 
 
 @dataclass(frozen=True)
@@ -224,20 +347,35 @@ class TrackingConfig:
 class Params:
     """All parameters of the pipeline, one attribute per ``params.yaml`` section."""
 
+    data: DataConfig
     clips: ClipsConfig
     prepare: PrepareConfig
     features: FeatureConfig
     targets: TargetConfig
     model: ModelConfig
     train: TrainConfig
+    thresholds: ThresholdConfig
     tracking: TrackingConfig
 
     def __post_init__(self) -> None:
         isolated = self.prepare.isolated
-        expected = tuple(range(isolated.sessions - isolated.test_sessions))
-        _require(self.train.folds.isolated == expected, "train.folds.isolated",
-                 f"must be {list(expected)}: one leave-one-session-out fold per training session")
+        folds = self.train.folds.isolated
+        if self.data.isolated.generated:
+            expected = tuple(range(isolated.sessions - isolated.test_sessions))
+            _require(folds == expected, "train.folds.isolated",
+                     f"must be {list(expected)}: one leave-one-session-out fold per training session")
+        else:  # how many sessions the real set has is known only when it is read
+            _require(folds == tuple(range(len(folds))) and len(folds) >= 2, "train.folds.isolated",
+                     "must be 0, 1, ..., one fold per training session of the real set (ITC-Irst: 0..8)")
         _require(self.train.folds.overlapping == (0,), "train.folds.overlapping", "must be [0]: one train/validation fold")
+
+    def generated_labels(self) -> set[str]:
+        """Labels whose clips the generated sets need (none when both sets are real)."""
+        labels: set[str] = set()
+        for kind in ("isolated", "overlapping"):
+            if self.data.of(kind).generated:
+                labels |= set(getattr(self.prepare, kind).labels)
+        return labels
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:

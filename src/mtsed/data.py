@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mtsed.events import Event, read_event_list
@@ -55,6 +55,7 @@ class Dataset:
     recordings: tuple[Recording, ...]
     root: Path
     background_labels: tuple[str, ...] = ()
+    protocol: str = ""  # how evaluation relates to training, said in table headers
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -92,6 +93,13 @@ class Dataset:
     def evaluation(self) -> list[Recording]:
         return self.by_split(*EVALUATION_SPLITS)
 
+    def relocated(self, root: Path) -> Dataset:
+        """The same recordings with a manifest kept in ``root``: their files stay where they
+        are, named by absolute paths (for real sets read in place)."""
+        recordings = tuple(replace(r, audio=str((self.root / r.audio).resolve()), events=str((self.root / r.events).resolve()))
+                           for r in self.recordings)
+        return replace(self, recordings=recordings, root=Path(root))
+
     def save(self) -> Path:
         """Write ``manifest.json`` into the data set root."""
         path = self.root / "manifest.json"
@@ -102,6 +110,7 @@ class Dataset:
                 "kind": self.kind,
                 "labels": list(self.labels),
                 "background_labels": list(self.background_labels),
+                "protocol": self.protocol,
                 "recordings": [asdict(r) for r in self.recordings],
             },
         )
@@ -118,6 +127,7 @@ def load_dataset(root: str | Path) -> Dataset:
             kind=raw["kind"],
             labels=tuple(raw["labels"]),
             background_labels=tuple(raw.get("background_labels", ())),
+            protocol=str(raw.get("protocol", "")),
             recordings=tuple(Recording(**r) for r in raw["recordings"]),
             root=root,
         )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from mtsed.audio import load_audio
@@ -24,6 +25,7 @@ from mtsed.events import Event
 
 CROSSFADE_SECONDS = 0.25
 PEAK_LIMIT = 0.95
+EQ_CONTROL_HZ = (100.0, 400.0, 1600.0, 6400.0)  # a take's equaliser curve passes through these
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class ClipBank:
         return self._cache[clip.file]
 
 
-def _stable_key(seed: int, text: str) -> str:
+def stable_key(seed: int, text: str) -> str:
     return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()
 
 
@@ -75,7 +77,7 @@ def split_clips(clips: Sequence[Clip], fractions: Sequence[float], seed: int) ->
     """Disjoint clip pools, one per split, in a seeded order: a clip is in one split only."""
     if not clips:
         return [[] for _ in fractions]
-    ordered = sorted(clips, key=lambda c: _stable_key(seed, c.file))
+    ordered = sorted(clips, key=lambda c: stable_key(seed, c.file))
     try:
         counts = split_counts(len(ordered), fractions)
     except ValueError as error:
@@ -116,6 +118,24 @@ def place_event(mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, ba
     mix[start : start + clip.size] += gain * clip
 
 
+def vary_take(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, speed_variation: float,
+              eq_db: float) -> np.ndarray:
+    """A new take of a recorded source: played back up to ``speed_variation`` faster or
+    slower (pitch and duration change together, as on tape) through a random smooth
+    equaliser curve (gains within +-``eq_db`` at ``EQ_CONTROL_HZ``, linear in log frequency)."""
+    take = signal
+    if speed_variation > 0:
+        factor = float(np.exp(rng.uniform(np.log1p(-speed_variation), np.log1p(speed_variation))))
+        take = librosa.resample(take, orig_sr=sample_rate * factor, target_sr=sample_rate, res_type="soxr_hq")
+    if eq_db > 0:
+        gains_db = rng.uniform(-eq_db, eq_db, len(EQ_CONTROL_HZ))
+        spectrum = np.fft.rfft(take)
+        freqs = np.maximum(np.fft.rfftfreq(take.size, 1 / sample_rate), 1.0)
+        curve = np.interp(np.log(freqs), np.log(EQ_CONTROL_HZ), gains_db)
+        take = np.fft.irfft(spectrum * 10 ** (curve / 20), n=take.size)
+    return np.asarray(take, np.float32)
+
+
 def _finish(mix: np.ndarray, events: list[Event]) -> Mixture:
     peak = float(np.max(np.abs(mix)))
     if peak > PEAK_LIMIT:
@@ -132,8 +152,11 @@ def isolated_session(
     gap_seconds: tuple[float, float],
     snr_db: tuple[float, float],
     background_dbfs: float,
+    variation: tuple[float, float] = (0.0, 0.0),
 ) -> Mixture:
-    """Non-overlapping events one after another, labels balanced in shuffled rounds."""
+    """Non-overlapping events one after another, labels balanced in shuffled rounds; each
+    event a new take of a clip in its label's pool (``variation``: speed and EQ of
+    :func:`vary_take`)."""
     sr = bank.sample_rate
     n = int(seconds * sr)
     mix = background_bed(rng, bank, pools[BACKGROUND], n, background_dbfs)
@@ -146,6 +169,8 @@ def isolated_session(
             order = list(rng.permutation(labels))
         label = order.pop()
         clip = bank.signal(pools[label][int(rng.integers(len(pools[label])))])
+        if any(variation):
+            clip = vary_take(rng, clip, sr, *variation)
         if cursor + clip.size > n:
             break
         place_event(mix, clip, cursor, float(rng.uniform(*snr_db)), level)
@@ -175,7 +200,8 @@ def overlapping_mixture(
     level = rms(mix)
     events: list[Event] = []
     n_events = max(1, int(round(events_per_minute * seconds / 60)))
-    order = [labels[i % len(labels)] for i in rng.permutation(n_events)]
+    rounds = -(-n_events // len(labels))  # labels balanced in shuffled rounds
+    order = [labels[i] for i in np.concatenate([rng.permutation(len(labels)) for _ in range(rounds)])[:n_events]]
     for label in order:
         clip = bank.signal(pools[label][int(rng.integers(len(pools[label])))])[: n - 1]
         for _ in range(attempts):

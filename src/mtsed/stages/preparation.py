@@ -14,11 +14,13 @@ from mtsed.clips import (
     BACKGROUND,
     curate_debian,
     curate_folder,
+    download_bytes,
     read_clip_manifest,
+    selected_entries,
     write_clip_manifest,
 )
-from mtsed.config import ClipsConfig, FeatureConfig, PrepareConfig, TargetConfig
-from mtsed.data import load_dataset
+from mtsed.config import ClipsConfig, DataConfig, FeatureConfig, PrepareConfig, TargetConfig
+from mtsed.data import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthetic
 from mtsed.features import Standardiser, log_mel
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
 from mtsed.mixing import ClipBank
@@ -29,10 +31,13 @@ DEFAULT_SETS = ("isolated", "overlapping")
 
 
 def clips(cfg: ClipsConfig, labels: set[str], out_dir: Path, cache_dir: Path) -> dict:
-    """Curate real foreground clips of ``labels`` plus backgrounds into ``out_dir``."""
+    """Curate real foreground clips of ``labels`` plus backgrounds into ``out_dir`` (nothing
+    when no set is generated: ``labels`` is empty)."""
     started = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        if cfg.source == "debian":
+        if not labels:
+            curated = []
+        elif cfg.source == "debian":
             curated = curate_debian(cfg, tmp, cache_dir, roles=labels | {BACKGROUND})
         else:
             curated = curate_folder(cfg, Path(cfg.folder), tmp)
@@ -42,20 +47,39 @@ def clips(cfg: ClipsConfig, labels: set[str], out_dir: Path, cache_dir: Path) ->
         per_role[clip.role] = per_role.get(clip.role, 0) + 1
     return {
         "clips": len(curated),
+        "download_mb": round(download_bytes(selected_entries(labels | {BACKGROUND}, cfg.extra_packages)) / 1e6, 1)
+        if labels and cfg.source == "debian" else 0.0,
         "clip_minutes": round(sum(c.seconds for c in curated) / 60, 2),
         "clips_per_role": dict(sorted(per_role.items())),
         "seconds": round(time.perf_counter() - started, 2),
     }
 
 
-def prepare(cfg: PrepareConfig, clips_dir: Path, out_dir: Path) -> dict:
-    """Mix both default data sets (``out_dir/isolated``, ``out_dir/overlapping``) from clips."""
+def real_dataset(data: DataConfig, kind: str) -> Dataset:
+    """The real set a user points ``data.<kind>`` at, read by its loader."""
+    source = data.of(kind)
+    if kind == "isolated":
+        from mtsed.config import ITC_IRST_LABELS
+
+        return load_itc_irst(source.root, source.labels or ITC_IRST_LABELS, source.test_sessions)
+    return load_tut_sed_synthetic(source.root)
+
+
+def prepare(data: DataConfig, cfg: PrepareConfig, clips_dir: Path, out_dir: Path) -> dict:
+    """Both data sets into ``out_dir/isolated`` and ``out_dir/overlapping``: mixed from clips
+    (``generated``), or the manifest of a real set on disk, its files referenced in place."""
     started = time.perf_counter()
-    bank = ClipBank(clips_dir, read_clip_manifest(clips_dir), cfg.sample_rate)
+    generated = [kind for kind in DEFAULT_SETS if data.of(kind).generated]
+    bank = ClipBank(clips_dir, read_clip_manifest(clips_dir), cfg.sample_rate) if generated else None
+    builders = {"isolated": build_isolated_set, "overlapping": build_overlapping_set}
     metrics = {}
-    for name, build in (("isolated", build_isolated_set), ("overlapping", build_overlapping_set)):
+    for name in DEFAULT_SETS:
         with atomic_dir(out_dir / name) as tmp:
-            dataset = build(cfg, bank, tmp, name)
+            if data.of(name).generated:
+                dataset = builders[name](cfg, bank, tmp, name)
+            else:
+                dataset = real_dataset(data, name).relocated(tmp)
+                dataset.save()
             summary = describe(dataset, cfg.sample_rate)
             write_json(tmp / "summary.json", summary)
         metrics[name] = summary
