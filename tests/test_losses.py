@@ -56,13 +56,17 @@ def test_mask_ignores_padded_frames():
     assert classification_loss(y_hat, y, mask).item() == pytest.approx(-math.log(0.9), rel=1e-5)
 
 
-def test_total_is_the_unweighted_sum_and_baseline_uses_bce_only():
+def test_total_is_the_weighted_sum_unweighted_by_default_and_baseline_uses_bce_only():
     torch.manual_seed(0)
     targets = torch.rand(2, 5, 6)
     outputs = torch.rand(2, 5, 6)
     losses = multitask_loss(outputs, targets)
     assert losses["total"].item() == pytest.approx(
         (losses["classification"] + losses["distance"] + losses["confidence"]).item(), rel=1e-6
+    )
+    weighted = multitask_loss(outputs, targets, weights=(1.0, 10.0, 0.5))
+    assert weighted["total"].item() == pytest.approx(
+        (losses["classification"] + 10 * losses["distance"] + 0.5 * losses["confidence"]).item(), rel=1e-6
     )
     baseline = multitask_loss(outputs[..., :2], targets, system="baseline")
     assert set(baseline) == {"total", "classification"}

@@ -76,7 +76,7 @@ def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace
         assert tags["mtsed.stage"] == "train" and tags["mtsed.system"] == "proposed" and tags["mtsed.set"] == "isolated"
         assert tags["mtsed.params_hash"] == parents[0].data.tags["mtsed.params_hash"]
         assert len(tags["mtsed.data_hash"]) == 16 and tags["mlflow.source.git.commit"]
-        assert child.data.params["model.hidden"] == "8" and child.data.params["train.segment_hop"] == "32"
+        assert child.data.params["model.hidden"] == "8" and child.data.params["train.windows_per_epoch"] == "16"
         curve = client.get_metric_history(child.info.run_id, "validation_loss")
         assert [m.step for m in curve] == [1, 2]
         assert child.data.metrics["epochs"] == 2.0 and child.data.metrics["best_validation_loss"] > 0

@@ -67,9 +67,11 @@ def confidence_loss(
 
 
 def multitask_loss(
-    outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None, system: str = "proposed"
+    outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None, system: str = "proposed",
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> dict[str, torch.Tensor]:
-    """All losses of one batch; ``total`` is their unweighted sum (baseline: BCE only).
+    """All losses of one batch; ``total`` is their sum weighted by ``weights``
+    (classification, distance, confidence; the paper's is unweighted) (baseline: BCE only).
 
     Shape:
         outputs: ``(batch, frames, 3C)`` (proposed) or ``(batch, frames, C)`` (baseline);
@@ -85,5 +87,6 @@ def multitask_loss(
         "distance": distance_loss(p_hat, q_hat, p, q, mask),
         "confidence": confidence_loss(p_hat, q_hat, y, p, q, mask),
     }
-    losses["total"] = losses["classification"] + losses["distance"] + losses["confidence"]
+    w_class, w_distance, w_confidence = weights
+    losses["total"] = w_class * losses["classification"] + w_distance * losses["distance"] + w_confidence * losses["confidence"]
     return losses

@@ -12,7 +12,7 @@ from mtsed.config import ModelConfig, TrainConfig
 from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json
 from mtsed.model import CRNN, ModelSpec, count_parameters
-from mtsed.segments import SegmentDataset
+from mtsed.segments import Recordings, WindowOptions, WindowSampler, validation_set
 from mtsed.train import TrainSettings, pick_device, train_model
 
 SYSTEMS = ("proposed", "baseline")
@@ -56,8 +56,10 @@ def train(
     standardiser = Standardiser.from_dict(stats)
     segment_frames = int(targets_manifest["segment_frames"])
     split = features_manifest["folds"][fold]
-    train_data = SegmentDataset(features_dir, targets_dir, split["train"], standardiser, segment_frames, train_cfg.segment_hop)
-    validation_data = SegmentDataset(features_dir, targets_dir, split["validation"], standardiser, segment_frames, segment_frames)
+    options = WindowOptions(segment_frames, train_cfg.distance_targets, train_cfg.augment)
+    train_windows = WindowSampler(Recordings(features_dir, targets_dir, split["train"]), standardiser, options,
+                                  train_cfg.windows_per_epoch, train_cfg.seed, train_cfg.sampling, max(segment_frames // 4, 1))
+    validation_data = validation_set(Recordings(features_dir, targets_dir, split["validation"]), standardiser, options)
     labels = list(features_manifest["labels"])
     spec = ModelSpec(
         n_classes=len(labels), n_mels=int(features_manifest["n_mels"]), filters=model_cfg.filters,
@@ -66,14 +68,16 @@ def train(
     settings = TrainSettings(
         epochs=train_cfg.epochs.of(features_manifest["kind"]), batch_size=train_cfg.batch_size,
         learning_rate=train_cfg.learning_rate, seed=train_cfg.seed, num_workers=train_cfg.num_workers,
+        loss_weights=train_cfg.loss_weights.as_tuple(), lr_schedule=train_cfg.lr_schedule,
     )
     extra = {
         "dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold,
         "labels": labels, "segment_frames": segment_frames, "frame_seconds": features_manifest["frame_seconds"],
-        "standardiser": stats,
+        "standardiser": stats, "windows_per_epoch": train_cfg.windows_per_epoch, "sampling": train_cfg.sampling,
+        "distance_targets": train_cfg.distance_targets, "augment": asdict(train_cfg.augment),
     }
     work = partial_dir(out_dir)
-    history = train_model(spec, settings, train_data, validation_data, work, extra_config=extra, on_epoch=on_epoch)
+    history = train_model(spec, settings, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch)
     with atomic_dir(out_dir) as tmp:
         for name in ("best.pt", "last.pt"):
             shutil.copy2(work / name, tmp / name)
@@ -84,10 +88,10 @@ def train(
     train_seconds = sum(history["train_seconds"])
     return {
         "dataset": features_manifest["dataset"], "fold": fold, "system": system, "device": pick_device().type,
-        "parameters": count_parameters(CRNN(spec)), "train_segments": len(train_data),
+        "parameters": count_parameters(CRNN(spec)), "train_segments": len(train_windows.epoch(0)),
         "validation_segments": len(validation_data), "epochs": len(history["train_loss"]),
         "best_epoch": best_epoch + 1, "best_validation_loss": round(history["validation_loss"][best_epoch], 5),
         "final_train_loss": round(history["train_loss"][-1], 5),
-        "segments_per_second": round(len(train_data) * len(history["train_seconds"]) / max(train_seconds, 1e-9), 2),
+        "segments_per_second": round(len(train_windows.epoch(0)) * len(history["train_seconds"]) / max(train_seconds, 1e-9), 2),
         "seconds": round(time.perf_counter() - started, 2),
     }
