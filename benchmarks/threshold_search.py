@@ -1,6 +1,6 @@
 """Threshold search time: the vectorised grid vs a loop that scores each point with sed_eval.
 
-    python benchmarks/threshold_search.py data/overlapping outputs/overlapping/proposed
+    python benchmarks/threshold_search.py data/overlapping outputs/overlapping/proposed [--decoder confidence]
 
 The sed_eval loop is timed on a random sample of grid points and extrapolated to the full
 grid (running it in full takes many minutes).
@@ -15,53 +15,50 @@ from pathlib import Path
 import numpy as np
 import sed_eval
 
-from mtsed import thresholds
-from mtsed.data import load_dataset
+from mtsed.config import ThresholdConfig
+from mtsed.decoders import decode, ensemble_scores, get_decoder
 from mtsed.fileio import read_json
-from mtsed.inference import confidence_scores, events_from_activity, normalise
-from mtsed.thresholds import ValidationRecording, search_proposed
+from mtsed.stages.evaluation import validation_recordings
+from mtsed.thresholds import grid_counts, select
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path)
-    parser.add_argument("outputs", type=Path, help="ensemble output folder of the proposed system")
+    parser.add_argument("outputs", type=Path, help="ensemble output folder of one system")
+    parser.add_argument("--decoder", default="confidence")
     parser.add_argument("--sample", type=int, default=40, help="grid points timed with sed_eval")
     args = parser.parse_args()
-    dataset, manifest = load_dataset(args.data), read_json(args.outputs / "manifest.json")
+    manifest = read_json(args.outputs / "manifest.json")
     labels, T, frame = manifest["labels"], manifest["segment_frames"], manifest["frame_seconds"]
-    by_id = {r.id: r for r in dataset.recordings}
-    recordings, references = [], []
-    for rid, fold in manifest["validation"].items():
-        events = dataset.events(by_id[rid])
-        reference = {c: (np.array([e.onset for e in events if e.label == lab]), np.array([e.offset for e in events if e.label == lab]))
-                     for c, lab in enumerate(labels)}
-        recordings.append(ValidationRecording(np.load(args.outputs / "validation" / f"{rid}.npy"), fold, reference))
-        references.append([{"file": rid, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events])
+    dec = get_decoder(args.decoder)
+    recordings = validation_recordings(args.data, args.outputs)
+    references = [[{"file": str(k), "event_label": labels[c], "onset": float(on), "offset": float(off)}
+                   for c, (ons, offs) in r.reference.items() for on, off in zip(ons, offs)] for k, r in enumerate(recordings)]
 
     started = time.perf_counter()
-    result = search_proposed(recordings, len(labels), T, frame)
+    counts = grid_counts(dec, recordings, len(labels), T, frame)
+    chosen = select(counts, ThresholdConfig())
     vectorised = time.perf_counter() - started
 
     rng = np.random.default_rng(0)
     started = time.perf_counter()
     for _ in range(args.sample):
-        alpha, beta = rng.choice(thresholds.ALPHAS), rng.choice(thresholds.BETAS)
+        a, s = int(rng.integers(len(counts.alphas))), int(rng.integers(len(counts.seconds)))
+        alpha, second = np.full(len(labels), counts.alphas[a]), np.full(len(labels), counts.seconds[s])
         metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=labels, t_collar=0.2, percentage_of_length=0.5)
-        for r, ref in zip(recordings, references):
-            raw = confidence_scores(r.outputs, np.full(len(labels), alpha), T)
-            active = normalise(raw, raw.max(axis=0)) > beta
-            estimated = [{"file": ref[0]["file"] if ref else "", "event_label": e.label, "onset": e.onset, "offset": e.offset}
-                         for e in events_from_activity(active, labels, frame)]
-            metrics.evaluate(ref, estimated)
+        for k, (r, ref) in enumerate(zip(recordings, references)):
+            norms = [counts.constants[r.fold][:, a]] if dec.normalised else []
+            found = decode(dec, ensemble_scores(dec, [r.outputs], alpha, T, norms), [r.outputs], alpha, second, labels, frame, T, str(k))
+            metrics.evaluate(ref, [{"file": str(k), "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in found])
         metrics.results()
     per_point = (time.perf_counter() - started) / args.sample
-    points = len(thresholds.ALPHAS) * len(thresholds.BETAS)  # sed_eval scores all classes per point
-    print(f"validation recordings: {len(recordings)}, classes: {len(labels)}, grid points per class: {points}")
+    points = len(counts.alphas) * len(counts.seconds)  # sed_eval scores all classes per point
+    print(f"decoder: {dec.name}; validation recordings: {len(recordings)}, classes: {len(labels)}, grid points per class: {points}")
     print(f"vectorised search (all classes, full grid): {vectorised:.2f} s")
     print(f"sed_eval loop: {per_point * 1000:.1f} ms per grid point -> {per_point * points:.0f} s for the full grid "
           f"({per_point * points / vectorised:.0f}x slower)")
-    print("chosen alpha:", result.alpha.tolist(), "beta:", result.second.tolist())
+    print("chosen alpha:", counts.alphas[chosen.alpha_index].tolist(), f"{dec.second_name}:", counts.seconds[chosen.second_index].tolist())
 
 
 if __name__ == "__main__":

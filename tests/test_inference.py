@@ -5,17 +5,8 @@ import pytest
 import torch
 from scipy.ndimage import median_filter
 
-from mtsed.events import Event
-from mtsed.inference import (
-    class_votes,
-    confidence_scores,
-    events_from_activity,
-    median_filter_binary,
-    network_outputs,
-    normalise,
-)
+from mtsed.inference import class_votes, median_filter_binary, network_outputs
 from mtsed.model import CRNN, ModelSpec
-from mtsed.targets import encode
 
 T = 32
 
@@ -40,14 +31,12 @@ def test_difference_array_votes_equal_a_naive_loop(seed):
         np.testing.assert_allclose(votes[a], _naive_votes(y, p, q, alpha, T), rtol=1e-9, atol=1e-9)
 
 
-def test_perfect_outputs_give_back_the_events():
-    labels, frame = ["a", "b"], 0.02
-    events = [Event(0.2, 0.9, "a"), Event(0.5, 1.3, "b"), Event(1.6, 1.7, "a")]
-    triplets = encode(events, 100, labels, frame, T)
-    raw = confidence_scores(triplets.stacked(), np.array([0.5, 0.5]), T)
-    scores = normalise(raw, raw.max(axis=0))
-    found = events_from_activity(scores > 0.0, labels, frame)
-    assert [(round(e.onset, 6), round(e.offset, 6), e.label) for e in found] == [(0.2, 0.9, "a"), (0.5, 1.3, "b"), (1.6, 1.7, "a")]
+def test_unit_votes_count_the_voters():
+    y = np.array([0.9, 0.2, 0.8, 0.7])
+    p = np.zeros(4)
+    q = np.array([3, 0, 1, 0]) / T
+    counts = class_votes(y, p, q, np.array([0.5]), T, unit=True)[0]
+    np.testing.assert_allclose(counts, [1, 1, 2, 3])
 
 
 @pytest.mark.parametrize("window", [1, 3, 7, 13, 31])
@@ -70,3 +59,14 @@ def test_network_outputs_match_manual_segments(frames):
     with torch.no_grad():
         manual = model(torch.from_numpy(padded.reshape(-1, T, 40))).reshape(-1, 6).numpy()[:frames]
     np.testing.assert_allclose(out, manual, rtol=1e-5, atol=1e-6)
+
+
+def test_all_windows_at_once_equal_one_window_at_a_time():
+    from mtsed.inference import median_filter_many
+
+    rng = np.random.default_rng(3)
+    active = rng.random((4, 150)) > 0.5
+    windows = np.array([1, 7, 13, 25, 91, 253])
+    many = median_filter_many(active, windows)
+    for k, window in enumerate(windows):
+        np.testing.assert_array_equal(many[:, k], median_filter_binary(active, int(window)))

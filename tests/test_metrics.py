@@ -82,3 +82,19 @@ def test_evaluate_events_on_hand_made_cases():
     assert late["per_class"]["a"]["f1"] == 0.0 and late["per_class"]["a"]["er"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="'c'"):
         evaluate_events(reference, {"x": [Event(1.0, 2.0, "c")]}, ["a", "b"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matched_counts_of_many_lists_equal_one_list_at_a_time(seed):
+    from mtsed.metrics import matched_counts
+
+    rng = np.random.default_rng(seed)
+    ref_on = np.sort(rng.uniform(0, 20, 8))
+    ref_off = ref_on + rng.uniform(0.05, 2.0, 8)
+    n_rows, n_events = 40, 300
+    rows = np.sort(rng.integers(0, n_rows, n_events))
+    est_on = rng.choice(ref_on, n_events) + rng.normal(0, 0.15, n_events)  # near the references: many hits, some conflicts
+    est_off = est_on + rng.uniform(0.05, 2.0, n_events)
+    counts = matched_counts(rows, n_rows, ref_on, ref_off, est_on, est_off)
+    expected = [matched_count(ref_on, ref_off, est_on[rows == r], est_off[rows == r]) for r in range(n_rows)]
+    assert counts.tolist() == expected and max(expected) > 1

@@ -7,7 +7,7 @@ import numpy as np
 
 from mtsed import stages
 from mtsed.bundle import load_bundle
-from mtsed.stages import evaluation
+from mtsed.stages import reporting
 from mtsed.train import load_checkpoint
 
 
@@ -20,20 +20,26 @@ def test_ensemble_outputs_are_out_of_fold_and_stacked(tiny_trained: Path):
     stacked = np.load(out / "evaluation" / f"{rid}.npy")
     frames = next(r["frames"] for r in features["recordings"] if r["id"] == rid)
     assert stacked.shape == (3, frames, 9) and 0 <= stacked.min() and stacked.max() <= 1
+    trained_on = {rid: sorted(f for f, split in features["folds"].items() if rid in split["train"]) for rid in manifest["training"]}
+    assert manifest["training"] == trained_on and all(len(folds) == 2 for folds in trained_on.values())  # 3 LOSO folds
+    assert np.load(out / "training" / f"{next(iter(trained_on))}.npy").shape[0] == 2
 
 
 def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path):
     bundle = load_bundle(tiny_trained / "bundles" / "isolated" / "proposed" / "bundle.pt")
     assert [f.name for f in bundle.folds] == ["0", "1", "2"] and bundle.labels == ("beep", "chirp", "knock")
     assert all(0 <= a <= 1 for a in bundle.alpha) and all(0 <= b <= 1 for b in bundle.second)
-    assert all(len(f.norm) == 3 and min(f.norm) > 0 for f in bundle.folds)
+    assert bundle.decoder == "confidence" and bundle.fixed == (0.5, 0.5)
+    assert all(len(f.norm) == 3 and min(f.norm) > 0 and len(f.fixed_norm) == 3 for f in bundle.folds)
     best = load_checkpoint(tiny_trained / "models/isolated/proposed/fold-1/best.pt")
     for key, value in best["model"].items():
         assert np.array_equal(bundle.folds[1].weights[key].numpy(), value.numpy())
     saved = json.loads((tiny_trained / "bundles/isolated/proposed/thresholds.json").read_text())
     assert saved["alpha"] == list(bundle.alpha) and set(saved["validation_f1"]) == set(bundle.labels)
     baseline = load_bundle(tiny_trained / "bundles" / "isolated" / "baseline" / "bundle.pt")
-    assert all(int(w) % 6 == 1 for w in baseline.second)  # windows 1, 7, ..., 253
+    assert baseline.decoder == "activity" and all(int(w) % 6 == 1 for w in baseline.second)  # windows 1, 7, ..., 253
+    variants = json.loads((tiny_trained / "bundles/isolated/proposed/variants.json").read_text())
+    assert set(variants) == {"confidence-mean", "bounded", "activity"}
 
 
 def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained: Path):
@@ -46,12 +52,19 @@ def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained:
 
 def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Path):
     root = tiny_trained
-    systems = {s: (root / "outputs/isolated" / s, root / "bundles/isolated" / s / "bundle.pt", root / "models/isolated" / s)
+    systems = {s: (root / "outputs/isolated" / s, root / "bundles/isolated" / s, root / "models/isolated" / s)
                for s in stages.SYSTEMS}
-    metrics = evaluation.evaluate(root / "data/isolated", root / "features/isolated", systems, tmp_path / "report")
-    assert set(metrics) == {"proposed", "baseline"} and set(metrics["proposed"]) == {"overall", "class_average", "per_class"}
+    metrics = reporting.evaluate(root / "data/isolated", root / "features/isolated", root / "targets/isolated", systems,
+                                 tmp_path / "report")
+    assert set(metrics) == {"proposed", "baseline", "study", "variants"}
+    assert set(metrics["proposed"]) == {"overall", "class_average", "per_class"}
     table = (tmp_path / "report/table.md").read_text()
-    assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1"))
+    assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1", "ITC-Irst protocol",
+                                            "event F1 fixed", "proposed:bounded"))
+    study = metrics["study"]
+    assert set(study["proposed"]) == {"evaluation", "training"} and study["proposed"]["training"]["onset_error_frames"] is not None
+    assert study["baseline"]["evaluation"]["onset_error_frames"] is None and 0 <= study["baseline"]["training"]["frame_f1"] <= 1
+    assert study["proposed"]["evaluation"]["searched"]["overall"] == {k: metrics["proposed"]["overall"][k] for k in ("f1", "er")}
     results = json.loads((tmp_path / "report/table.json").read_text())
     assert results["baseline"]["overall"]["er"] == metrics["baseline"]["overall"]["er"]
     assert metrics["proposed"]["per_class"]["beep"] == {k: results["proposed"]["per_class"]["beep"][k] for k in ("f1", "er")}

@@ -1,23 +1,22 @@
-"""The vectorised grid search picks what a brute-force search scored by sed_eval picks."""
+"""The vectorised grid counts equal a brute-force search scored by sed_eval, for every
+decoder; the selection prefers plateaus and leans on shared thresholds with little evidence."""
 
-import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import sed_eval
 
-from mtsed import thresholds
-from mtsed.inference import (
-    baseline_activity,
-    confidence_scores,
-    events_from_activity,
-    normalise,
-)
-from mtsed.thresholds import ValidationRecording, search_baseline, search_proposed
+from mtsed.config import ThresholdConfig
+from mtsed.decoders import DECODERS, decode, ensemble_scores
+from mtsed.thresholds import GridCounts, ValidationRecording, fixed_selection, grid_counts, micro_f1, select
 
 LABELS = ["a", "b"]
 FRAME = 0.02
 T = 16
+ALPHAS = np.round(np.arange(0, 1.01, 0.2), 2)
+COARSE = {"confidence": np.array([0.0, 0.3, 0.6]), "confidence-mean": np.array([0.2, 0.5, 0.8]),
+          "activity": np.array([1, 7, 13]), "bounded": np.array([1, 7]), "sebbs": np.array([0.3, 0.6])}
 
 
 def _case(seed: int, outputs_per_class: int):
@@ -46,61 +45,67 @@ def _sed_eval_f1(references, estimated_per_file, label):
     return metrics.results()["class_wise"][label]["f_measure"]["f_measure"]
 
 
-def _items(events, file):
-    return [{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
+@pytest.mark.parametrize("name", list(DECODERS))
+def test_grid_counts_equal_brute_force_with_sed_eval(name):
+    if name == "sebbs":
+        pytest.importorskip("sebbs", reason="the optional sebbs package (requirements-study.txt) is not installed")
+    dec = replace(DECODERS[name], seconds=COARSE[name])
+    recordings, references = _case(1, 1 if name in ("activity", "sebbs") else 3)
+    counts = grid_counts(dec, recordings, 2, T, FRAME, None if name == "sebbs" else ALPHAS)
+    grid = counts.f1()
+    for a, alpha in enumerate(counts.alphas):
+        for s, second in enumerate(dec.seconds):
+            estimated = []
+            for k, r in enumerate(recordings):
+                norms = [counts.constants[r.fold][:, a]] if dec.normalised else []
+                alpha_vec, second_vec = np.full(2, alpha), np.full(2, second)
+                scores = ensemble_scores(dec, [r.outputs], alpha_vec, T, norms)
+                found = decode(dec, scores, [r.outputs], alpha_vec, second_vec, LABELS, FRAME, T, str(k))
+                estimated.append([{"file": str(k), "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in found])
+            for c, label in enumerate(LABELS):
+                np.testing.assert_allclose(grid[c, a, s], _sed_eval_f1(references, estimated, label), rtol=0, atol=1e-12,
+                                           equal_nan=True, err_msg=f"{name} class {label} alpha {alpha} second {second}")
 
 
-def _first_best(grid):
-    flat = np.nan_to_num(grid, nan=-1.0)
-    return np.unravel_index(int(np.argmax(flat)), flat.shape)
+def _counts(tp: np.ndarray, n_sys: np.ndarray, n_ref: list[int]) -> GridCounts:
+    return GridCounts(tp.astype(float), n_sys.astype(float), np.array(n_ref), {}, np.linspace(0, 1, tp.shape[1]),
+                      np.arange(tp.shape[2]))
 
 
-@pytest.fixture
-def coarse_grid(monkeypatch):
-    monkeypatch.setattr(thresholds, "ALPHAS", np.round(np.arange(0, 1.01, 0.1), 2))
-    monkeypatch.setattr(thresholds, "BETAS", np.round(np.arange(0, 1.01, 0.25), 2))
-    monkeypatch.setattr(thresholds, "WINDOWS", np.array([1, 7, 13]))
+def test_without_smoothing_or_shrinkage_each_class_takes_its_own_first_peak():
+    rng = np.random.default_rng(0)
+    tp = rng.integers(0, 10, (3, 5, 4))
+    counts = _counts(tp, tp + rng.integers(0, 5, tp.shape), [12, 12, 12])
+    chosen = select(counts, ThresholdConfig(smoothing=(0, 0), shrinkage_events=0))
+    f1 = np.nan_to_num(counts.f1(), nan=-1)
+    for c in range(3):
+        assert (chosen.alpha_index[c], chosen.second_index[c]) == np.unravel_index(np.argmax(f1[c]), f1[c].shape)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_proposed_search_equals_brute_force_with_sed_eval(coarse_grid, seed):
-    recordings, references = _case(seed, 3)
-    result = search_proposed(recordings, 2, T, FRAME)
-    for c, label in enumerate(LABELS):
-        brute = np.zeros((len(thresholds.ALPHAS), len(thresholds.BETAS)))
-        for a, alpha in enumerate(thresholds.ALPHAS):
-            raw = [confidence_scores(r.outputs, np.full(2, alpha), T)[:, c] for r in recordings]
-            norm = {f: max(v.max() for v, r in zip(raw, recordings) if r.fold == f) or 1.0 for f in ("0", "1")}
-            for b, beta in enumerate(thresholds.BETAS):
-                estimated = []
-                for k, (v, r) in enumerate(zip(raw, recordings)):
-                    active = np.zeros((len(v), 2), bool)
-                    active[:, c] = normalise(v, np.array(norm[r.fold])) > beta
-                    estimated.append(_items(events_from_activity(active, LABELS, FRAME), str(k)))
-                brute[a, b] = _sed_eval_f1(references, estimated, label)
-        np.testing.assert_allclose(result.f1[c], brute, rtol=0, atol=1e-12, equal_nan=True)
-        a, b = _first_best(brute)
-        assert (result.alpha[c], result.second[c]) == (thresholds.ALPHAS[a], thresholds.BETAS[b])
+def test_a_lone_spike_loses_to_a_plateau_once_smoothed():
+    tp = np.zeros((1, 9, 1))
+    tp[0, 1] = 10  # a spike: F1 1.0 at one alpha only
+    tp[0, 5:8] = 9  # a plateau: F1 0.9 at three alphas
+    counts = _counts(tp, np.full(tp.shape, 10), [10])
+    assert select(counts, ThresholdConfig(smoothing=(0, 0), shrinkage_events=0)).alpha_index[0] == 1
+    assert select(counts, ThresholdConfig(smoothing=(1, 0), shrinkage_events=0)).alpha_index[0] == 6
 
 
-def test_baseline_search_equals_brute_force_with_sed_eval(coarse_grid):
-    recordings, references = _case(3, 1)
-    result = search_baseline(recordings, 2, FRAME)
-    for c, label in enumerate(LABELS):
-        brute = np.zeros((len(thresholds.ALPHAS), len(thresholds.WINDOWS)))
-        for a, alpha in enumerate(thresholds.ALPHAS):
-            for w, window in enumerate(thresholds.WINDOWS):
-                estimated = []
-                for k, r in enumerate(recordings):
-                    active = baseline_activity(r.outputs, np.full(2, alpha), np.full(2, window))
-                    active[:, 1 - c] = False
-                    estimated.append(_items(events_from_activity(active, LABELS, FRAME), str(k)))
-                brute[a, w] = _sed_eval_f1(references, estimated, label)
-        np.testing.assert_allclose(result.f1[c], brute, rtol=0, atol=1e-12, equal_nan=True)
-        a, w = _first_best(brute)
-        assert (result.alpha[c], result.second[c]) == (thresholds.ALPHAS[a], thresholds.WINDOWS[w])
-        assert not math.isnan(result.f1[c][a, w])
+def test_a_class_with_few_events_follows_the_shared_choice():
+    tp = np.zeros((2, 4, 1))
+    tp[0, 3] = 40  # a well-evidenced class, best at alpha index 3
+    tp[1, 0] = 2  # a class with 2 events, best (by luck) at index 0
+    tp[1, 3] = 1
+    counts = _counts(tp, np.full(tp.shape, 40) * np.array([1, 0.05])[:, None, None], [40, 2])
+    alone = select(counts, ThresholdConfig(smoothing=(0, 0), shrinkage_events=0))
+    shrunk = select(counts, ThresholdConfig(smoothing=(0, 0), shrinkage_events=50))
+    assert list(alone.alpha_index) == [3, 0] and list(shrunk.alpha_index) == [3, 3]
 
 
-def test_full_grid_sizes():
-    assert len(thresholds.ALPHAS) == 101 and len(thresholds.BETAS) == 21 and thresholds.WINDOWS[-1] == 253
+def test_fixed_defaults_sit_on_the_grid_and_micro_f1_pools_classes():
+    dec = DECODERS["activity"]
+    counts = GridCounts(np.ones((2, 101, 43)), np.full((2, 101, 43), 2.0), np.array([2, 4]), {}, np.round(np.arange(101) * 0.01, 2),
+                        dec.seconds)
+    fixed = fixed_selection(dec, counts)
+    assert counts.alphas[fixed.alpha_index[0]] == 0.5 and dec.seconds[fixed.second_index[0]] == 25
+    assert micro_f1(counts, fixed) == pytest.approx(2 * 2 / (6 + 4))

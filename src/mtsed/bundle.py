@@ -8,7 +8,7 @@ and a JSON string and loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -16,31 +16,28 @@ import numpy as np
 import torch
 
 from mtsed.config import FeatureConfig
+from mtsed.decoders import Decoder, decode, ensemble_scores, get_decoder
 from mtsed.events import Event
 from mtsed.features import Standardiser
 from mtsed.fileio import atomic_path
-from mtsed.inference import (
-    baseline_activity,
-    confidence_scores,
-    events_from_activity,
-    network_outputs,
-    normalise,
-)
+from mtsed.inference import network_outputs
 from mtsed.model import CRNN, ModelSpec
 from mtsed.train import pick_device
 
-FORMAT = "mtsed-bundle-1"
+FORMAT = "mtsed-bundle-2"
 
 
 @dataclass(frozen=True)
 class FoldModel:
-    """One cross-validation fold's network with its own standardisation and normaliser."""
+    """One cross-validation fold's network with its own standardisation and normalisers
+    (summed-vote decoder only: at the chosen alphas, and at the fixed default alpha)."""
 
     name: str
     spec: ModelSpec
     weights: dict[str, torch.Tensor]
     standardiser: dict
-    norm: tuple[float, ...]  # per class (proposed); empty for the baseline
+    norm: tuple[float, ...] = ()
+    fixed_norm: tuple[float, ...] = ()
 
     def network(self, device: torch.device) -> CRNN:
         """The fold's CRNN with its weights, on ``device``, ready for inference."""
@@ -51,32 +48,50 @@ class FoldModel:
 
 @dataclass(frozen=True)
 class Bundle:
-    """An ensemble of fold models plus everything needed to turn audio into events."""
+    """An ensemble of fold models plus everything needed to turn audio into events.
+
+    ``decoder`` names how outputs become events (:mod:`mtsed.decoders`); ``alpha`` and
+    ``second`` (beta or median window) are its searched per-class thresholds, ``fixed``
+    the fixed defaults (alpha, second) that the evaluation reports beside them.
+    """
 
     system: str
+    decoder: str
     labels: tuple[str, ...]
     features: FeatureConfig
     segment_frames: int
     alpha: tuple[float, ...]
-    second: tuple[float, ...]  # beta per class (proposed) or median window (baseline)
+    second: tuple[float, ...]
     folds: tuple[FoldModel, ...]
+    fixed: tuple[float, float] = (0.5, 0.5)
 
     @property
     def frame_seconds(self) -> float:
         return self.features.frame_seconds
 
+    @property
+    def spec(self) -> Decoder:
+        return get_decoder(self.decoder)
+
     def meta(self) -> dict:
         """Everything but the weights, as plain JSON."""
-        key = "beta" if self.system == "proposed" else "median_window"
         return {
-            "format": FORMAT, "system": self.system, "labels": list(self.labels), "features": asdict(self.features),
-            "segment_frames": self.segment_frames, "alpha": list(self.alpha), key: list(self.second),
-            "folds": [{"name": f.name, "spec": asdict(f.spec), "standardiser": f.standardiser, "norm": list(f.norm)} for f in self.folds],
+            "format": FORMAT, "system": self.system, "decoder": self.decoder, "labels": list(self.labels),
+            "features": asdict(self.features), "segment_frames": self.segment_frames, "alpha": list(self.alpha),
+            self.spec.second_name: list(self.second), "fixed": {"alpha": self.fixed[0], self.spec.second_name: self.fixed[1]},
+            "folds": [{"name": f.name, "spec": asdict(f.spec), "standardiser": f.standardiser, "norm": list(f.norm),
+                       "fixed_norm": list(f.fixed_norm)} for f in self.folds],
         }
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp:
             torch.save({"meta": json.dumps(self.meta()), "weights": [f.weights for f in self.folds]}, tmp)
+
+    def with_fixed_thresholds(self) -> Bundle:
+        """The same detector with the fixed default thresholds instead of the searched ones."""
+        n = len(self.labels)
+        folds = tuple(replace(f, norm=f.fixed_norm) for f in self.folds)
+        return replace(self, alpha=(self.fixed[0],) * n, second=(self.fixed[1],) * n, folds=folds)
 
     @cached_property
     def _networks(self) -> list[tuple[CRNN, Standardiser]]:
@@ -90,22 +105,17 @@ class Bundle:
                 for model, standardiser in self._networks]
 
     def scores(self, fold_outputs: list[np.ndarray]) -> np.ndarray:
-        """Ensemble scores ``(frames, C)`` in [0, 1]: normalised confidence (proposed) or
+        """Ensemble scores ``(frames, C)`` in [0, 1]: the decoder's confidence (proposed) or
         mean activity (baseline), averaged over the fold models."""
-        alpha = np.asarray(self.alpha)
-        if self.system == "baseline":
-            return np.mean(fold_outputs, axis=0)
-        per_fold = [normalise(confidence_scores(o, alpha, self.segment_frames), np.asarray(f.norm)[None, :])
-                    for o, f in zip(fold_outputs, self.folds)]
-        return np.mean(per_fold, axis=0)
+        norms = [np.asarray(f.norm) for f in self.folds]
+        return ensemble_scores(self.spec, fold_outputs, np.asarray(self.alpha), self.segment_frames, norms)
 
-    def events(self, scores: np.ndarray, file: str = "") -> list[Event]:
-        """Events from ensemble scores with the searched thresholds."""
-        if self.system == "baseline":
-            active = baseline_activity(scores, np.asarray(self.alpha), np.asarray(self.second, int))
-        else:
-            active = scores > np.asarray(self.second)[None, :]
-        return events_from_activity(active, self.labels, self.frame_seconds, file)
+    def decode(self, fold_outputs: list[np.ndarray], file: str = "") -> tuple[list[Event], np.ndarray]:
+        """Events of one recording from its fold outputs, and the ensemble scores."""
+        scores = self.scores(fold_outputs)
+        events = decode(self.spec, scores, fold_outputs, np.asarray(self.alpha), np.asarray(self.second), self.labels,
+                        self.frame_seconds, self.segment_frames, file)
+        return events, scores
 
     def detect(self, path: Path, file: str = "") -> tuple[list[Event], float]:
         """Events in one audio file (any format libsndfile reads) and its duration in seconds;
@@ -114,8 +124,8 @@ class Bundle:
         from mtsed.features import log_mel
 
         audio = load_audio(path, self.features.sample_rate)
-        scores = self.scores(self.fold_outputs(log_mel(audio, self.features)))
-        return self.events(scores, file), len(audio) / self.features.sample_rate
+        events, _ = self.decode(self.fold_outputs(log_mel(audio, self.features)), file)
+        return events, len(audio) / self.features.sample_rate
 
 
 def load_bundle(path: Path) -> Bundle:
@@ -130,13 +140,14 @@ def load_bundle(path: Path) -> Bundle:
         raise ValueError(f"{path}: not a model bundle ({error})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r}")
+    dec = get_decoder(meta["decoder"])
     folds = tuple(
-        FoldModel(f["name"], ModelSpec(**f["spec"]), weights, f["standardiser"], tuple(f["norm"]))
+        FoldModel(f["name"], ModelSpec(**f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
         for f, weights in zip(meta["folds"], raw["weights"])
     )
-    second = meta["beta"] if meta["system"] == "proposed" else meta["median_window"]
-    return Bundle(meta["system"], tuple(meta["labels"]), FeatureConfig(**meta["features"]), int(meta["segment_frames"]),
-                  tuple(meta["alpha"]), tuple(second), folds)
+    fixed = (float(meta["fixed"]["alpha"]), float(meta["fixed"][dec.second_name]))
+    return Bundle(meta["system"], dec.name, tuple(meta["labels"]), FeatureConfig(**meta["features"]), int(meta["segment_frames"]),
+                  tuple(meta["alpha"]), tuple(meta[dec.second_name]), folds, fixed)
 
 
 def load_fold_model(checkpoint: Path) -> tuple[FoldModel, dict]:
@@ -146,4 +157,4 @@ def load_fold_model(checkpoint: Path) -> tuple[FoldModel, dict]:
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
     spec = ModelSpec(**config["model"])
-    return FoldModel(str(config["fold"]), spec, state["model"], config["standardiser"], ()), config
+    return FoldModel(str(config["fold"]), spec, state["model"], config["standardiser"]), config

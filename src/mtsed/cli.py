@@ -25,12 +25,11 @@ def _cache_dir() -> Path:
 
 
 def _run_clips(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
-    labels = set(params.prepare.isolated.labels) | set(params.prepare.overlapping.labels)
-    return stages.clips(params.clips, labels, Path(args.out), Path(args.cache_dir))
+    return stages.clips(params.clips, params.generated_labels(), Path(args.out), Path(args.cache_dir))
 
 
 def _run_prepare(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
-    return stages.prepare(params.prepare, Path(args.clips), Path(args.out))
+    return stages.prepare(params.data, params.prepare, Path(args.clips), Path(args.out))
 
 
 def _run_features(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
@@ -57,20 +56,20 @@ def _run_ensemble(params: Params, args: argparse.Namespace, run: tracking.Run) -
 def _run_thresholds(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
     from mtsed.stages import evaluation
 
-    return evaluation.thresholds(params.features, Path(args.data), Path(args.outputs), Path(args.models), Path(args.out))
+    return evaluation.thresholds(params.features, params.thresholds, Path(args.data), Path(args.outputs), Path(args.models), Path(args.out))
 
 
 def _run_evaluate_set(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
-    from mtsed.stages import evaluation
+    from mtsed.stages import reporting
 
     name = Path(args.data).name
     systems = {
-        system: (Path(args.outputs) / name / system, Path(args.bundles) / name / system / "bundle.pt", Path(args.models) / name / system)
+        system: (Path(args.outputs) / name / system, Path(args.bundles) / name / system, Path(args.models) / name / system)
         for system in stages.SYSTEMS
     }
-    results = evaluation.evaluate(Path(args.data), Path(args.features), systems, Path(args.out))
+    results = reporting.evaluate(Path(args.data), Path(args.features), Path(args.targets), systems, Path(args.out))
     if run.active:
-        _register_detectors(run, name, Path(args.data), {s: bundle for s, (_, bundle, _) in systems.items()}, results)
+        _register_detectors(run, name, Path(args.data), {s: bundle / "bundle.pt" for s, (_, bundle, _) in systems.items()}, results)
     return results
 
 
@@ -172,11 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate-set", help="evaluate both systems on a data set's evaluation split: tables and plots")
     p.add_argument("--data", required=True)
     p.add_argument("--features", required=True)
+    p.add_argument("--targets", required=True, help="targets folder of the data set (for the diagnostics)")
     p.add_argument("--outputs", default="outputs", help="root of ensemble outputs (<root>/<set>/<system>)")
     p.add_argument("--bundles", default="bundles")
     p.add_argument("--models", default="models")
     p.add_argument("--out", required=True)
-    p.set_defaults(run=_run_evaluate_set, inputs=lambda a: [a.data], artifacts=lambda a: [Path(a.out)], summary=_evaluate_summary,
+    p.set_defaults(run=_run_evaluate_set, inputs=lambda a: [a.data, a.targets], artifacts=lambda a: [Path(a.out)], summary=_evaluate_summary,
                    tags=lambda a: {"set": Path(a.data).name})
 
     p = sub.add_parser("evaluate", help="score estimated DCASE event lists against reference lists")
@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="bundles/overlapping/proposed/bundle.pt", help="model bundle (default: from `make run`)")
     p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
     p.set_defaults(handler="detect")
+
+    p = sub.add_parser("preset", help="print a preset's overrides as `dvc exp run` arguments (what `make run PRESET=...` runs)")
+    p.add_argument("name", help="presets/<name>.yaml, e.g. long or paper")
+    p.set_defaults(handler="preset")
 
     p = sub.add_parser("pipeline", help="the Kubeflow Pipelines DAG: compile, submit, or run it locally")
     psub = p.add_subparsers(dest="action", required=True)
@@ -206,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     loc = psub.add_parser("local", help="run the whole DAG here with kfp.local (no Docker)")
     loc.add_argument("--root", default="kfp-local", help="pipeline root for the artefacts")
     loc.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    for command in (c, s, loc):
+        command.add_argument("--preset", default="", help="apply presets/<name>.yaml to params.yaml first (long, paper)")
     p.set_defaults(handler="pipeline")
 
     p = sub.add_parser("ui", help="start the MLflow tracking server and UI (what `make ui` runs)")

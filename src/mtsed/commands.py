@@ -83,11 +83,24 @@ def detect(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def preset(args: argparse.Namespace) -> int:
+    """Print ``-S key=value`` for each override of a preset, checked against params.yaml."""
+    from mtsed.presets import apply_preset, read_preset
+
+    apply_preset(Path(args.params).read_text(), args.name)  # fails here, naming the key, if the preset is wrong
+    print(" ".join(f"-S {item}" for item in read_preset(args.name)))
+    return 0
+
+
 def pipeline(args: argparse.Namespace) -> int:
     """``mtsed pipeline compile|submit|local``."""
     from mtsed.kubeflow.submit import with_overrides
+    from mtsed.presets import apply_preset
 
-    params_yaml = with_overrides(Path(args.params).read_text(), getattr(args, "param", []))
+    text = Path(args.params).read_text()
+    if args.preset:
+        text = apply_preset(text, args.preset)
+    params_yaml = with_overrides(text, getattr(args, "param", []))
     if args.action == "compile":
         from mtsed.kubeflow.pipeline import Resources, compile_pipeline
 

@@ -1,23 +1,18 @@
-"""From network outputs to event lists (SPEC section 6).
+"""Network outputs over a recording, and the two primitives of post-processing (SPEC section 6).
 
 The proposed system integrates confidence: in each non-overlapping T-frame segment every
 frame whose activity ``y_hat`` exceeds ``alpha_c`` votes ``y_hat`` for all frames of the
 event it predicts, ``[t - p_hat*T, t + q_hat*T]``.  Votes are summed with a difference
-array (O(frames) however long the events), normalised per class by a constant fixed on
-validation data, averaged over fold models, and runs above ``beta_c`` become events.  The
-baseline thresholds ``y_hat`` at ``alpha_c`` and median-filters the binary activity.
+array (O(frames) however long the events).  The baseline median-filters thresholded
+activity.  How these become events is :mod:`mtsed.decoders`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 
-from mtsed.events import Event
 from mtsed.model import CRNN
-from mtsed.targets import active_runs
 
 BOUND_TOLERANCE = 1e-4  # frames: absorbs float32 rounding in p_hat * T
 
@@ -56,8 +51,10 @@ def vote_bounds(p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int) -> tu
     return np.clip(lo, 0, p_hat.shape[0] - 1), np.clip(hi, 0, p_hat.shape[0] - 1)
 
 
-def class_votes(y_hat: np.ndarray, p_hat: np.ndarray, q_hat: np.ndarray, alphas: np.ndarray, segment_frames: int) -> np.ndarray:
-    """Raw confidence ``f(n)`` of one class for every alpha at once: ``(len(alphas), frames)``.
+def class_votes(y_hat: np.ndarray, p_hat: np.ndarray, q_hat: np.ndarray, alphas: np.ndarray, segment_frames: int,
+                unit: bool = False) -> np.ndarray:
+    """Raw confidence ``f(n)`` of one class for every alpha at once: ``(len(alphas), frames)``;
+    with ``unit``, every vote weighs 1, which counts the voters of each frame.
 
     Shape:
         y_hat, p_hat, q_hat: ``(frames,)`` outputs of one class; alphas: ``(A,)``.
@@ -66,25 +63,11 @@ def class_votes(y_hat: np.ndarray, p_hat: np.ndarray, q_hat: np.ndarray, alphas:
     lo, hi = vote_bounds(p_hat, q_hat, segment_frames)
     voting = y_hat[None, :] > np.asarray(alphas, np.float64)[:, None]  # (A, frames)
     rows, cols = np.nonzero(voting)
-    weights = y_hat[cols].astype(np.float64)
+    weights = np.ones(len(cols)) if unit else y_hat[cols].astype(np.float64)
     width = n + 1
     diff = np.bincount(rows * width + lo[cols], weights, minlength=len(alphas) * width)
     diff -= np.bincount(rows * width + hi[cols] + 1, weights, minlength=len(alphas) * width)
     return np.cumsum(diff.reshape(len(alphas), width), axis=1)[:, :n]
-
-
-def confidence_scores(outputs: np.ndarray, alpha: np.ndarray, segment_frames: int) -> np.ndarray:
-    """Raw confidence ``(frames, C)`` of every class at its own ``alpha_c``."""
-    y_hat, p_hat, q_hat = np.split(outputs, 3, axis=1)
-    return np.stack(
-        [class_votes(y_hat[:, c], p_hat[:, c], q_hat[:, c], alpha[c:c + 1], segment_frames)[0] for c in range(y_hat.shape[1])],
-        axis=1,
-    )
-
-
-def normalise(raw: np.ndarray, constant: np.ndarray) -> np.ndarray:
-    """Scores in [0, 1]: raw votes over the per-class validation constant, clipped."""
-    return np.clip(raw / np.maximum(constant, 1e-12), 0.0, 1.0)
 
 
 def median_filter_binary(active: np.ndarray, window: int) -> np.ndarray:
@@ -99,17 +82,21 @@ def median_filter_binary(active: np.ndarray, window: int) -> np.ndarray:
     return (sums[..., window:] - sums[..., :-window]) > half
 
 
-def baseline_activity(y_hat: np.ndarray, alpha: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Binary activity ``(frames, C)``: ``y_hat > alpha_c``, median-filtered per class."""
-    active = y_hat > alpha[None, :]
-    return np.stack([median_filter_binary(active[:, c], int(window[c])) for c in range(active.shape[1])], axis=1)
-
-
-def events_from_activity(active: np.ndarray, labels: Sequence[str], frame_seconds: float, file: str = "") -> list[Event]:
-    """Each maximal run of active frames becomes one event ``[first, last + 1)`` in seconds."""
-    events = [
-        Event(first * frame_seconds, (last + 1) * frame_seconds, label, file)
-        for c, label in enumerate(labels)
-        for first, last in active_runs(active[:, c])
-    ]
-    return sorted(events, key=lambda e: (e.onset, e.offset, e.label))
+def median_filter_many(active: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """:func:`median_filter_binary` of ``(rows, frames)`` with every odd window at once:
+    ``(rows, len(windows), frames)``.  One prefix sum over the signal padded for the
+    largest window serves all windows (edge replication agrees for every smaller one)."""
+    widest = int(max(windows)) // 2
+    x = active.astype(np.int32)
+    padded = np.concatenate([np.repeat(x[:, :1], widest, 1), x, np.repeat(x[:, -1:], widest, 1)], axis=1)
+    sums = np.concatenate([np.zeros((x.shape[0], 1), np.int32), np.cumsum(padded, axis=1, dtype=np.int32)], axis=1)
+    n = x.shape[1]
+    out = np.empty((x.shape[0], len(windows), n), bool)
+    for k, window in enumerate(windows):
+        half = int(window) // 2
+        if half == 0:
+            out[:, k] = x > 0
+            continue
+        start = widest - half
+        out[:, k] = (sums[:, start + window:start + window + n] - sums[:, start:start + n]) > half
+    return out

@@ -41,6 +41,31 @@ def matched_count(ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray, e
     return int((maximum_bipartite_matching(csr_matrix(hits), perm_type="column") >= 0).sum())
 
 
+def matched_counts(rows: np.ndarray, n_rows: int, ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray,
+                   est_off: np.ndarray) -> np.ndarray:
+    """:func:`matched_count` for many estimated lists of one class at once: ``rows[i]`` says
+    which list event ``i`` belongs to; returns the true positives of each of ``n_rows`` lists.
+
+    Where no event hits two references and no reference is hit twice within a list, the
+    maximum matching is the set of hits, so those lists are counted with array operations;
+    the few lists with a conflict go through :func:`matched_count`.
+    """
+    tp = np.zeros(n_rows, np.int64)
+    if len(ref_on) == 0 or len(est_on) == 0:
+        return tp
+    hits = hit_matrix(ref_on, ref_off, est_on, est_off).T  # (events, references)
+    per_ref = np.zeros((n_rows, len(ref_on)), np.int64)
+    event, ref = np.nonzero(hits)
+    np.add.at(per_ref, (rows[event], ref), 1)
+    conflict = (per_ref > 1).any(axis=1)
+    conflict[rows[hits.sum(axis=1) > 1]] = True
+    tp[~conflict] = (per_ref[~conflict] > 0).sum(axis=1)
+    for row in np.flatnonzero(conflict):
+        mine = rows == row
+        tp[row] = matched_count(ref_on, ref_off, est_on[mine], est_off[mine])
+    return tp
+
+
 def f_measure(tp: float, n_ref: float, n_sys: float) -> float:
     """sed_eval's F1, computed the same way (NaN when nothing was detected)."""
     if n_sys == 0 or n_ref == 0:

@@ -36,6 +36,47 @@ def comparison_table(title: str, results: Mapping[str, dict], labels: Sequence[s
     return "\n".join(rows) + "\n"
 
 
+def _frames(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def study_tables(study: Mapping[str, dict], variants: Mapping[str, dict], decoders: Mapping[str, str]) -> str:
+    """Markdown: searched vs fixed thresholds and the diagnostics per system and split, then
+    the variant decoders of the proposed network (all on the evaluation split unless said)."""
+    rows = ["**What explains the scores** (overall event-based F1 % / ER; frame F1 of the activity head; "
+            "median distance-head error in frames on active frames)", "",
+            "| system (decoder) | split | event F1 searched | ER searched | event F1 fixed | ER fixed | "
+            "class-avg F1 searched | frame F1 | onset error | offset error |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for system, splits in study.items():
+        for split, r in splits.items():
+            searched, fixed = r["searched"], r["fixed"]
+            rows.append(f"| {system} ({decoders.get(system, '')}) | {split} | {_pct(searched['overall']['f1'])} | "
+                        f"{_er(searched['overall']['er'])} | {_pct(fixed['overall']['f1'])} | {_er(fixed['overall']['er'])} | "
+                        f"{_pct(searched['class_average']['f1'])} | {_pct(r['frame_f1'])} | "
+                        f"{_frames(r['onset_error_frames'])} | {_frames(r['offset_error_frames'])} |")
+    if variants:
+        rows += ["", "**Decoders of the proposed network** (evaluation split; thresholds searched on validation, or fixed)", "",
+                 "| network:decoder | overall F1 searched | ER searched | class-avg F1 searched | overall F1 fixed | ER fixed |",
+                 "|---|---|---|---|---|---|"]
+        for name, r in variants.items():
+            rows.append(f"| {name} | {_pct(r['searched']['overall']['f1'])} | {_er(r['searched']['overall']['er'])} | "
+                        f"{_pct(r['searched']['class_average']['f1'])} | {_pct(r['fixed']['overall']['f1'])} | {_er(r['fixed']['overall']['er'])} |")
+    return "\n".join(rows) + "\n"
+
+
+def per_class_csv(results: Mapping[str, dict], labels: Sequence[str]) -> str:
+    """One row per class: F1 and ER of every system."""
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{value:.4f}"
+
+    rows = ["class," + ",".join(f"{s}_f1,{s}_er" for s in results)]
+    for label in labels:
+        rows.append(label + "," + ",".join(f"{cell(results[s]['per_class'][label]['f1'])},{cell(results[s]['per_class'][label]['er'])}"
+                                           for s in results))
+    return "\n".join(rows) + "\n"
+
+
 def _save(figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 

@@ -64,7 +64,7 @@ def build_pipeline(default_params_yaml: str, resources: Resources = Resources())
                     per_system[system] = (outputs.outputs["outputs"], bundle.outputs["bundle"])
                 evaluations.append(evaluation.evaluate(
                     set_name=set_name, data=prepared.outputs["data"], features=feats.outputs["features"],
-                    proposed_outputs=per_system["proposed"][0], baseline_outputs=per_system["baseline"][0],
+                    targets=targs.outputs["targets"], proposed_outputs=per_system["proposed"][0], baseline_outputs=per_system["baseline"][0],
                     proposed_bundle=per_system["proposed"][1], baseline_bundle=per_system["baseline"][1],
                     proposed_models=dsl.Collected(trained["proposed"].outputs["model"]),
                     baseline_models=dsl.Collected(trained["baseline"].outputs["model"]), **common,

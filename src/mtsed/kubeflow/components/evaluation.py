@@ -41,7 +41,7 @@ def thresholds(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def evaluate(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, data: Input[Dataset], features: Input[Dataset],
-             proposed_outputs: Input[Dataset], baseline_outputs: Input[Dataset], proposed_bundle: Input[Model],
+             targets: Input[Dataset], proposed_outputs: Input[Dataset], baseline_outputs: Input[Dataset], proposed_bundle: Input[Model],
              baseline_bundle: Input[Model], proposed_models: Input[List[Model]], baseline_models: Input[List[Model]],
              report: Output[Dataset], table: Output[Markdown], metrics: Output[Metrics]):
     """Tables, event lists and figures of both systems (``<report>/<set>``); the table as Markdown."""
@@ -59,7 +59,7 @@ def evaluate(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: 
     with tempfile.TemporaryDirectory() as tmp:
         root = link_tree(Path(tmp), links)
         run_stage(params_yaml, ["evaluate-set", "--data", f"{data.path}/{set_name}", "--features", f"{features.path}/{set_name}",
-                                "--outputs", str(root / "outputs"), "--bundles", str(root / "bundles"), "--models", str(root / "models"),
+                                "--targets", f"{targets.path}/{set_name}", "--outputs", str(root / "outputs"), "--bundles", str(root / "bundles"), "--models", str(root / "models"),
                                 "--out", f"{report.path}/{set_name}"], tracking_uri, parent_run_id, metrics)
     with open(table.path, "w") as handle:
         handle.write((Path(report.path) / set_name / "table.md").read_text())

@@ -1,0 +1,38 @@
+"""Frame-level F1 and boundary errors measure what the network learned."""
+
+import numpy as np
+import pytest
+
+from mtsed.diagnostics import boundary_errors, frame_counts, frame_f1, inference_targets, median_or_none
+from mtsed.events import Event
+from mtsed.targets import encode
+
+T = 16
+
+
+def test_frame_f1_pools_recordings_and_classes():
+    y = np.array([[1, 0], [1, 1], [0, 1]], float)
+    y_hat = np.array([[0.9, 0.6], [0.2, 0.7], [0.1, 0.4]])
+    counts = frame_counts(y_hat, y)
+    assert counts.tolist() == [2, 3, 4]  # 2 hits, 3 detections, 4 active reference frames
+    assert frame_f1([counts, counts]) == pytest.approx(2 * 4 / (6 + 8))
+    assert frame_f1([np.zeros(3, int)]) is None
+
+
+def test_inference_targets_read_distances_inside_each_segment():
+    targets = encode([Event(0.1, 0.6, "a")], 40, ("a",), 0.02, T).stacked()  # frames 5..29
+    window = inference_targets(targets, T, "window")
+    np.testing.assert_allclose(window[:, 0], targets[:, 0])
+    assert window[15, 2] * T == 0 and window[16, 1] * T == 0  # the segment edge (frame 16) cuts the event
+    assert window[5, 1] * T == 0 and window[5, 2] * T == 10  # first segment: frames 5..15
+    np.testing.assert_allclose(inference_targets(targets, T, "recording"), targets)
+
+
+def test_perfect_distance_outputs_have_no_boundary_error():
+    targets = inference_targets(encode([Event(0.1, 0.6, "a"), Event(0.2, 0.3, "b")], 40, ("a", "b"), 0.02, T).stacked(), T, "window")
+    onset, offset = boundary_errors(targets, targets, T)
+    assert onset.size == offset.size == int(targets[:, :2].sum()) and onset.max() == offset.max() == 0
+    shifted = targets.copy()
+    shifted[:, 2:4] += 3 / T
+    assert median_or_none([boundary_errors(shifted, targets, T)[0]]) == pytest.approx(3.0)
+    assert median_or_none([]) is None
