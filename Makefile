@@ -6,7 +6,7 @@ PYTHON  ?= python3
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install run ui test test-fast clean
+.PHONY: install run ui test test-fast study clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,15 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and mtsed
 
-run: install  ## run the whole DVC pipeline on the embedded default data (one MLflow parent run), push data to the local remote
-	PATH=$(BIN):$$PATH $(BIN)/mtsed tracked --name make-run -- $(BIN)/dvc repro
+STUDY_STAMP := $(VENV)/.study-installed
+$(STUDY_STAMP): $(STAMP) requirements-study.txt
+	$(BIN)/pip install --quiet -r requirements-study.txt
+	touch $(STUDY_STAMP)
+
+PRESET ?=
+run: install  ## the whole DVC pipeline on the embedded default data (one MLflow parent run); PRESET=long|paper: `dvc exp run` with presets/<name>.yaml
+	PATH=$(BIN):$$PATH $(BIN)/mtsed tracked --name $(or $(PRESET),make-run) -- \
+		$(BIN)/dvc $(if $(PRESET),exp run $$($(BIN)/mtsed preset $(PRESET)),repro)
 	PATH=$(BIN):$$PATH $(BIN)/dvc push --quiet
 	@cat reports/isolated/table.md; echo; cat reports/overlapping/table.md
 
@@ -26,11 +33,14 @@ BACKEND ?=
 ui: install  ## MLflow tracking server + UI on 127.0.0.1:$(UI_PORT); store mlflow.db, or BACKEND=postgresql+psycopg2://user@host:port/db
 	$(BIN)/mtsed ui --port $(UI_PORT) $(if $(BACKEND),--backend-store-uri $(BACKEND))
 
-test: install  ## the whole test suite (slow end-to-end tests included)
+test: install $(STUDY_STAMP)  ## the whole test suite (slow end-to-end tests included)
 	$(BIN)/pytest
 
-test-fast: install  ## unit tests only
+test-fast: install $(STUDY_STAMP)  ## unit tests only
 	$(BIN)/pytest -m "not slow"
+
+study: install $(STUDY_STAMP)  ## the detection quality study over 3 seeds (hours): benchmarks/QUALITY.md
+	$(BIN)/python -m benchmarks.quality
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

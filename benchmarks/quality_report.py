@@ -1,0 +1,168 @@
+"""QUALITY.md from the runs of ``benchmarks/quality.py`` (one folder per study and seed)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from mtsed.config import Params
+
+SETS = ("isolated", "overlapping")
+SYSTEMS = ("proposed", "baseline")
+THROUGHPUT = 24.0  # training segments/s of the CPU default, benchmarks/RESULTS.md (2 cores)
+
+
+def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dict]]:
+    """``{seed: {set: table.json}}`` of the seeds that finished."""
+    found = {}
+    for seed in seeds:
+        folder = root / "runs" / study / f"seed-{seed}" / "reports"
+        if all((folder / name / "table.json").is_file() for name in SETS):
+            found[seed] = {name: json.loads((folder / name / "table.json").read_text()) for name in SETS}
+    return found
+
+
+def _ms(values: list[float | None], scale: float = 100.0, digits: int = 1) -> str:
+    """``mean ± sd`` (sample sd over seeds), scaled (F1 in %); an undefined F1 (sed_eval's
+    NaN: nothing detected) counts as 0, an undefined error or distance is left out."""
+    values = [(0.0 if v is None else v) * scale for v in values if v is not None or scale == 100.0]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def _main_table(runs: dict[int, dict[str, dict]]) -> list[str]:
+    rows = ["| set | system | overall F1 (%) | overall ER | class-avg F1 (%) | class-avg ER | overall F1 per seed |",
+            "|---|---|---|---|---|---|---|"]
+    for name in SETS:
+        for system in SYSTEMS:
+            r = [runs[s][name][system] for s in runs]
+            per_seed = ", ".join(f"{100 * x['overall']['f1']:.1f}" if x["overall"]["f1"] is not None else "-" for x in r)
+            rows.append(f"| {name} | {system} | {_ms([x['overall']['f1'] for x in r])} | {_ms([x['overall']['er'] for x in r], 1, 2)} | "
+                        f"{_ms([x['class_average']['f1'] for x in r])} | {_ms([x['class_average']['er'] for x in r], 1, 2)} | {per_seed} |")
+    rows += ["", "Proposed minus baseline (per seed, then mean ± sd):", "",
+             "| set | overall F1 (points) | class-avg F1 (points) | overall ER |", "|---|---|---|---|"]
+    for name in SETS:
+        diff = {k: [] for k in ("f1", "cavg", "er")}
+        for s in runs:
+            p, b = runs[s][name]["proposed"], runs[s][name]["baseline"]
+            diff["f1"].append((p["overall"]["f1"] or 0) - (b["overall"]["f1"] or 0))
+            diff["cavg"].append((p["class_average"]["f1"] or 0) - (b["class_average"]["f1"] or 0))
+            diff["er"].append(p["overall"]["er"] - b["overall"]["er"])
+        rows.append(f"| {name} | {_ms(diff['f1'])} | {_ms(diff['cavg'])} | {_ms(diff['er'], 1, 2)} |")
+    return rows
+
+
+def _diagnostics_table(runs: dict[int, dict[str, dict]]) -> list[str]:
+    rows = ["| set | system | split | event F1 searched (%) | event F1 fixed (%) | frame F1 (%) | onset error (frames) | offset error (frames) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name in SETS:
+        for system in SYSTEMS:
+            for split in ("training", "evaluation"):
+                r = [runs[s][name]["study"][system][split] for s in runs]
+                rows.append(f"| {name} | {system} | {split} | {_ms([x['searched']['overall']['f1'] for x in r])} | "
+                            f"{_ms([x['fixed']['overall']['f1'] for x in r])} | {_ms([x['frame_f1'] for x in r])} | "
+                            f"{_ms([x['onset_error_frames'] for x in r], 1)} | {_ms([x['offset_error_frames'] for x in r], 1)} |")
+    return rows
+
+
+def _decoders_table(runs: dict[int, dict[str, dict]], main_decoder: str) -> list[str]:
+    rows = ["| set | decoder of the proposed network | overall F1 searched (%) | class-avg F1 searched (%) | overall F1 fixed (%) |",
+            "|---|---|---|---|---|"]
+    for name in SETS:
+        study = [runs[s][name]["study"]["proposed"]["evaluation"] for s in runs]
+        rows.append(f"| {name} | {main_decoder} (the paper's, system `proposed`) | {_ms([x['searched']['overall']['f1'] for x in study])} | "
+                    f"{_ms([x['searched']['class_average']['f1'] for x in study])} | {_ms([x['fixed']['overall']['f1'] for x in study])} |")
+        variants = sorted({k for s in runs for k in runs[s][name]["variants"] if k.startswith("proposed:")})
+        for key in variants:
+            r = [runs[s][name]["variants"][key] for s in runs if key in runs[s][name]["variants"]]
+            rows.append(f"| {name} | {key.split(':', 1)[1]} | {_ms([x['searched']['overall']['f1'] for x in r])} | "
+                        f"{_ms([x['searched']['class_average']['f1'] for x in r])} | {_ms([x['fixed']['overall']['f1'] for x in r])} |")
+    return rows
+
+
+def _windows(root: Path, study: str, seed: int, name: str, system: str) -> int | None:
+    metrics = sorted((root / "runs" / study / f"seed-{seed}" / "models" / name / system).glob("fold-*/metrics.json"))
+    if not metrics:
+        return None
+    first = json.loads(metrics[0].read_text())
+    return int(first["train_segments"] * first["epochs"])
+
+
+def _minutes_table(root: Path, seeds: list[int]) -> list[str]:
+    rows = ["| study | set | system | windows per model | minutes per model at 24 segments/s | overall F1 (%) | class-avg F1 (%) |",
+            "|---|---|---|---|---|---|---|"]
+    seed = seeds[0]
+    for study in ("epochs-x0.5", "default", "epochs-x2"):
+        runs = _tables(root, study, [seed])
+        if not runs:
+            continue
+        for name in SETS:
+            for system in SYSTEMS:
+                windows = _windows(root, study, seed, name, system)
+                r = runs[seed][name][system]
+                minutes = "-" if windows is None else f"{windows / THROUGHPUT / 60:.1f}"
+                rows.append(f"| {study} | {name} | {system} | {windows or '-'} | {minutes} | {_ms([r['overall']['f1']])} | "
+                            f"{_ms([r['class_average']['f1']])} |")
+    return rows
+
+
+def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
+    rows = ["| study | what changes | set | system | overall F1 (%) | class-avg F1 (%) | onset error (frames) | reference |",
+            "|---|---|---|---|---|---|---|---|"]
+    for study in chosen:
+        if study.name in ("default", "epochs-x0.5", "epochs-x2"):
+            continue
+        runs = _tables(root, study.name, seeds)
+        if not runs:
+            continue
+        reference = "remix-off" if study.name == "distances-recording" else "default"
+        base = _tables(root, reference, list(runs))
+        for name in SETS:
+            for system in study.systems:
+                r = [runs[s][name][system] for s in runs]
+                b = [base[s][name][system] for s in base]
+                onset = [runs[s][name]["study"][system]["evaluation"]["onset_error_frames"] for s in runs]
+                ref_text = f"{reference}: {_ms([x['overall']['f1'] for x in b])} / {_ms([x['class_average']['f1'] for x in b])}"
+                rows.append(f"| {study.name} | {study.what} | {name} | {system} | {_ms([x['overall']['f1'] for x in r])} | "
+                            f"{_ms([x['class_average']['f1'] for x in r])} | {_ms(onset, 1)} | {ref_text} |")
+    return rows
+
+
+def write_report(root: Path, params: Params, chosen: list, seeds: list[int], out: Path) -> None:
+    """Write QUALITY.md from whatever runs have finished."""
+    default = _tables(root, "default", seeds)
+    if not default:
+        raise SystemExit(f"{root}: no finished default run yet")
+    t = params.train
+    lines = [
+        "# Detection quality study", "",
+        f"Written by `benchmarks/quality.py` on {time.strftime('%Y-%m-%d')}, {platform.machine()} CPU, {len(default)} seed(s) "
+        f"({', '.join(str(s) for s in default)}): train.seed varies, the data stay fixed.",
+        f"Default recipe: F = H = {params.model.filters}, {t.windows_per_epoch} random windows per epoch, batch {t.batch_size}, "
+        f"lr {t.learning_rate:g} ({t.lr_schedule}), epochs {t.epochs.isolated} (isolated, per fold) / {t.epochs.overlapping} (overlapping), "
+        f"loss weights {t.loss_weights.as_tuple()}, augmentation remix {t.augment.remix:g}, masks {t.augment.time_masks}x{t.augment.time_mask_frames} "
+        f"frames + {t.augment.freq_masks}x{t.augment.freq_mask_bands} bands; thresholds smoothing {list(params.thresholds.smoothing)}, "
+        f"shrinkage {params.thresholds.shrinkage_events:g} events.",
+        "Figures are event-based (onset collar 200 ms, offset collar max(200 ms, 50 %)) on the evaluation split, "
+        "mean ± sample standard deviation over seeds, unless a column says otherwise.", "",
+        "## Both systems, searched thresholds", "", *_main_table(default), "",
+        "## What explains the scores", "",
+        "Training split: in-sample outputs of the fold models that trained on each recording. Frame F1: activity head > 0.5. "
+        "Boundary error: median |p_hat*T - p*T| (onset) and |q_hat*T - q*T| (offset) on active frames, against the targets the "
+        "network was trained on; the onset collar is 10 frames.", "", *_diagnostics_table(default), "",
+        "## Decoders of the proposed network (item 4)", "",
+        "Each decoder's thresholds are searched on the same validation outputs; `fixed` is alpha 0.5 with beta 0.5 or a 25-frame median.",
+        "", *_decoders_table(default, "confidence"), "",
+        "## F1 against training time (seed %d)" % seeds[0], "", *_minutes_table(root, seeds), "",
+        "## Ablations", "",
+        "Each row changes one thing; the reference column gives the same figures (overall / class-average F1) of the run it "
+        "differs from. Ablations that change only the proposed network keep the default baseline.", "",
+        *_ablation_table(root, seeds, chosen), "",
+    ]
+    out.write_text("\n".join(lines) + "\n")
