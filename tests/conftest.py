@@ -60,6 +60,7 @@ def tiny_params_dict(clip_folder: Path | None = None) -> dict:
     raw["model"].update(filters=8, hidden=8)
     raw["train"].update(windows_per_epoch=16, batch_size=4, epochs={"isolated": 2, "overlapping": 2})
     raw["train"]["folds"]["isolated"] = [0, 1, 2]
+    raw["thresholds"]["variants"] = ["confidence-mean", "bounded", "activity"]
     return raw
 
 

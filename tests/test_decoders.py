@@ -30,7 +30,12 @@ def test_perfect_outputs_give_back_the_events(name):
     norms = [np.full(2, 1e9)] if dec.normalised else []  # any constant: beta 0 keeps every voted frame
     scores = ensemble_scores(dec, [outputs], alpha, T, norms)
     found = decode(dec, scores, [outputs], alpha, second, LABELS, FRAME, T)
-    assert [(round(e.onset, 6), round(e.offset, 6), e.label) for e in found] == [(0.2, 0.9, "a"), (0.5, 1.3, "b"), (1.6, 1.7, "a")]
+    expected = [(0.2, 0.9, "a"), (0.5, 1.3, "b"), (1.6, 1.7, "a")]
+    if name == "sebbs":  # change points come from a step filter: boundaries within its reach, well inside the collar
+        assert [e.label for e in found] == [label for *_, label in expected]
+        assert all(abs(e.onset - a) <= 0.1 and abs(e.offset - b) <= 0.1 for e, (a, b, _) in zip(found, expected))
+    else:
+        assert [(round(e.onset, 6), round(e.offset, 6), e.label) for e in found] == expected
 
 
 def test_summed_votes_grow_with_event_length_averaged_votes_do_not():
