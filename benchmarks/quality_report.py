@@ -113,8 +113,18 @@ def _minutes_table(root: Path, seeds: list[int]) -> list[str]:
 
 
 def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
-    rows = ["| study | what changes | set | system | overall F1 (%) | class-avg F1 (%) | onset error (frames) | reference |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | what changes | set | system | overall F1 (%) | class-avg F1 (%) | F1, activity decoder (%) | frame F1 (%) | "
+            "onset error (frames) | reference: overall F1 / activity decoder / frame F1 |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def figures(runs: dict, name: str, system: str) -> tuple[list, list, list, list, list]:
+        main = [runs[s][name][system] for s in runs]
+        study = [runs[s][name]["study"][system]["evaluation"] for s in runs]
+        activity = [runs[s][name]["variants"].get(f"{system}:activity", {}).get("searched", {}).get("overall", {}).get("f1")
+                    if system == "proposed" else runs[s][name][system]["overall"]["f1"] for s in runs]
+        return ([x["overall"]["f1"] for x in main], [x["class_average"]["f1"] for x in main], activity,
+                [x["frame_f1"] for x in study], [x["onset_error_frames"] for x in study])
+
     for study in chosen:
         if study.name in ("default", "epochs-x0.5", "epochs-x2"):
             continue
@@ -125,12 +135,10 @@ def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
         base = _tables(root, reference, list(runs))
         for name in SETS:
             for system in study.systems:
-                r = [runs[s][name][system] for s in runs]
-                b = [base[s][name][system] for s in base]
-                onset = [runs[s][name]["study"][system]["evaluation"]["onset_error_frames"] for s in runs]
-                ref_text = f"{reference}: {_ms([x['overall']['f1'] for x in b])} / {_ms([x['class_average']['f1'] for x in b])}"
-                rows.append(f"| {study.name} | {study.what} | {name} | {system} | {_ms([x['overall']['f1'] for x in r])} | "
-                            f"{_ms([x['class_average']['f1'] for x in r])} | {_ms(onset, 1)} | {ref_text} |")
+                f1, cavg, activity, frame, onset = figures(runs, name, system)
+                b_f1, _, b_activity, b_frame, _ = figures(base, name, system)
+                rows.append(f"| {study.name} | {study.what} | {name} | {system} | {_ms(f1)} | {_ms(cavg)} | {_ms(activity)} | "
+                            f"{_ms(frame)} | {_ms(onset, 1)} | {reference}: {_ms(b_f1)} / {_ms(b_activity)} / {_ms(b_frame)} |")
     return rows
 
 
