@@ -93,6 +93,7 @@ def test_real_clips_out_of_qt_resources_and_an_openttd_sound_set(tmp_path: Path)
         assert sr == 44100 and signal.size > 0.05 * sr and np.abs(signal).max() > 0.01
     credits = [c.credit for c in clips if c.source.startswith("debian:openttd-opensfx/")]
     assert len(credits) == 12 and all("License" in c for c in credits)
+    write_clip_manifest(out, clips)
     assert "License" in (out / "ATTRIBUTION.md").read_text()
 
 

@@ -31,6 +31,6 @@ def find_reports(pipeline_root: Path) -> dict[str, Path]:
 
 def summary(reports: dict[str, Path]) -> dict:
     """Scores per set and system, as the evaluate stage reports them."""
-    from mtsed.stages.reporting import scores_summary
+    from mtsed.stages.reporting import report_metrics
 
-    return {set_name: scores_summary(json.loads((folder / "table.json").read_text())) for set_name, folder in reports.items()}
+    return {set_name: report_metrics(json.loads((folder / "table.json").read_text())) for set_name, folder in reports.items()}

@@ -108,7 +108,8 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
         decoders = {s: load_bundle(b / "bundle.pt").decoder for s, (_, b, _) in systems.items()}
         table = report.comparison_table(title, results, labels) + "\n" + report.study_tables(study, variants, decoders)
         (tmp / "table.md").write_text(table)
-        write_json(tmp / "table.json", {**results, "study": study, "variants": variants})
+        full = {**results, "study": study, "variants": variants}
+        write_json(tmp / "table.json", full)
         (tmp / "per_class.csv").write_text(report.per_class_csv(results, labels))
         report.plot_f1_bars(tmp / "f1_per_class.png", results, labels, title)
         shown = max(evaluation, key=lambda r: len(reference[r.id]))  # the busiest recording
@@ -116,7 +117,13 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
                               {s: scores[s][shown.id] for s in results}, reference[shown.id], labels,
                               read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
     print(table)
-    return {**scores_summary(results), "study": study, "variants": variants}
+    return report_metrics(full)
+
+
+def report_metrics(table: dict) -> dict:
+    """The evaluate stage's metrics out of a full report (``table.json``): the scores
+    summary plus the study and decoder-variant figures, as DVC and Kubeflow both log them."""
+    return {**scores_summary(table), "study": table["study"], "variants": table["variants"]}
 
 
 def scores_summary(results: dict) -> dict:
