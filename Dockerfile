@@ -23,8 +23,15 @@ RUN apt-get update \
 
 WORKDIR /app
 # Dependencies first: this layer is rebuilt only when the pins change.
+# sed_scores_eval_np2 ships as source with a Cython extension: a C compiler for the build
+# only, removed in the same layer.
 COPY requirements.txt ./
-RUN pip install --extra-index-url "${TORCH_INDEX}" -r requirements.txt
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --extra-index-url "${TORCH_INDEX}" -r requirements.txt \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./
 COPY src ./src

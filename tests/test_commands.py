@@ -18,7 +18,9 @@ def test_evaluate_json_on_single_file_lists(tmp_path: Path, capsys):
     (tmp_path / "est.txt").write_text("1.1\t2.1\tdog\n3.0\t4.0\tcar\n9.0\t9.5\tcar\n")
     assert main(["evaluate", str(tmp_path / "ref.txt"), str(tmp_path / "est.txt"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"overall", "class_average", "per_class"}
+    assert set(result) == {"overall", "class_average", "per_class", "segment_based"}
+    assert set(result["segment_based"]) == {"overall", "class_average", "per_class"}
+    assert set(result["segment_based"]["per_class"]["dog"]) == {"f1", "er"}
     assert result["per_class"]["dog"] == {"f1": pytest.approx(2 / 3), "er": pytest.approx(0.5), "n_ref": 2, "n_sys": 1}
     assert result["per_class"]["car"]["n_sys"] == 2
     assert result["overall"]["f1"] == pytest.approx(2 * 2 / (3 + 3))  # 2 matches out of 3 references and 3 estimates
@@ -35,6 +37,30 @@ def test_evaluate_multi_file_list_against_a_folder(tmp_path: Path, capsys):
     assert result["overall"] == {"f1": pytest.approx(1.0), "er": pytest.approx(0.0)}
     assert main(["evaluate", str(tmp_path / "refs"), str(tmp_path / "est.txt")]) == 0
     assert "| dog |" in capsys.readouterr().out
+
+
+def test_evaluate_desed_lists_with_a_zero_length_event_as_sed_eval_does(tmp_path: Path, capsys):
+    """A DESED header and a zero-length event: every figure equals sed_eval reading the same files."""
+    import sed_eval
+
+    header = "filename\tonset\toffset\tevent_label\n"
+    (tmp_path / "ref.tsv").write_text(header + "s.wav\t1.0\t2.0\tdog\ns.wav\t3.5\t3.5\tcar\ns.wav\t6.0\t7.5\tcar\n")
+    (tmp_path / "est.tsv").write_text(header + "s.wav\t1.1\t2.0\tdog\ns.wav\t3.4\t3.6\tcar\ns.wav\t9.0\t9.5\tdog\n")
+    assert main(["evaluate", str(tmp_path / "ref.tsv"), str(tmp_path / "est.tsv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    as_items = lambda path: [{"file": "s.wav", "event_label": label, "onset": float(on), "offset": float(off)}  # noqa: E731
+                             for _, on, off, label in (line.split("\t") for line in path.read_text().splitlines()[1:])]
+    ref, est = as_items(tmp_path / "ref.tsv"), as_items(tmp_path / "est.tsv")
+    events = sed_eval.sound_event.EventBasedMetrics(event_label_list=["car", "dog"], t_collar=0.2, percentage_of_length=0.5)
+    segments = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=["car", "dog"], time_resolution=1.0)
+    events.evaluate(ref, est)
+    segments.evaluate(ref, est)
+    for ours, theirs in ((result, events.results()), (result["segment_based"], segments.results())):
+        assert ours["overall"]["f1"] == pytest.approx(theirs["overall"]["f_measure"]["f_measure"])
+        assert ours["overall"]["er"] == pytest.approx(theirs["overall"]["error_rate"]["error_rate"])
+        for label in ("car", "dog"):
+            assert ours["per_class"][label]["f1"] == pytest.approx(theirs["class_wise"][label]["f_measure"]["f_measure"])
+    assert result["per_class"]["car"]["n_ref"] == 2 and result["per_class"]["car"]["f1"] == pytest.approx(2 / 3)
 
 
 def test_evaluate_names_a_malformed_line(tmp_path: Path, capsys):
@@ -63,6 +89,30 @@ def test_detect_writes_events_for_new_audio_and_skips_bad_files(tiny_trained: Pa
     for line in (out / "new_recording.tsv").read_text().splitlines():
         onset, offset, label = line.split("\t")
         assert 0 <= float(onset) < float(offset) <= 20.1 and label in ("beep", "chirp", "knock")
+
+
+def test_detect_scores_load_in_sed_scores_eval_and_evaluate_adds_psds(tiny_trained: Path, tmp_path: Path, capsys):
+    from sed_scores_eval.base_modules.io import read_sed_scores
+
+    from mtsed.data import load_dataset
+
+    dataset = load_dataset(tiny_trained / "data/overlapping")
+    recording = dataset.evaluation()[0]
+    bundle = tiny_trained / "bundles/overlapping/proposed/bundle.pt"
+    code = main(["detect", str(dataset.audio_path(recording)), "--model", str(bundle), "--out", str(tmp_path / "events"),
+                 "--scores", str(tmp_path / "scores")])
+    assert code == 0
+    scores = read_sed_scores(tmp_path / "scores")
+    name = dataset.audio_path(recording).stem
+    assert list(scores) == [name] and list(scores[name].columns) == ["onset", "offset", "beep", "chirp", "knock"]
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / f"{name}.tsv").write_text("".join(f"{e.onset}\t{e.offset}\t{e.label}\n" for e in dataset.events(recording)))
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "events"), "--scores", str(tmp_path / "scores"), "--json"]) == 0
+    free = json.loads(capsys.readouterr().out)["threshold_free"]
+    assert 0 <= free["psds1"] <= 1 and 0 <= free["psds2"] <= 1 and set(free["per_class"]) == {"beep", "chirp", "knock"}
+    assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "events"), "--scores", str(tmp_path / "none")]) == 2
+    assert "no such folder of score files" in capsys.readouterr().err
 
 
 def test_detect_without_a_bundle_says_how_to_make_one(tmp_path: Path, capsys):

@@ -48,7 +48,38 @@ def test_every_bad_line_is_reported_with_its_number(tmp_path: Path):
     assert numbers == [2, 3, 4, 5, 6, 7]
     text = str(info.value)
     assert f"{path}:4: unknown label 'unicorn'" in text
-    assert f"{path}:2: offset 1.0 is not after onset 2.0" in text
+    assert f"{path}:2: offset 1.0 is before onset 2.0" in text
+
+
+def test_desed_header_lines_are_skipped(tmp_path: Path):
+    with_file = tmp_path / "desed.tsv"
+    with_file.write_text("filename\tonset\toffset\tevent_label\na.wav\t0.5\t1.0\tDog\n")
+    without_file = tmp_path / "plain.tsv"
+    without_file.write_text("onset\toffset\tevent_label\n0.5\t1.0\tDog\n")
+    assert read_event_list(with_file) == [Event(0.5, 1.0, "Dog", "a.wav")]
+    assert read_event_list(without_file) == [Event(0.5, 1.0, "Dog")]
+
+
+def test_a_header_is_only_a_header_on_the_first_line(tmp_path: Path):
+    path = tmp_path / "late.tsv"
+    path.write_text("0.5\t1.0\tDog\nonset\toffset\tevent_label\n")
+    with pytest.raises(EventListError, match=r"late.tsv:2: onset/offset must be finite numbers"):
+        read_event_list(path)
+
+
+def test_zero_length_events_are_kept(tmp_path: Path):
+    path = tmp_path / "zero.txt"
+    path.write_text("224.691453\t224.691453\tcar\n")
+    assert read_event_list(path) == [Event(224.691453, 224.691453, "car")]
+
+
+def test_weakly_labelled_lines_are_refused_as_such(tmp_path: Path):
+    path = tmp_path / "weak.tsv"
+    path.write_text("filename\tonset\toffset\tevent_label\na.wav\t\t\tSpeech\nb.wav\t\t\t\n")
+    with pytest.raises(EventListError) as info:
+        read_event_list(path)
+    assert [n for n, _ in info.value.problems] == [2]  # b.wav: a file with no events
+    assert "no onset/offset for 'Speech': a weakly labelled line" in str(info.value)
 
 
 def test_missing_file_is_named(tmp_path: Path):

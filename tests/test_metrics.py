@@ -7,7 +7,7 @@ import pytest
 import sed_eval
 
 from mtsed.events import Event
-from mtsed.metrics import evaluate_events, f_measure, matched_count
+from mtsed.metrics import evaluate_events, evaluate_segments, f_measure, matched_count
 
 LABELS = ["a", "b", "c"]
 
@@ -98,3 +98,51 @@ def test_matched_counts_of_many_lists_equal_one_list_at_a_time(seed):
     counts = matched_counts(rows, n_rows, ref_on, ref_off, est_on, est_off)
     expected = [matched_count(ref_on, ref_off, est_on[rows == r], est_off[rows == r]) for r in range(n_rows)]
     assert counts.tolist() == expected and max(expected) > 1
+
+
+def _sed_eval_results(kind: str, reference: dict[str, list[Event]], estimated: dict[str, list[Event]],
+                      durations: dict[str, float] | None = None) -> dict:
+    if kind == "event":
+        metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=LABELS, t_collar=0.2, percentage_of_length=0.5)
+    else:
+        metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=LABELS, time_resolution=1.0)
+    for file in sorted(reference):
+        items = [[{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
+                 for events in (reference[file], estimated[file])]
+        if kind == "event":
+            metrics.evaluate(*items)
+        else:
+            metrics.evaluate(*items, evaluated_length_seconds=None if durations is None else durations[file])
+    return metrics.results()
+
+
+def _close(mine: float | None, theirs: float) -> bool:
+    return (mine is None and math.isnan(theirs)) or abs(mine - theirs) <= 1e-9
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_segment_based_scores_equal_sed_eval(seed: int):
+    rng = np.random.default_rng(seed)
+    reference = {f: _random_events(rng, int(rng.integers(1, 12))) for f in ("x", "y")}
+    estimated = {f: _random_events(rng, 0, jitter_from=events) for f, events in reference.items()}
+    durations = {"x": 14.0, "y": 12.5} if seed % 2 else None
+    got = evaluate_segments(reference, estimated, LABELS, durations)
+    expected = _sed_eval_results("segment", reference, estimated, durations)
+    assert _close(got["overall"]["f1"], expected["overall"]["f_measure"]["f_measure"])
+    assert _close(got["overall"]["er"], expected["overall"]["error_rate"]["error_rate"])
+    assert _close(got["class_average"]["f1"], expected["class_wise_average"]["f_measure"]["f_measure"])
+    for label in LABELS:
+        assert _close(got["per_class"][label]["er"], expected["class_wise"][label]["error_rate"]["error_rate"])
+
+
+def test_zero_length_events_are_scored_as_sed_eval_scores_them():
+    """DCASE 2016's street reference holds onset = offset (224.691453); sed_eval scores it."""
+    reference = {"s": [Event(224.691453, 224.691453, "a"), Event(220.0, 221.0, "b"), Event(230.0, 230.0, "c")]}
+    estimated = {"s": [Event(224.6, 224.8, "a"), Event(220.1, 221.1, "b"), Event(231.0, 232.0, "c")]}
+    for kind, ours in (("event", evaluate_events), ("segment", evaluate_segments)):
+        got, expected = ours(reference, estimated, LABELS), _sed_eval_results(kind, reference, estimated)
+        assert _close(got["overall"]["f1"], expected["overall"]["f_measure"]["f_measure"])
+        assert _close(got["overall"]["er"], expected["overall"]["error_rate"]["error_rate"])
+        for label in LABELS:
+            assert _close(got["per_class"][label]["f1"], expected["class_wise"][label]["f_measure"]["f_measure"])
+    assert evaluate_events(reference, estimated, LABELS)["per_class"]["a"]["f1"] == 1.0  # the zero-length event is found

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mtsed import stages
 from mtsed.bundle import load_bundle
@@ -57,10 +58,10 @@ def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Pa
     metrics = reporting.evaluate(root / "data/isolated", root / "features/isolated", root / "targets/isolated", systems,
                                  tmp_path / "report")
     assert set(metrics) == {"proposed", "baseline", "study", "variants"}
-    assert set(metrics["proposed"]) == {"overall", "class_average", "per_class"}
+    assert set(metrics["proposed"]) == {"overall", "class_average", "per_class", "segment_based", "threshold_free"}
     table = (tmp_path / "report/table.md").read_text()
     assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1", "ITC-Irst protocol",
-                                            "event F1 fixed", "proposed:bounded"))
+                                            "event F1 fixed", "proposed:bounded", "proposed segment F1", "PSDS1", "PSDS2"))
     study = metrics["study"]
     assert set(study["proposed"]) == {"evaluation", "training"} and study["proposed"]["training"]["onset_error_frames"] is not None
     assert study["baseline"]["evaluation"]["onset_error_frames"] is None and 0 <= study["baseline"]["training"]["frame_f1"] <= 1
@@ -71,3 +72,47 @@ def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Pa
     for name in ("f1_per_class.png", "detection.png", "training_proposed.png", "training_baseline.png"):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in (tmp_path / "report/estimated/proposed").iterdir()) == ["session-04.tsv"]
+
+
+def test_evaluate_scores_segments_and_psds_as_the_libraries_do(tiny_trained: Path, tmp_path: Path):
+    """Segment-based figures equal sed_eval's on the written event lists; PSDS equals
+    sed_scores_eval's on the written score files (read back by sed_scores_eval itself)."""
+    import sed_eval
+    import soundfile as sf
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.io import read_sed_scores
+
+    from mtsed.data import load_dataset
+    from mtsed.events import merge_overlaps, read_event_list
+
+    root = tiny_trained
+    systems = {s: (root / "outputs/overlapping" / s, root / "bundles/overlapping" / s, root / "models/overlapping" / s)
+               for s in stages.SYSTEMS}
+    metrics = reporting.evaluate(root / "data/overlapping", root / "features/overlapping", root / "targets/overlapping", systems,
+                                 tmp_path / "report")
+    dataset = load_dataset(root / "data/overlapping")
+    labels = list(dataset.labels)
+    for system in stages.SYSTEMS:
+        segments = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=1.0)
+        truth, durations = {}, {}
+        for recording in dataset.evaluation():
+            as_items = lambda events: [{"file": recording.id, "event_label": e.label, "onset": e.onset, "offset": e.offset}  # noqa: E731
+                                       for e in events]
+            estimated = read_event_list(tmp_path / "report/estimated" / system / f"{recording.id}.tsv")
+            durations[recording.id] = sf.info(str(dataset.audio_path(recording))).duration
+            segments.evaluate(as_items(dataset.events(recording)), as_items(estimated), evaluated_length_seconds=durations[recording.id])
+            truth[recording.id] = [(e.onset, e.offset, e.label) for e in merge_overlaps(dataset.events(recording))]
+        expected = segments.results()
+        got = metrics[system]["segment_based"]
+        nan = lambda value: float("nan") if value is None else value  # noqa: E731  (undefined scores are None)
+        assert nan(got["overall"]["f1"]) == pytest.approx(expected["overall"]["f_measure"]["f_measure"], nan_ok=True)
+        assert nan(got["overall"]["er"]) == pytest.approx(expected["overall"]["error_rate"]["error_rate"], nan_ok=True)
+        assert nan(got["class_average"]["er"]) == pytest.approx(expected["class_wise_average"]["error_rate"]["error_rate"], nan_ok=True)
+        scores = read_sed_scores(tmp_path / "report/scores" / system)
+        assert set(scores) == set(truth)
+        psds1 = intersection_based.psds(scores, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0,
+                                        alpha_st=1.0, max_efpr=100.0)[0]
+        psds2 = intersection_based.psds(scores, truth, durations, dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3,
+                                        alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0)[0]
+        assert metrics[system]["threshold_free"]["psds1"] == pytest.approx(psds1, abs=1e-6)
+        assert metrics[system]["threshold_free"]["psds2"] == pytest.approx(psds2, abs=1e-6)

@@ -120,12 +120,17 @@ class Bundle:
     def detect(self, path: Path, file: str = "") -> tuple[list[Event], float]:
         """Events in one audio file (any format libsndfile reads) and its duration in seconds;
         raises :class:`mtsed.audio.AudioError` naming the file if it cannot be used."""
+        events, _, seconds = self.analyse(path, file)
+        return events, seconds
+
+    def analyse(self, path: Path, file: str = "") -> tuple[list[Event], np.ndarray, float]:
+        """:meth:`detect`, plus the ensemble's frame scores ``(frames, C)`` it decoded."""
         from mtsed.audio import load_audio
         from mtsed.features import log_mel
 
         audio = load_audio(path, self.features.sample_rate)
-        events, _ = self.decode(self.fold_outputs(log_mel(audio, self.features)), file)
-        return events, len(audio) / self.features.sample_rate
+        events, scores = self.decode(self.fold_outputs(log_mel(audio, self.features)), file)
+        return events, scores, len(audio) / self.features.sample_rate
 
 
 def load_bundle(path: Path) -> Bundle:

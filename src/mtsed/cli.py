@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score estimated DCASE event lists against reference lists")
     p.add_argument("reference", help="event list (onset offset label, or file onset offset label) or a folder of lists")
     p.add_argument("estimated", help="the same layout as the reference")
+    p.add_argument("--scores", default="", help="folder of frame-score files (`mtsed detect --scores`, sed_scores_eval "
+                   "layout: <file>.tsv with onset offset <class>...): adds PSDS1, PSDS2 and per-class threshold-free scores")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler="evaluate")
 
@@ -189,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("audio", nargs="+", help="audio files (any format libsndfile reads)")
     p.add_argument("--model", default="bundles/overlapping/proposed/bundle.pt", help="model bundle (default: from `make run`)")
     p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
+    p.add_argument("--scores", default="", help="also write each file's frame scores here (<name>.tsv, sed_scores_eval "
+                   "layout: onset offset <class>...), for threshold-free evaluation (`mtsed evaluate --scores`)")
     p.set_defaults(handler="detect")
 
     p = sub.add_parser("preset", help="print a preset's overrides as `dvc exp run` arguments (what `make run PRESET=...` runs)")

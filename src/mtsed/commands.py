@@ -30,9 +30,27 @@ def read_event_lists(path: Path) -> dict[str, list[Event]]:
     return grouped or {"": []}
 
 
+def _threshold_free(folder: Path, reference: dict[str, list[Event]]) -> dict:
+    """PSDS and per-class threshold-free scores of a folder of score files against the reference."""
+    from mtsed import threshold_free
+
+    scores = threshold_free.read_scores(folder)
+    if set(reference) == {""} and len(scores) == 1:  # a single-file reference list
+        scores = {"": next(iter(scores.values()))}
+    classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
+    unknown = sorted({e.label for events in reference.values() for e in events} - set(classes))
+    if unknown:
+        raise ValueError(f"{folder}: the reference uses labels {unknown} that the score files do not score ({classes})")
+    missing = sorted(set(reference) - set(scores))
+    if missing:
+        raise ValueError(f"{folder}: no score file for {missing[:5]} (expected <file>.tsv per reference file)")
+    return threshold_free.evaluate_scores(scores, reference, threshold_free.durations_of(scores), classes)
+
+
 def evaluate(args: argparse.Namespace) -> int:
-    """Print sed_eval event-based scores of ``args.estimated`` against ``args.reference``."""
-    from mtsed.metrics import evaluate_events
+    """Print sed_eval event-based and segment-based scores of ``args.estimated`` against
+    ``args.reference`` (and threshold-free ones of ``args.scores``, when given)."""
+    from mtsed.metrics import evaluate_events, evaluate_segments
 
     reference, estimated = read_event_lists(Path(args.reference)), read_event_lists(Path(args.estimated))
     if set(reference) == {""} and len(estimated) == 1:  # two single-file lists
@@ -41,24 +59,33 @@ def evaluate(args: argparse.Namespace) -> int:
     if unmatched:
         raise ValueError(f"{args.estimated}: files {unmatched[:5]} have no reference in {args.reference}")
     labels = sorted({e.label for events in [*reference.values(), *estimated.values()] for e in events})
-    result = evaluate_events(reference, estimated, labels)
+    free = _threshold_free(Path(args.scores), reference) if args.scores else None
+    if free is not None:
+        labels = sorted(set(labels) | set(free["per_class"]))  # classes the scores hold, events or not
+    result = {**evaluate_events(reference, estimated, labels), "segment_based": evaluate_segments(reference, estimated, labels)}
+    if free is not None:
+        result["threshold_free"] = free
     if args.json:
         keep = ("f1", "er")
         print(json.dumps({
             "overall": {k: result["overall"][k] for k in keep},
             "class_average": {k: result["class_average"][k] for k in keep},
             "per_class": result["per_class"],
+            **{k: result[k] for k in ("segment_based", "threshold_free") if k in result},
         }, indent=2))
     else:
-        from mtsed.report import comparison_table
+        from mtsed.report import comparison_table, field_table
 
         print(comparison_table(f"{args.estimated} vs {args.reference}", {"estimated": result}, labels))
+        print(field_table({"estimated": result}, labels))
     return 0
 
 
 def detect(args: argparse.Namespace) -> int:
-    """Write one DCASE event list per audio file; bad files are reported and skipped."""
+    """Write one DCASE event list per audio file (and with ``--scores``, its frame scores in
+    the ``sed_scores_eval`` layout); bad files are reported and skipped."""
     from mtsed.bundle import load_bundle
+    from mtsed.threshold_free import score_frame, write_scores
 
     bundle = load_bundle(Path(args.model))
     out = Path(args.out)
@@ -67,7 +94,7 @@ def detect(args: argparse.Namespace) -> int:
     for name in args.audio:
         path = Path(name)
         try:
-            events, seconds = bundle.detect(path, path.name)
+            events, scores, seconds = bundle.analyse(path, path.name)
         except (OSError, ValueError, RuntimeError) as error:
             failed += 1
             message = str(error) if str(path) in str(error) else f"{path}: {error}"
@@ -75,6 +102,8 @@ def detect(args: argparse.Namespace) -> int:
             continue
         target = out / f"{path.stem}.tsv"
         write_event_list(target, events)
+        if args.scores:
+            write_scores(Path(args.scores) / f"{path.stem}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels))
         counts = Counter(e.label for e in events)
         summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
         print(f"{path}: {seconds:.1f} s, {len(events)} events ({summary}) -> {target}")

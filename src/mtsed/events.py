@@ -1,8 +1,11 @@
 """DCASE event lists: tab-separated ``onset offset label`` in seconds.
 
 Also reads the multi-file variants ``file onset offset label`` and
-``file scene onset offset label``.  Every malformed line is reported with its file and line
-number; all problems of a file are collected into one error so a user fixes them in one go.
+``file scene onset offset label``, with or without the header line that DESED and DCASE
+2020+ lists open with (``filename onset offset event_label``).  Zero-length events
+(onset = offset) are kept, as sed_eval keeps and scores them.  Every malformed line is
+reported with its file and line number; all problems of a file are collected into one error
+so a user fixes them in one go.
 """
 
 from __future__ import annotations
@@ -39,6 +42,24 @@ class EventListError(ValueError):
         super().__init__(f"{path}: {len(problems)} bad event line(s)\n{lines}")
 
 
+HEADER_NAMES = {
+    "file": ("filename", "file", "audio_filename", "audio_file"),
+    "scene": ("scene_label", "scene"),
+    "onset": ("onset", "event_onset"),
+    "offset": ("offset", "event_offset"),
+    "label": ("event_label", "label", "event"),
+}
+_HEADER_WORDS = frozenset(name for names in HEADER_NAMES.values() for name in names)
+
+
+def is_header(fields: list[str]) -> bool:
+    """Whether a list's first line names its columns (``filename onset offset event_label``)
+    rather than holding an event: every field a known column name, onset and offset among them."""
+    words = [f.strip().lower() for f in fields]
+    return all(w in _HEADER_WORDS for w in words) and any(w in HEADER_NAMES["onset"] for w in words) \
+        and any(w in HEADER_NAMES["offset"] for w in words)
+
+
 def _parse_time(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -56,14 +77,17 @@ def parse_event_line(fields: list[str], labels: frozenset[str] | None) -> Event:
         file, _scene, onset_text, offset_text, label = fields
     else:
         raise ValueError(f"expected 3 to 5 tab-separated columns (onset offset label), found {len(fields)}")
+    if not onset_text.strip() or not offset_text.strip():
+        raise ValueError(f"no onset/offset for {label.strip()!r}: a weakly labelled line (clip-level label only); "
+                         "an event list needs both times on every line")
     try:
         onset, offset = _parse_time(onset_text), _parse_time(offset_text)
     except ValueError:
         raise ValueError(f"onset/offset must be finite numbers, got {onset_text!r} and {offset_text!r}") from None
     if onset < 0:
         raise ValueError(f"negative onset {onset}")
-    if offset <= onset:
-        raise ValueError(f"offset {offset} is not after onset {onset}")
+    if offset < onset:
+        raise ValueError(f"offset {offset} is before onset {onset}")
     label = label.strip()
     if not label:
         raise ValueError("empty label")
@@ -75,8 +99,9 @@ def parse_event_line(fields: list[str], labels: frozenset[str] | None) -> Event:
 def read_event_list(path: str | Path, labels: Iterable[str] | None = None) -> list[Event]:
     """Read a DCASE event list, sorted by onset.
 
-    Blank lines and ``#`` comments are skipped; a line holding only a file name (a file
-    with no events, in the multi-file layout) is accepted and yields nothing.  With
+    Blank lines and ``#`` comments are skipped, and so is a header line naming the
+    columns; a line holding only a file name (a file with no events, in the multi-file
+    layout, with or without empty columns after it) is accepted and yields nothing.  With
     ``labels`` given, any other label is an error.
     """
     path = Path(path)
@@ -85,6 +110,7 @@ def read_event_list(path: str | Path, labels: Iterable[str] | None = None) -> li
     known = frozenset(labels) if labels is not None else None
     events: list[Event] = []
     problems: list[tuple[int, str]] = []
+    first = True
     for number, raw in enumerate(path.read_text().splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -92,7 +118,11 @@ def read_event_list(path: str | Path, labels: Iterable[str] | None = None) -> li
         fields = [f for f in raw.rstrip("\r\n").split("\t")]
         if len(fields) == 1 and " " in line:
             fields = line.split()
-        if len(fields) == 1:
+        if first and is_header(fields):
+            first = False
+            continue
+        first = False
+        if len(fields) == 1 or not any(f.strip() for f in fields[1:]):
             continue  # file listed with no events
         try:
             events.append(parse_event_line(fields, known))

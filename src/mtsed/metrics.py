@@ -1,4 +1,4 @@
-"""Event-based F1 and error rate exactly as sed_eval computes them (SPEC section 8).
+"""Event-based (SPEC section 8) and segment-based F1 and error rate, as sed_eval computes them.
 
 Final numbers (tables, ``mtsed evaluate``) come from sed_eval itself.  The threshold search
 needs tens of thousands of class-wise evaluations, so :func:`matched_count` counts a class's
@@ -22,6 +22,7 @@ from mtsed.events import Event
 
 T_COLLAR = 0.2  # seconds, onset and offset
 OFFSET_LENGTH_FRACTION = 0.5  # offset collar: max(T_COLLAR, 50 % of the reference length)
+SEGMENT_SECONDS = 1.0  # segment-based metrics: DCASE's 1-s segments
 
 def hit_matrix(ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray, est_off: np.ndarray) -> np.ndarray:
     """``(n_ref, n_est)``: which estimated events match which reference events (one class)."""
@@ -122,4 +123,33 @@ def evaluate_events(
         },
         "class_average": {"f1": _number(average["f_measure"]["f_measure"]), "er": _number(average["error_rate"]["error_rate"])},
         "per_class": per_class,
+    }
+
+
+def _f1_er(scores: Mapping) -> dict:
+    return {"f1": _number(scores["f_measure"]["f_measure"]), "er": _number(scores["error_rate"]["error_rate"])}
+
+
+def evaluate_segments(
+    reference: Mapping[str, Sequence[Event]], estimated: Mapping[str, Sequence[Event]], labels: Sequence[str],
+    durations: Mapping[str, float] | None = None,
+) -> dict:
+    """sed_eval segment-based scores (1-s segments) over files, shaped like
+    :func:`evaluate_events`' F1/ER: ``{"overall", "class_average", "per_class"}``.
+
+    ``durations`` (seconds per file) sets each file's evaluated length, so silence after
+    the last event counts; without it sed_eval stops at the last reference or estimated offset.
+    """
+    import sed_eval
+
+    metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=list(labels), time_resolution=SEGMENT_SECONDS)
+    for file in sorted(reference):
+        length = None if durations is None else float(durations[file])
+        metrics.evaluate(_as_items(reference[file], file), _as_items(estimated.get(file, []), file),
+                         evaluated_length_seconds=length)
+    results = metrics.results()
+    return {
+        "overall": _f1_er(results["overall"]),
+        "class_average": _f1_er(results["class_wise_average"]),
+        "per_class": {label: _f1_er(results["class_wise"][label]) for label in labels},
     }

@@ -36,6 +36,41 @@ def comparison_table(title: str, results: Mapping[str, dict], labels: Sequence[s
     return "\n".join(rows) + "\n"
 
 
+def field_table(results: Mapping[str, dict], labels: Sequence[str]) -> str:
+    """Markdown: segment-based F1 (%) and ER (1-s segments), and the threshold-free scores
+    (best-threshold event F1 (%) and PSD-ROC AUC per class; PSDS1 and PSDS2) per system."""
+    systems = list(results)
+    head = "| event class | " + " | ".join(f"{s} segment F1 (%) | {s} segment ER | {s} best F1 (%) | {s} PSD-ROC AUC"
+                                          for s in systems) + " |"
+    rows = ["**Segment-based (1-s segments) and threshold-free scores** (best F1: event-based F1 at the class's best "
+            "threshold on the frame scores; PSDS: DCASE task 4 scenarios 1 and 2)", "", head, "|---|" + "---|---|---|---|" * len(systems)]
+
+    def cells(system: str, label: str | None) -> str:
+        seg, free = results[system]["segment_based"], results[system].get("threshold_free")
+        if free is None:  # event lists only (``mtsed evaluate`` without ``--scores``)
+            pick = seg["class_average"] if label is None else seg["per_class"][label]
+            return f"{_pct(pick['f1'])} | {_er(pick['er'])} | - | -"
+        if label is None:
+            return f"{_pct(seg['class_average']['f1'])} | {_er(seg['class_average']['er'])} | {_pct(free['best_f1_class_average'])} | -"
+        best = free["per_class"].get(label, {"best_f1": None, "psd_roc_auc": None})
+        auc = "-" if best["psd_roc_auc"] is None else f"{best['psd_roc_auc']:.3f}"
+        return f"{_pct(seg['per_class'][label]['f1'])} | {_er(seg['per_class'][label]['er'])} | {_pct(best['best_f1'])} | {auc}"
+
+    rows += [f"| {label} | " + " | ".join(cells(s, label) for s in systems) + " |" for label in labels]
+    rows.append("| **class average** | " + " | ".join(cells(s, None) for s in systems) + " |")
+    rows.append("| **overall** | " + " | ".join(
+        f"{_pct(results[s]['segment_based']['overall']['f1'])} | {_er(results[s]['segment_based']['overall']['er'])} | - | -"
+        for s in systems) + " |")
+    for key, name in (("psds1", "PSDS1"), ("psds2", "PSDS2")):
+        if all("threshold_free" in results[s] for s in systems):
+            rows.append(f"| **{name}** | " + " | ".join(f"- | - | - | {_score(results[s]['threshold_free'][key])}" for s in systems) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _frames(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 

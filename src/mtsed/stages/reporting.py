@@ -4,7 +4,10 @@ Besides the paper-like table (searched thresholds, evaluation split) the report 
 for every system: searched against fixed thresholds; the same figures on the training
 split (in-sample outputs of the folds that trained on each recording); frame-level F1 of
 the activity head and the distance head's median boundary error (:mod:`mtsed.diagnostics`);
-and, for the proposed network, the variant decoders next to the paper's.
+and, for the proposed network, the variant decoders next to the paper's.  Beside the
+event-based scores each system gets sed_eval's segment-based scores (1-s segments) and the
+threshold-free ones of :mod:`mtsed.threshold_free` (PSDS1, PSDS2), computed from its frame
+scores, which the report also keeps in ``scores/<system>/`` (``sed_scores_eval`` layout).
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed import diagnostics, report
+import soundfile as sf
+
+from mtsed import diagnostics, report, threshold_free
 from mtsed.bundle import Bundle, load_bundle
 from mtsed.data import load_dataset
 from mtsed.events import Event, write_event_list
 from mtsed.fileio import atomic_dir, read_json, write_json
-from mtsed.metrics import evaluate_events
+from mtsed.metrics import evaluate_events, evaluate_segments
 
 
 def _outputs(ensemble_dir: Path, split: str, ids: list[str]) -> dict[str, list[np.ndarray]]:
@@ -61,6 +66,18 @@ def _diagnostics(outputs: dict[str, list[np.ndarray]], targets_dir: Path, segmen
             "offset_error_frames": diagnostics.median_or_none(offset)}
 
 
+def _beyond_events(bundle: Bundle, reference: dict[str, list[Event]], events: dict[str, list[Event]],
+                   scores: dict[str, np.ndarray], durations: dict[str, float], labels: list[str], scores_dir: Path) -> dict:
+    """Segment-based scores of the events and threshold-free scores of the frame scores
+    (which are kept in ``scores_dir``, one ``sed_scores_eval`` TSV per recording)."""
+    frames = {}
+    for rid, values in scores.items():
+        frames[rid] = threshold_free.score_frame(values, bundle.frame_seconds, labels)
+        threshold_free.write_scores(scores_dir / f"{rid}.tsv", frames[rid])
+    return {"segment_based": evaluate_segments(reference, events, labels, durations),
+            "threshold_free": threshold_free.evaluate_scores(frames, reference, durations, labels)}
+
+
 def _headline(result: dict) -> dict:
     return {"overall": {k: result["overall"][k] for k in ("f1", "er")}, "class_average": result["class_average"]}
 
@@ -75,6 +92,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
     labels = list(dataset.labels)
     evaluation = dataset.evaluation()
     reference = {r.id: dataset.events(r) for r in evaluation}
+    durations = {r.id: sf.info(str(dataset.audio_path(r))).duration for r in evaluation}
     results, study, variants, scores = {}, {}, {}, {}
     with atomic_dir(out_dir) as tmp:
         for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
@@ -89,7 +107,9 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
                 searched, events, split_scores = _score(bundle, outputs, ref, labels)
                 fixed = _score(bundle.with_fixed_thresholds(), outputs, ref, labels)[0]
                 if split == "evaluation":
-                    results[system], scores[system] = searched, split_scores
+                    results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
+                                                                    tmp / "scores" / system)}
+                    scores[system] = split_scores
                     for rid, found in events.items():
                         write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
                 study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed),
@@ -106,7 +126,8 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
         title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
             f"{dataset.name}: {len(evaluation)} evaluation recordings"
         decoders = {s: load_bundle(b / "bundle.pt").decoder for s, (_, b, _) in systems.items()}
-        table = report.comparison_table(title, results, labels) + "\n" + report.study_tables(study, variants, decoders)
+        table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
+            report.study_tables(study, variants, decoders)
         (tmp / "table.md").write_text(table)
         full = {**results, "study": study, "variants": variants}
         write_json(tmp / "table.json", full)
@@ -130,5 +151,6 @@ def scores_summary(results: dict) -> dict:
     """The evaluate stage's metrics from full results (``table.json``): overall and
     class-average scores and per-class F1/ER of each system."""
     return {s: {"overall": r["overall"], "class_average": r["class_average"],
-                "per_class": {label: {"f1": c["f1"], "er": c["er"]} for label, c in r["per_class"].items()}}
+                "per_class": {label: {"f1": c["f1"], "er": c["er"]} for label, c in r["per_class"].items()},
+                "segment_based": r["segment_based"], "threshold_free": r["threshold_free"]}
             for s, r in results.items() if s not in ("study", "variants")}
