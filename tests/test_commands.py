@@ -115,6 +115,25 @@ def test_detect_scores_load_in_sed_scores_eval_and_evaluate_adds_psds(tiny_train
     assert "no such folder of score files" in capsys.readouterr().err
 
 
+def test_detect_a_folder_writes_mirrored_lists_and_one_combined_list(tiny_trained: Path, tmp_path: Path, capsys):
+    from mtsed.events import read_event_list
+
+    write_tone(tmp_path / "field" / "one.wav", 3.0, 500)
+    write_tone(tmp_path / "field" / "day2" / "two.flac", 12.0, 900, sr=22050)
+    (tmp_path / "field" / "day2" / "broken.wav").write_bytes(b"RIFF nope")
+    out = tmp_path / "detections"
+    code = main(["detect", str(tmp_path / "field"), "--model", str(tiny_trained / "bundles/overlapping/baseline/bundle.pt"),
+                 "--out", str(out), "--combined", str(tmp_path / "all.tsv")])
+    captured = capsys.readouterr()
+    assert code == 1 and "broken.wav" in captured.err and "1 of 3 files failed" in captured.err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tsv")) == ["day2/two.tsv", "one.tsv"]
+    assert (tmp_path / "all.tsv").read_text().startswith("filename\tonset\toffset\tevent_label\n")
+    combined = read_event_list(tmp_path / "all.tsv")
+    assert {e.file for e in combined} <= {"one.wav", "two.flac"}
+    assert len(combined) == sum(len(read_event_list(p)) for p in out.rglob("*.tsv"))
+    assert "2 files" in captured.out
+
+
 def test_detect_without_a_bundle_says_how_to_make_one(tmp_path: Path, capsys):
     assert main(["detect", "x.wav", "--model", str(tmp_path / "none.pt")]) == 2
     assert "make run" in capsys.readouterr().err

@@ -126,11 +126,16 @@ class Bundle:
     def analyse(self, path: Path, file: str = "") -> tuple[list[Event], np.ndarray, float]:
         """:meth:`detect`, plus the ensemble's frame scores ``(frames, C)`` it decoded."""
         from mtsed.audio import load_audio
-        from mtsed.features import log_mel
 
         audio = load_audio(path, self.features.sample_rate)
-        events, scores = self.decode(self.fold_outputs(log_mel(audio, self.features)), file)
+        events, scores = self.analyse_audio(audio, file)
         return events, scores, len(audio) / self.features.sample_rate
+
+    def analyse_audio(self, audio: np.ndarray, file: str = "") -> tuple[list[Event], np.ndarray]:
+        """Events and frame scores of mono audio already at the bundle's sample rate."""
+        from mtsed.features import log_mel
+
+        return self.decode(self.fold_outputs(log_mel(audio, self.features)), file)
 
 
 def load_bundle(path: Path) -> Bundle:

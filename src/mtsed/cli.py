@@ -188,11 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="evaluate")
 
     p = sub.add_parser("detect", help="find sound events in audio files with a trained model bundle")
-    p.add_argument("audio", nargs="+", help="audio files (any format libsndfile reads)")
+    p.add_argument("audio", nargs="+", help="audio files (any format libsndfile reads), folders (searched recursively) "
+                   "or glob patterns such as 'field/**/*.flac'")
     p.add_argument("--model", default="bundles/overlapping/proposed/bundle.pt", help="model bundle (default: from `make run`)")
     p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
     p.add_argument("--scores", default="", help="also write each file's frame scores here (<name>.tsv, sed_scores_eval "
                    "layout: onset offset <class>...), for threshold-free evaluation (`mtsed evaluate --scores`)")
+    p.add_argument("--combined", default="", help="also write one list of every file's events here "
+                   "(DESED layout: filename onset offset event_label, with that header)")
     p.set_defaults(handler="detect")
 
     p = sub.add_parser("preset", help="print a preset's overrides as `dvc exp run` arguments (what `make run PRESET=...` runs)")

@@ -83,32 +83,48 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def detect(args: argparse.Namespace) -> int:
     """Write one DCASE event list per audio file (and with ``--scores``, its frame scores in
-    the ``sed_scores_eval`` layout); bad files are reported and skipped."""
+    the ``sed_scores_eval`` layout; with ``--combined``, one DESED list of all files).
+    Inputs are files, folders (searched recursively) or glob patterns; bad files are
+    reported and skipped, and the command then exits with 1."""
+    from tqdm import tqdm
+
+    from mtsed.batch import expand_inputs, run_batch, seconds_of, write_combined
     from mtsed.bundle import load_bundle
     from mtsed.threshold_free import score_frame, write_scores
 
+    inputs = expand_inputs(args.audio)
+    if not inputs:
+        raise FileNotFoundError(f"no audio files in {', '.join(args.audio)}")
     bundle = load_bundle(Path(args.model))
-    out = Path(args.out)
-    failed = 0
+    out, rate = Path(args.out), bundle.features.sample_rate
     print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
-    for name in args.audio:
-        path = Path(name)
-        try:
-            events, scores, seconds = bundle.analyse(path, path.name)
-        except (OSError, ValueError, RuntimeError) as error:
-            failed += 1
-            message = str(error) if str(path) in str(error) else f"{path}: {error}"
-            print(f"mtsed detect: error: {message}", file=sys.stderr)
-            continue
-        target = out / f"{path.stem}.tsv"
+    seconds = {item.path: seconds_of(item.path) for item in inputs}
+    found: list[tuple[str, list[Event]]] = []
+    bar = tqdm(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=len(inputs) == 1 or None,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]")
+
+    def analyse(item, audio) -> None:
+        events, scores = bundle.analyse_audio(audio, item.path.name)
+        target = out / f"{item.name}.tsv"
         write_event_list(target, events)
         if args.scores:
-            write_scores(Path(args.scores) / f"{path.stem}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels))
+            write_scores(Path(args.scores) / f"{item.name}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels))
+        found.append((item.path.name, events))
         counts = Counter(e.label for e in events)
         summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
-        print(f"{path}: {seconds:.1f} s, {len(events)} events ({summary}) -> {target}")
+        bar.write(f"{item.path}: {len(audio) / rate:.1f} s, {len(events)} events ({summary}) -> {target}")
+
+    def report(item, error: Exception) -> None:
+        message = str(error) if str(item.path) in str(error) else f"{item.path}: {error}"
+        bar.write(f"mtsed detect: error: {message}", file=sys.stderr)
+
+    failed = run_batch(inputs, rate, analyse, report, lambda item: bar.update(seconds[item.path]))
+    bar.close()
+    if args.combined:
+        write_combined(Path(args.combined), found)
+        print(f"{len(found)} files, {sum(len(e) for _, e in found)} events -> {args.combined}")
     if failed:
-        print(f"mtsed detect: {failed} of {len(args.audio)} files failed", file=sys.stderr)
+        print(f"mtsed detect: {failed} of {len(inputs)} files failed", file=sys.stderr)
     return 1 if failed else 0
 
 
