@@ -86,3 +86,14 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path: Path):
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state["scheduler"]["last_epoch"] == 2 * 3  # 12 windows in batches of 4, two epochs
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_log_gets_one_line_per_epoch_and_no_bar_updates(tmp_path: Path, capsys):
+    """stderr is not a terminal under pytest, as in `dvc repro` or a Kubeflow pod."""
+    train, val = _tiny_set(tmp_path)
+    history = train_model(SPEC, TrainSettings(epochs=3, batch_size=2, seed=1), train, val, tmp_path / "run")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert f"train loss {history['train_loss'][0]:.4f}" in lines[0] and "segments/s" in lines[0]

@@ -24,13 +24,13 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from mtsed.audio import AudioError, decode_audio, load_audio, write_audio
 from mtsed.config import ClipsConfig
 from mtsed.containers import Container, container_kind, open_container
 from mtsed.debian import fetch_debs, read_deb_files
 from mtsed.fileio import write_text
+from mtsed.progress import progress
 
 BACKGROUND = "background"
 SAMPLE_RATE = 44100
@@ -166,7 +166,7 @@ def curate_debian(
     debs = fetch_debs(sorted({e.package for e in entries}), cache_dir)
     clips: list[Clip] = []
     used: set[str] = set()
-    with tqdm(total=len(entries), desc="clips", unit="clip") as bar, tempfile.TemporaryDirectory() as spill:
+    with progress(total=len(entries), desc="clips", unit="clip") as bar, tempfile.TemporaryDirectory() as spill:
         for package, deb in debs.items():
             mine = [e for e in entries if e.package == package]
             copyright_path = f"usr/share/doc/{package}/copyright"

@@ -86,10 +86,9 @@ def detect(args: argparse.Namespace) -> int:
     the ``sed_scores_eval`` layout; with ``--combined``, one DESED list of all files).
     Inputs are files, folders (searched recursively) or glob patterns; bad files are
     reported and skipped, and the command then exits with 1."""
-    from tqdm import tqdm
-
     from mtsed.batch import expand_inputs, run_batch, seconds_of, write_combined
     from mtsed.bundle import load_bundle
+    from mtsed.progress import progress
     from mtsed.threshold_free import score_frame, write_scores
 
     inputs = expand_inputs(args.audio)
@@ -100,7 +99,7 @@ def detect(args: argparse.Namespace) -> int:
     print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
     seconds = {item.path: seconds_of(item.path) for item in inputs}
     found: list[tuple[str, list[Event]]] = []
-    bar = tqdm(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=len(inputs) == 1 or None,
+    bar = progress(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=len(inputs) == 1,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]")
 
     def analyse(item, audio) -> None:

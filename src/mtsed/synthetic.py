@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from mtsed.audio import write_audio
 from mtsed.clips import BACKGROUND, Clip
@@ -33,6 +32,7 @@ from mtsed.mixing import (
     overlapping_mixture,
     split_clips,
 )
+from mtsed.progress import progress
 
 OVERLAPPING_SPLITS = ("train", "validation", "evaluation")
 
@@ -70,7 +70,7 @@ def build_isolated_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str
     sources = {label: _sources(bank.by_role[label], iso.sources_per_label, cfg.seed) for label in iso.labels}
     rooms = _sources(bank.by_role[BACKGROUND], iso.rooms, cfg.seed)
     recordings = []
-    for k in tqdm(range(iso.sessions), desc=f"prepare {name}", unit="session"):
+    for k in progress(range(iso.sessions), desc=f"prepare {name}", unit="session"):
         split = "train" if k < n_train else "test"
         session = f"session-{k + 1:02d}"
         mixture = isolated_session(
@@ -94,7 +94,7 @@ def build_overlapping_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: 
     pools = _pools(bank, ovl.labels, [float(m) for m in ovl.mixtures], cfg.seed)
     splits = [s for s, count in zip(OVERLAPPING_SPLITS, ovl.mixtures) for _ in range(count)]
     recordings = []
-    for k, split in enumerate(tqdm(splits, desc=f"prepare {name}", unit="mixture")):
+    for k, split in enumerate(progress(splits, desc=f"prepare {name}", unit="mixture")):
         rec_id = f"mix-{k + 1:03d}"
         mixture = overlapping_mixture(
             _rng(cfg.seed, 1, k), bank, pools[OVERLAPPING_SPLITS.index(split)], ovl.labels,

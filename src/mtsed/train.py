@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from mtsed.fileio import atomic_path
 from mtsed.losses import multitask_loss
 from mtsed.model import CRNN, ModelSpec
+from mtsed.progress import interactive, progress
 from mtsed.segments import SegmentDataset, WindowSampler
 
 
@@ -72,7 +73,8 @@ def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=No
     total, count = 0.0, 0
     amp_dtype = torch.float16 if device.type == "cuda" else None
     with torch.set_grad_enabled(training):
-        bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not desc)
+        # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
+        bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
             loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype, weights)
             if training:
@@ -167,11 +169,11 @@ def train_model(
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "history": history, "epoch": epoch + 1, "best": best, "config": config,
         })
+        speed = len(train_data) / max(train_seconds, 1e-9)
+        print(f"{desc}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}{' (best)' if best == val_loss else ''}, "
+              f"{train_seconds:.0f} s ({speed:.1f} segments/s)", file=sys.stderr, flush=True)
         if on_epoch is not None:
-            on_epoch(epoch + 1, {
-                "train_loss": train_loss, "validation_loss": val_loss,
-                "segments_per_second": len(train_data) / max(train_seconds, 1e-9),
-            })
+            on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss, "segments_per_second": speed})
         if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
             break
     return history

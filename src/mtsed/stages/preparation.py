@@ -7,7 +7,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from mtsed.audio import load_audio
 from mtsed.clips import (
@@ -24,6 +23,7 @@ from mtsed.data import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthe
 from mtsed.features import Standardiser, log_mel
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
 from mtsed.mixing import ClipBank
+from mtsed.progress import progress
 from mtsed.synthetic import build_isolated_set, build_overlapping_set, describe
 from mtsed.targets import encode
 
@@ -99,7 +99,7 @@ def features(cfg: FeatureConfig, dataset_dir: Path, out_dir: Path) -> dict:
     frames: dict[str, int] = {}
     with atomic_dir(out_dir) as tmp, ProcessPoolExecutor(max_workers=cfg.workers) as pool:
         jobs = {pool.submit(_extract, dataset.audio_path(r), cfg): r for r in dataset.recordings}
-        for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"features {dataset.name}", unit="rec"):
+        for job in progress(as_completed(jobs), total=len(jobs), desc=f"features {dataset.name}", unit="rec"):
             recording = jobs[job]
             array = job.result()
             write_npy(tmp / f"{recording.id}.npy", array)
@@ -143,7 +143,7 @@ def targets(feature_cfg: FeatureConfig, cfg: TargetConfig, dataset_dir: Path, fe
     frames = {r["id"]: r["frames"] for r in feature_manifest["recordings"]}
     active = 0
     with atomic_dir(out_dir) as tmp:
-        for recording in tqdm(dataset.recordings, desc=f"targets {dataset.name}", unit="rec"):
+        for recording in progress(dataset.recordings, desc=f"targets {dataset.name}", unit="rec"):
             if recording.id not in frames:
                 raise KeyError(f"{features_dir / 'manifest.json'}: no features for recording {recording.id}")
             triplets = encode(
