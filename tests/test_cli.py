@@ -28,3 +28,17 @@ def test_cli_reports_a_missing_data_set(tmp_path: Path, capsys):
     params.write_text(yaml.safe_dump(tiny_params_dict()))
     assert main(["--params", str(params), "features", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "f")]) == 2
     assert "nowhere/manifest.json" in capsys.readouterr().err
+
+
+def test_an_interrupt_is_one_line_and_exit_130(monkeypatch, capsys):
+    from mtsed import commands
+    from mtsed.train import TrainingInterrupted
+
+    def interrupted(args):
+        raise TrainingInterrupted("fold 1 of baseline: stopped during training; last saved epoch 3/5 in x/last.pt; rerun to resume")
+
+    monkeypatch.setattr(commands, "detect", interrupted)
+    assert main(["detect", "a.wav"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "mtsed detect: interrupted: fold 1 of baseline: stopped during training; last saved epoch 3/5 in " \
+                          "x/last.pt; rerun to resume" and "Traceback" not in err

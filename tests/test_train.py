@@ -97,3 +97,21 @@ def test_a_log_gets_one_line_per_epoch_and_no_bar_updates(tmp_path: Path, capsys
     lines = [line for line in err.splitlines() if line.startswith("epoch ")]
     assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert f"train loss {history['train_loss'][0]:.4f}" in lines[0] and "segments/s" in lines[0]
+
+
+def test_an_interrupt_says_where_it_stopped_and_the_rerun_says_it_resumes(tmp_path: Path, capsys):
+    from mtsed.train import TrainingInterrupted
+
+    train, val = _tiny_set(tmp_path)
+    settings = TrainSettings(epochs=4, batch_size=2, seed=3)
+
+    def ctrl_c_after_two(epoch: int, _: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match=r"fold 0 of proposed: stopped during training; last saved epoch 2/4 in .*last.pt; "
+                                                  r"rerun to resume"):
+        train_model(SPEC, settings, train, val, tmp_path / "run", on_epoch=ctrl_c_after_two, name="fold 0 of proposed")
+    capsys.readouterr()
+    history = train_model(SPEC, settings, train, val, tmp_path / "run", name="fold 0 of proposed")
+    assert "resuming fold 0 of proposed at epoch 3/4" in capsys.readouterr().err and len(history["train_loss"]) == 4

@@ -258,6 +258,8 @@ def _tracked(args: argparse.Namespace) -> int:
         code = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         run.end("KILLED")
+        marked = f"parent run {run.run_id} marked KILLED; " if run.run_id else ""
+        print(f"\nmtsed tracked: interrupted; {marked}a rerun resumes where the stages stopped", file=sys.stderr)
         return 130
     except OSError as error:
         print(f"mtsed tracked: error: cannot run {cmd[0]}: {error}", file=sys.stderr)
@@ -309,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mtsed {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:  # one line, not a traceback from inside the work
+        detail = str(interrupt) or "nothing half-written was kept; a rerun starts the step again"
+        print(f"\nmtsed {args.command}: interrupted: {detail}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

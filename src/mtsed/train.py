@@ -112,6 +112,10 @@ def _resumable_state(last_path: Path, config: str) -> dict | None:
     return state
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where it stopped and that a rerun resumes."""
+
+
 def train_model(
     spec: ModelSpec,
     settings: TrainSettings,
@@ -121,9 +125,11 @@ def train_model(
     extra_config: dict | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     stop_after: int | None = None,
+    name: str = "",
 ) -> dict:
     """Train on each epoch's windows, validating each epoch; returns the history.
-    ``stop_after`` ends the run early after that many epochs (used to test resuming)."""
+    ``stop_after`` ends the run early after that many epochs (used to test resuming);
+    ``name`` (e.g. ``fold 0 of proposed``) is what resume and interrupt messages call the run."""
     device = pick_device()
     torch.manual_seed(settings.seed)
     # channels-last convolutions: about 17 % faster on CPU (benchmarks/RESULTS.md)
@@ -147,33 +153,39 @@ def train_model(
         torch.set_rng_state(state["rng"])
         history = {k: list(v) for k, v in state["history"].items()}
         start_epoch, best = int(state["epoch"]), float(state["best"])
+        print(f"resuming {name or out_dir} at epoch {start_epoch + 1}/{settings.epochs} ({last_path})", file=sys.stderr, flush=True)
     validation = DataLoader(validation_data, batch_size=settings.batch_size, num_workers=settings.num_workers)
-    loss_weights = settings.loss_weights
-    for epoch in range(start_epoch, settings.epochs):
-        train_data = train_windows.epoch(epoch)
-        loader = DataLoader(train_data, settings.batch_size, shuffle=False, num_workers=settings.num_workers)
-        started = time.perf_counter()
-        desc = f"epoch {epoch + 1}/{settings.epochs}"
-        train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler)
-        train_seconds = time.perf_counter() - started
-        val_loss = _run_epoch(model, validation, device, spec.system, loss_weights)
-        history["train_loss"].append(train_loss)
-        history["validation_loss"].append(val_loss)
-        history["train_seconds"].append(train_seconds)
-        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        if val_loss < best:
-            best = val_loss
-            _save(best_path, {"model": weights, "config": config, "epoch": epoch + 1})
-        _save(last_path, {
-            "model": weights, "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else {},
-            "history": history, "epoch": epoch + 1, "best": best, "config": config,
-        })
-        speed = len(train_data) / max(train_seconds, 1e-9)
-        print(f"{desc}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}{' (best)' if best == val_loss else ''}, "
-              f"{train_seconds:.0f} s ({speed:.1f} segments/s)", file=sys.stderr, flush=True)
-        if on_epoch is not None:
-            on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss, "segments_per_second": speed})
-        if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
-            break
+    try:
+        loss_weights = settings.loss_weights
+        for epoch in range(start_epoch, settings.epochs):
+            train_data = train_windows.epoch(epoch)
+            loader = DataLoader(train_data, settings.batch_size, shuffle=False, num_workers=settings.num_workers)
+            started = time.perf_counter()
+            desc = f"epoch {epoch + 1}/{settings.epochs}"
+            train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler)
+            train_seconds = time.perf_counter() - started
+            val_loss = _run_epoch(model, validation, device, spec.system, loss_weights)
+            history["train_loss"].append(train_loss)
+            history["validation_loss"].append(val_loss)
+            history["train_seconds"].append(train_seconds)
+            weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            if val_loss < best:
+                best = val_loss
+                _save(best_path, {"model": weights, "config": config, "epoch": epoch + 1})
+            _save(last_path, {
+                "model": weights, "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                "history": history, "epoch": epoch + 1, "best": best, "config": config,
+            })
+            speed = len(train_data) / max(train_seconds, 1e-9)
+            print(f"{desc}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}{' (best)' if best == val_loss else ''}, "
+                  f"{train_seconds:.0f} s ({speed:.1f} segments/s)", file=sys.stderr, flush=True)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss, "segments_per_second": speed})
+            if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
+                break
+    except KeyboardInterrupt:
+        saved = int(load_checkpoint(last_path)["epoch"]) if last_path.is_file() else 0
+        where = f"last saved epoch {saved}/{settings.epochs} in {last_path}" if saved else "no epoch saved yet"
+        raise TrainingInterrupted(f"{name or out_dir}: stopped during training; {where}; rerun to resume") from None
     return history

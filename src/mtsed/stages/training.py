@@ -77,7 +77,8 @@ def train(
         "distance_targets": train_cfg.distance_targets, "augment": asdict(train_cfg.augment),
     }
     work = partial_dir(out_dir)
-    history = train_model(spec, settings, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch)
+    history = train_model(spec, settings, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch,
+                          name=f"fold {fold} of {system} ({features_manifest['dataset']})")
     with atomic_dir(out_dir) as tmp:
         for name in ("best.pt", "last.pt"):
             shutil.copy2(work / name, tmp / name)
