@@ -25,10 +25,14 @@ def test_file_column_variants(tmp_path: Path):
     assert events == [Event(0.5, 1.0, "dog", "a.wav"), Event(1.0, 2.0, "cat", "b.wav")]
 
 
-def test_space_separated_lines_are_accepted(tmp_path: Path):
-    path = tmp_path / "spaces.txt"
-    path.write_text("0.5 1.0 dog\n")
-    assert read_event_list(path) == [Event(0.5, 1.0, "dog")]
+@pytest.mark.parametrize("line, event", [
+    ("0.5 1.0 dog", Event(0.5, 1.0, "dog")),  # space-separated
+    ("224.691453\t224.691453\tcar", Event(224.691453, 224.691453, "car")),  # zero length, kept as sed_eval keeps it
+])
+def test_one_line_lists_read_as_sed_eval_reads_them(tmp_path: Path, line: str, event: Event):
+    path = tmp_path / "one.txt"
+    path.write_text(line + "\n")
+    assert read_event_list(path) == [event]
 
 
 def test_every_bad_line_is_reported_with_its_number(tmp_path: Path):
@@ -65,12 +69,6 @@ def test_a_header_is_only_a_header_on_the_first_line(tmp_path: Path):
     path.write_text("0.5\t1.0\tDog\nonset\toffset\tevent_label\n")
     with pytest.raises(EventListError, match=r"late.tsv:2: onset/offset must be finite numbers"):
         read_event_list(path)
-
-
-def test_zero_length_events_are_kept(tmp_path: Path):
-    path = tmp_path / "zero.txt"
-    path.write_text("224.691453\t224.691453\tcar\n")
-    assert read_event_list(path) == [Event(224.691453, 224.691453, "car")]
 
 
 def test_weakly_labelled_lines_are_refused_as_such(tmp_path: Path):
