@@ -16,6 +16,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv with the pinned dependencies and mtsed
 
+DEV_STAMP := $(VENV)/.dev-installed
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
 STUDY_STAMP := $(VENV)/.study-installed
 $(STUDY_STAMP): $(STAMP) requirements-study.txt
 	$(BIN)/pip install --quiet -r requirements-study.txt
@@ -33,10 +38,10 @@ BACKEND ?=
 ui: install  ## MLflow tracking server + UI on 127.0.0.1:$(UI_PORT); store mlflow.db, or BACKEND=postgresql+psycopg2://user@host:port/db
 	$(BIN)/mtsed ui --port $(UI_PORT) $(if $(BACKEND),--backend-store-uri $(BACKEND))
 
-test: install $(STUDY_STAMP)  ## the whole test suite (slow end-to-end tests included)
+test: install $(DEV_STAMP) $(STUDY_STAMP)  ## the whole test suite (slow end-to-end tests included)
 	$(BIN)/pytest
 
-test-fast: install $(STUDY_STAMP)  ## unit tests only
+test-fast: install $(DEV_STAMP) $(STUDY_STAMP)  ## unit tests only
 	$(BIN)/pytest -m "not slow"
 
 study: install $(STUDY_STAMP)  ## the detection quality study over 3 seeds (hours): benchmarks/QUALITY.md

