@@ -81,3 +81,13 @@ def test_missing_scores_and_other_classes_are_named(tmp_path: Path):
     (tmp_path / "bad.tsv").write_text("start\tend\n1\t2\n")
     with pytest.raises(ValueError, match="bad.tsv: not a sed_scores_eval score file"):
         read_scores(tmp_path)
+
+
+def test_a_class_never_worth_detecting_has_no_threshold_rather_than_infinity():
+    reference, frames = _case(0)
+    silent = {rid: frame.assign(car=0.0) for rid, frame in frames.items()}  # car never scores above zero
+    got = evaluate_scores(silent, reference, {"a": 20.0, "b": 20.0}, LABELS)
+    assert got["per_class"]["car"]["best_threshold"] is None and got["per_class"]["car"]["best_f1"] == 0.0
+    best = collar_based.best_fscore(silent, {rid: [(e.onset, e.offset, e.label) for e in events] for rid, events in reference.items()},
+                                    onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.5)
+    assert best[3]["car"] == float("inf")  # what the library says, and what JSON cannot carry

@@ -74,8 +74,10 @@ def durations_of(scores: Mapping) -> dict[str, float]:
 
 
 def _number(value) -> float | None:
+    """A finite float, or ``None`` for an undefined score or a threshold of infinity
+    (sed_scores_eval's "never detect"), which JSON, MLflow and KFP metrics cannot carry."""
     value = float(value)
-    return None if np.isnan(value) else value
+    return value if np.isfinite(value) else None
 
 
 def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], durations: Mapping[str, float],
