@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-import soundfile as sf
-
 from mtsed import diagnostics, report, threshold_free
+from mtsed.audio import audio_duration
 from mtsed.bundle import Bundle, load_bundle
 from mtsed.data import load_dataset
 from mtsed.events import Event, write_event_list
@@ -92,7 +91,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
     labels = list(dataset.labels)
     evaluation = dataset.evaluation()
     reference = {r.id: dataset.events(r) for r in evaluation}
-    durations = {r.id: sf.info(str(dataset.audio_path(r))).duration for r in evaluation}
+    durations = {r.id: audio_duration(dataset.audio_path(r)) for r in evaluation}
     results, study, variants, scores = {}, {}, {}, {}
     with atomic_dir(out_dir) as tmp:
         for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
