@@ -4,12 +4,14 @@
 
 Registers the bundle in a throwaway SQLite store, serves it with ``mtsed serve`` (``mlflow
 models serve``), and times requests for one evaluation recording against ``Bundle.detect``
-in-process, checking that both find the same events.
+in-process, checking that all find the same events; requests send the path (shared disk)
+and the audio bytes (base64 in the JSON body).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import statistics
 import subprocess
@@ -69,16 +71,23 @@ def main() -> None:
         try:
             server.wait_until_up(f"http://127.0.0.1:{args.port}/ping", process)
             start = time.perf_counter() - started
+            url = f"http://127.0.0.1:{args.port}/invocations"
             payload = {"dataframe_split": {"columns": ["path"], "data": [[str(audio)]]}}
-            http, answer = _median_seconds(lambda: _post(f"http://127.0.0.1:{args.port}/invocations", payload), args.requests)
+            http, answer = _median_seconds(lambda: _post(url, payload), args.requests)
+            encoded = base64.b64encode(audio.read_bytes()).decode()
+            as_bytes = {"dataframe_split": {"columns": ["audio_base64", "name"], "data": [[encoded, audio.name]]}}
+            http_bytes, answer_bytes = _median_seconds(lambda: _post(url, as_bytes), args.requests)
         finally:
             process.terminate()
             process.wait()
     served = [(r["onset"], r["offset"], r["event_label"]) for r in answer["predictions"]]
     assert served == [(e.onset, e.offset, e.label) for e in events], "served events differ from Bundle.detect"
+    from_bytes = [(r["onset"], r["offset"], r["event_label"]) for r in answer_bytes["predictions"]]
+    assert from_bytes == served, "events from audio bytes differ from events from the path"
     seconds = audio_duration(audio)
     print(f"| {bundle.system} | {len(bundle.folds)} | {seconds:.1f} | {register:.1f} | {start:.1f} | "
-          f"{in_process:.2f} ({seconds / in_process:.0f}x) | {http:.2f} ({seconds / http:.0f}x) | {len(events)} |")
+          f"{in_process:.2f} ({seconds / in_process:.0f}x) | {http:.2f} ({seconds / http:.0f}x) | "
+          f"{http_bytes:.2f} ({len(encoded) / 1e6:.1f} MB base64) | {len(events)} |")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,13 @@ def test_prefetched_keeps_order_and_hands_errors_over(tmp_path: Path):
     assert seconds_of(tmp_path / "field" / "a.wav") == pytest.approx(0.5, abs=1e-3) and seconds_of(tmp_path / "broken.wav") == 0
 
 
+def test_files_longer_than_the_prefetch_limit_are_left_to_stream(tmp_path: Path):
+    _tree(tmp_path)
+    inputs = expand_inputs([str(tmp_path / "field")])
+    decoded = dict(prefetched(inputs, 16000, max_seconds=0.6))
+    assert [type(decoded[item]) for item in inputs] == [np.ndarray, type(None), np.ndarray]  # 0.5 s, 0.7 s, 0.5 s
+
+
 def test_run_batch_skips_failures_and_counts_them(tmp_path: Path):
     _tree(tmp_path)
     inputs = expand_inputs([str(tmp_path / "field"), str(tmp_path / "gone.wav")])

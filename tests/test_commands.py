@@ -134,6 +134,20 @@ def test_detect_a_folder_writes_mirrored_lists_and_one_combined_list(tiny_traine
     assert "2 files" in captured.out
 
 
+def test_detect_streams_long_files_with_the_same_events(tiny_trained: Path, tmp_path: Path, capsys, monkeypatch):
+    from mtsed import batch, streaming
+
+    write_tone(tmp_path / "long.flac", 31.0, 700, sr=22050)
+    bundle = str(tiny_trained / "bundles/overlapping/baseline/bundle.pt")
+    assert main(["detect", str(tmp_path / "long.flac"), "--model", bundle, "--out", str(tmp_path / "whole")]) == 0
+    monkeypatch.setattr(batch, "PREFETCH_SECONDS", 10.0)
+    monkeypatch.setattr(streaming, "BLOCK_SECONDS", 2.0)
+    capsys.readouterr()
+    assert main(["detect", str(tmp_path / "long.flac"), "--model", bundle, "--out", str(tmp_path / "streamed")]) == 0
+    assert "long.flac: 31.0 s" in capsys.readouterr().out
+    assert (tmp_path / "streamed/long.tsv").read_text() == (tmp_path / "whole/long.tsv").read_text()
+
+
 def test_detect_without_a_bundle_says_how_to_make_one(tmp_path: Path, capsys):
     assert main(["detect", "x.wav", "--model", str(tmp_path / "none.pt")]) == 2
     assert "make run" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """Detection over many files: inputs as files, folders (recursively) and globs.
 
-The next file is decoded in a background thread while the networks run on the current one
-(decoding and resampling release the GIL), progress is counted in seconds of audio, and a
-bad file is reported and skipped without stopping the others.
+The next short file is decoded in a background thread while the networks run on the current
+one (decoding and resampling release the GIL); a long file is streamed instead
+(:mod:`mtsed.streaming`), so memory stays flat.  Progress is counted in seconds of audio,
+and a bad file is reported and skipped without stopping the others.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mtsed.fileio import write_text
 
 AUDIO_SUFFIXES = frozenset("." + ext.lower() for ext in sf.available_formats())
 GLOB_CHARACTERS = frozenset("*?[")
+PREFETCH_SECONDS = 120.0  # files up to this long are decoded ahead whole; longer ones are streamed
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,17 @@ def seconds_of(path: Path) -> float:
         return 0.0
 
 
-def prefetched(inputs: Sequence[AudioInput], sample_rate: int) -> Iterator[tuple[AudioInput, np.ndarray | Exception]]:
+def prefetched(inputs: Sequence[AudioInput], sample_rate: int, max_seconds: float | None = None,
+               ) -> Iterator[tuple[AudioInput, np.ndarray | Exception | None]]:
     """Each input with its decoded audio (or the error decoding raised), decoding the
-    next file in a background thread while the caller works on the current one."""
+    next file in a background thread while the caller works on the current one.  Files
+    longer than ``max_seconds`` (default :data:`PREFETCH_SECONDS`) come with ``None``:
+    the caller streams them."""
+    max_seconds = PREFETCH_SECONDS if max_seconds is None else max_seconds
 
-    def decode(item: AudioInput) -> np.ndarray | Exception:
+    def decode(item: AudioInput) -> np.ndarray | Exception | None:
+        if seconds_of(item.path) > max_seconds:
+            return None
         try:
             return load_audio(item.path, sample_rate)
         except (AudioError, OSError, ValueError, RuntimeError) as error:
@@ -100,10 +108,11 @@ def write_combined(path: Path, per_file: Sequence[tuple[str, list[Event]]]) -> N
     write_text(path, combined_list(per_file))
 
 
-def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[[AudioInput, np.ndarray], None],
+def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[[AudioInput, np.ndarray | None], None],
               report: Callable[[AudioInput, Exception], None], done: Callable[[AudioInput], None]) -> int:
-    """Decode ahead and ``analyse`` every input; ``report`` each failure; ``done`` after
-    each file, failed or not.  Returns the number of failed files."""
+    """Decode ahead and ``analyse`` every input (with ``None`` for audio, a long file that
+    ``analyse`` streams itself); ``report`` each failure; ``done`` after each file, failed
+    or not.  Returns the number of failed files."""
     failed = 0
     for item, audio in prefetched(inputs, sample_rate):
         if isinstance(audio, Exception):
@@ -112,7 +121,7 @@ def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[
         else:
             try:
                 analyse(item, audio)
-            except (AudioError, ValueError, RuntimeError) as error:
+            except (AudioError, OSError, ValueError, RuntimeError) as error:
                 failed += 1
                 report(item, error)
         done(item)

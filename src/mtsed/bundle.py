@@ -8,6 +8,7 @@ and a JSON string and loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,7 @@ from mtsed.decoders import Decoder, decode, ensemble_scores, get_decoder
 from mtsed.events import Event
 from mtsed.features import Standardiser
 from mtsed.fileio import atomic_path
-from mtsed.inference import network_outputs
+from mtsed.inference import SegmentRunner, network_outputs
 from mtsed.model import CRNN, ModelSpec
 from mtsed.train import pick_device
 
@@ -104,6 +105,14 @@ class Bundle:
         return [network_outputs(model, standardiser.apply(np.asarray(log_mel)), self.segment_frames)
                 for model, standardiser in self._networks]
 
+    def stream_outputs(self, log_mel_blocks: Iterable[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`fold_outputs` of log-mel frames that arrive block by block (equal to it)."""
+        runners = [(SegmentRunner(model, self.segment_frames), standardiser) for model, standardiser in self._networks]
+        for block in log_mel_blocks:
+            for runner, standardiser in runners:
+                runner.push(standardiser.apply(block))
+        return [runner.finish() for runner, _ in runners]
+
     def scores(self, fold_outputs: list[np.ndarray]) -> np.ndarray:
         """Ensemble scores ``(frames, C)`` in [0, 1]: the decoder's confidence (proposed) or
         mean activity (baseline), averaged over the fold models."""
@@ -123,19 +132,43 @@ class Bundle:
         events, _, seconds = self.analyse(path, file)
         return events, seconds
 
-    def analyse(self, path: Path, file: str = "") -> tuple[list[Event], np.ndarray, float]:
-        """:meth:`detect`, plus the ensemble's frame scores ``(frames, C)`` it decoded."""
-        from mtsed.audio import load_audio
+    def analyse(self, path: Path, file: str = "", on_audio: Callable[[float], None] | None = None,
+                ) -> tuple[list[Event], np.ndarray, float]:
+        """:meth:`detect`, plus the ensemble's frame scores ``(frames, C)`` it decoded.
 
-        audio = load_audio(path, self.features.sample_rate)
-        events, scores = self.analyse_audio(audio, file)
-        return events, scores, len(audio) / self.features.sample_rate
+        The file is streamed (:mod:`mtsed.streaming`): memory does not grow with its length
+        beyond the per-frame outputs, and the events equal whole-file processing exactly.
+        ``on_audio`` is called with the seconds of each block once it is read.
+        """
+        from mtsed.streaming import read_blocks
+
+        return self._analyse_blocks(read_blocks(path, self.features.sample_rate), file, on_audio)
 
     def analyse_audio(self, audio: np.ndarray, file: str = "") -> tuple[list[Event], np.ndarray]:
         """Events and frame scores of mono audio already at the bundle's sample rate."""
-        from mtsed.features import log_mel
+        from mtsed.streaming import BLOCK_SECONDS
 
-        return self.decode(self.fold_outputs(log_mel(audio, self.features)), file)
+        step = int(BLOCK_SECONDS * self.features.sample_rate)
+        events, scores, _ = self._analyse_blocks((audio[i:i + step] for i in range(0, len(audio), step)), file)
+        return events, scores
+
+    def _analyse_blocks(self, blocks: Iterable[np.ndarray], file: str, on_audio: Callable[[float], None] | None = None,
+                        ) -> tuple[list[Event], np.ndarray, float]:
+        from mtsed.streaming import stream_log_mel
+
+        rate, samples = self.features.sample_rate, 0
+
+        def counted() -> Iterator[np.ndarray]:
+            nonlocal samples
+            for block in blocks:
+                samples += len(block)
+                if on_audio is not None:
+                    on_audio(len(block) / rate)
+                yield block
+
+        outputs = self.stream_outputs(stream_log_mel(counted(), self.features))
+        events, scores = self.decode(outputs, file)
+        return events, scores, samples / rate
 
 
 def load_bundle(path: Path) -> Bundle:

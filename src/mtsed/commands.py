@@ -83,6 +83,7 @@ def detect(args: argparse.Namespace) -> int:
     the ``sed_scores_eval`` layout; with ``--combined``, one DESED list of all files).
     Inputs are files, folders (searched recursively) or glob patterns; bad files are
     reported and skipped, and the command then exits with 1."""
+    from mtsed import batch
     from mtsed.batch import expand_inputs, run_batch, seconds_of, write_combined
     from mtsed.bundle import load_bundle
     from mtsed.progress import progress
@@ -96,11 +97,22 @@ def detect(args: argparse.Namespace) -> int:
     print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
     seconds = {item.path: seconds_of(item.path) for item in inputs}
     found: list[tuple[str, list[Event]]] = []
-    bar = progress(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=len(inputs) == 1,
-               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]")
+    one_short_file = len(inputs) == 1 and sum(seconds.values()) <= batch.PREFETCH_SECONDS
+    bar = progress(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=one_short_file,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]")
+
+    counted: dict[Path, float] = {}
+
+    def advance(item, seconds_read: float) -> None:
+        counted[item.path] = counted.get(item.path, 0.0) + seconds_read
+        bar.update(seconds_read)
 
     def analyse(item, audio) -> None:
-        events, scores = bundle.analyse_audio(audio, item.path.name)
+        if audio is None:  # a long file: streamed, the bar moves block by block
+            events, scores, duration = bundle.analyse(item.path, item.path.name, on_audio=lambda s: advance(item, s))
+        else:
+            events, scores = bundle.analyse_audio(audio, item.path.name)
+            duration = len(audio) / rate
         target = out / f"{item.name}.tsv"
         write_event_list(target, events)
         if args.scores:
@@ -108,13 +120,16 @@ def detect(args: argparse.Namespace) -> int:
         found.append((item.path.name, events))
         counts = Counter(e.label for e in events)
         summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
-        bar.write(f"{item.path}: {len(audio) / rate:.1f} s, {len(events)} events ({summary}) -> {target}")
+        bar.write(f"{item.path}: {duration:.1f} s, {len(events)} events ({summary}) -> {target}")
 
     def report(item, error: Exception) -> None:
         message = str(error) if str(item.path) in str(error) else f"{item.path}: {error}"
         bar.write(f"mtsed detect: error: {message}", file=sys.stderr)
 
-    failed = run_batch(inputs, rate, analyse, report, lambda item: bar.update(seconds[item.path]))
+    def done(item) -> None:
+        bar.update(max(0.0, seconds[item.path] - counted.get(item.path, 0.0)))
+
+    failed = run_batch(inputs, rate, analyse, report, done)
     bar.close()
     if args.combined:
         write_combined(Path(args.combined), found)

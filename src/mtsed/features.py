@@ -12,6 +12,9 @@ import numpy as np
 from mtsed.config import FeatureConfig
 
 
+MEL_BLOCK = 512  # frames per filterbank product (see _log_mel_of)
+
+
 @lru_cache(maxsize=4)
 def _mel_basis(cfg: FeatureConfig) -> np.ndarray:
     return librosa.filters.mel(
@@ -42,9 +45,34 @@ def log_mel(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         center=True,
         pad_mode="constant",
     )
-    power = np.abs(spec) ** 2
-    mel = _mel_basis(cfg) @ power
-    return np.log(mel + cfg.log_eps).T.astype(np.float32)
+    return _log_mel_of(spec, cfg)
+
+
+def log_mel_frames(padded: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log mel of every full ``n_fft`` frame, one per hop, of an already zero-padded piece
+    of signal: frame ``t`` of :func:`log_mel` is this function's frame 0 on
+    ``padded_signal[t*hop : t*hop + n_fft]`` (what streaming uses, :mod:`mtsed.streaming`)."""
+    spec = librosa.stft(
+        padded.astype(np.float32),
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        window="hann",
+        center=False,
+    )
+    return _log_mel_of(spec, cfg)
+
+
+def _log_mel_of(spec: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log mel of an STFT, the filterbank product taken over :data:`MEL_BLOCK` frames at a
+    time: a BLAS product's rounding can depend on the matrix width, and fixed blocks make
+    whole-file and streamed features agree bit for bit (and bound the memory it takes)."""
+    basis = _mel_basis(cfg)
+    out = np.empty((spec.shape[1], cfg.n_mels), np.float32)
+    for start in range(0, spec.shape[1], MEL_BLOCK):
+        power = np.ascontiguousarray(np.abs(spec[:, start:start + MEL_BLOCK]) ** 2)
+        out[start:start + power.shape[1]] = np.log(basis @ power + cfg.log_eps).T
+    return out
 
 
 @dataclass(frozen=True)

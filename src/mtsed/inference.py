@@ -17,30 +17,65 @@ from mtsed.model import CRNN
 BOUND_TOLERANCE = 1e-4  # frames: absorbs float32 rounding in p_hat * T
 
 
-@torch.no_grad()
 def network_outputs(model: CRNN, features: np.ndarray, segment_frames: int, batch_size: int = 16) -> np.ndarray:
     """Per-frame outputs ``(frames, n_outputs)`` over consecutive T-frame segments.
 
     ``features`` are standardised ``(frames, bands)`` (a memory map is fine); only one batch
-    of segments is on the device at a time, so memory stays bounded on long recordings.
+    of segments is read and on the device at a time, so memory stays bounded.
     """
-    device = next(model.parameters()).device
-    model.eval()
-    n_frames = features.shape[0]
-    starts = list(range(0, max(n_frames, 1), segment_frames))
-    out = np.zeros((n_frames, model.spec.n_outputs), np.float32)
-    for i in range(0, len(starts), batch_size):
-        chunk = starts[i:i + batch_size]
-        batch = np.zeros((len(chunk), segment_frames, features.shape[1]), np.float32)
-        for j, start in enumerate(chunk):
-            piece = features[start:start + segment_frames]
-            batch[j, :len(piece)] = piece
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-            result = model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
-        for j, start in enumerate(chunk):
-            stop = min(start + segment_frames, n_frames)
-            out[start:stop] = result[j, :stop - start]
-    return out
+    runner = SegmentRunner(model, segment_frames, batch_size)
+    step = segment_frames * batch_size
+    for start in range(0, features.shape[0], step):
+        runner.push(np.asarray(features[start:start + step], np.float32))
+    return runner.finish()
+
+
+class SegmentRunner:
+    """A network over consecutive T-frame segments of frames that arrive in pieces.
+
+    Segments start at frame 0 and are run in batches of ``batch_size`` consecutive ones as
+    soon as a batch is full; the last batch holds what is left, the last segment padded
+    with zeros.  So the outputs do not depend on how the frames were split, which lets
+    :mod:`mtsed.streaming` equal whole-file inference bit for bit.
+    """
+
+    def __init__(self, model: CRNN, segment_frames: int, batch_size: int = 16) -> None:
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.segment_frames = segment_frames
+        self.batch_size = batch_size
+        self._pending: list[np.ndarray] = []
+        self._pending_frames = 0
+        self._outputs: list[np.ndarray] = []
+
+    def push(self, frames: np.ndarray) -> None:
+        """Queue standardised ``(frames, bands)`` and run every batch they complete."""
+        self._pending.append(frames)
+        self._pending_frames += len(frames)
+        step = self.segment_frames * self.batch_size
+        if self._pending_frames >= step:
+            queued = np.concatenate(self._pending)
+            full = len(queued) // step * step
+            for start in range(0, full, step):
+                self._run(queued[start:start + step], self.batch_size)
+            self._pending, self._pending_frames = [queued[full:]], len(queued) - full
+
+    def finish(self) -> np.ndarray:
+        """Run what is left and return the outputs of every frame pushed."""
+        if self._pending_frames or not self._outputs:
+            queued = np.concatenate(self._pending) if self._pending else np.zeros((0, self.model.spec.n_mels), np.float32)
+            self._run(queued, max(1, -(-len(queued) // self.segment_frames)))
+        self._pending, self._pending_frames = [], 0
+        return np.concatenate(self._outputs)
+
+    @torch.no_grad()
+    def _run(self, frames: np.ndarray, segments: int) -> None:
+        batch = np.zeros((segments * self.segment_frames, frames.shape[1]), np.float32)
+        batch[:len(frames)] = frames
+        batch = batch.reshape(segments, self.segment_frames, -1)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
+            result = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+        self._outputs.append(result.reshape(segments * self.segment_frames, -1)[:len(frames)])
 
 
 def vote_bounds(p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int) -> tuple[np.ndarray, np.ndarray]:
