@@ -65,6 +65,7 @@ class Bundle:
     second: tuple[float, ...]
     folds: tuple[FoldModel, ...]
     fixed: tuple[float, float] = (0.5, 0.5)
+    precision: str = "auto"  # how the networks run here (mtsed.inference.PRECISIONS); not saved
 
     @property
     def frame_seconds(self) -> float:
@@ -102,12 +103,13 @@ class Bundle:
 
     def fold_outputs(self, log_mel: np.ndarray) -> list[np.ndarray]:
         """Each fold network's per-frame outputs for one recording's raw log-mel features."""
-        return [network_outputs(model, standardiser.apply(np.asarray(log_mel)), self.segment_frames)
+        return [network_outputs(model, standardiser.apply(np.asarray(log_mel)), self.segment_frames, precision=self.precision)
                 for model, standardiser in self._networks]
 
     def stream_outputs(self, log_mel_blocks: Iterable[np.ndarray]) -> list[np.ndarray]:
         """:meth:`fold_outputs` of log-mel frames that arrive block by block (equal to it)."""
-        runners = [(SegmentRunner(model, self.segment_frames), standardiser) for model, standardiser in self._networks]
+        runners = [(SegmentRunner(model, self.segment_frames, precision=self.precision), standardiser)
+                   for model, standardiser in self._networks]
         for block in log_mel_blocks:
             for runner, standardiser in runners:
                 runner.push(standardiser.apply(block))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -92,7 +93,7 @@ def detect(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.audio)
     if not inputs:
         raise FileNotFoundError(f"no audio files in {', '.join(args.audio)}")
-    bundle = load_bundle(Path(args.model))
+    bundle = dataclasses.replace(load_bundle(Path(args.model)), precision=args.precision)
     out, rate = Path(args.out), bundle.features.sample_rate
     print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
     seconds = {item.path: seconds_of(item.path) for item in inputs}

@@ -17,14 +17,35 @@ from mtsed.model import CRNN
 BOUND_TOLERANCE = 1e-4  # frames: absorbs float32 rounding in p_hat * T
 
 
-def network_outputs(model: CRNN, features: np.ndarray, segment_frames: int, batch_size: int = 16) -> np.ndarray:
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast type of an inference precision: ``auto`` is fp16 on CUDA and fp32
+    elsewhere; ``bf16`` (CPUs with AVX-512 BF16 or AMX, and GPUs) is opt-in, since its
+    events differ from fp32's by a measured amount (benchmarks/RESULTS.md)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+    if precision == "bf16":
+        return torch.bfloat16
+    return torch.float16 if precision == "auto" and device.type == "cuda" else None
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Segments per forward pass: 16 on CPU (x1.12 from 16 to 64 is not worth ~1 GB more
+    peak memory, benchmarks/RESULTS.md), 64 on a GPU."""
+    return 64 if device.type == "cuda" else 16
+
+
+def network_outputs(model: CRNN, features: np.ndarray, segment_frames: int, batch_size: int | None = None,
+                    precision: str = "auto") -> np.ndarray:
     """Per-frame outputs ``(frames, n_outputs)`` over consecutive T-frame segments.
 
     ``features`` are standardised ``(frames, bands)`` (a memory map is fine); only one batch
     of segments is read and on the device at a time, so memory stays bounded.
     """
-    runner = SegmentRunner(model, segment_frames, batch_size)
-    step = segment_frames * batch_size
+    runner = SegmentRunner(model, segment_frames, batch_size, precision)
+    step = segment_frames * runner.batch_size
     for start in range(0, features.shape[0], step):
         runner.push(np.asarray(features[start:start + step], np.float32))
     return runner.finish()
@@ -36,14 +57,16 @@ class SegmentRunner:
     Segments start at frame 0 and are run in batches of ``batch_size`` consecutive ones as
     soon as a batch is full; the last batch holds what is left, the last segment padded
     with zeros.  So the outputs do not depend on how the frames were split, which lets
-    :mod:`mtsed.streaming` equal whole-file inference bit for bit.
+    :mod:`mtsed.streaming` equal whole-file inference bit for bit.  The model runs in
+    channels-last layout (fp32, x1.5-1.7 on CPU; outputs within 2e-7 of the default layout).
     """
 
-    def __init__(self, model: CRNN, segment_frames: int, batch_size: int = 16) -> None:
-        self.model = model.eval()
+    def __init__(self, model: CRNN, segment_frames: int, batch_size: int | None = None, precision: str = "auto") -> None:
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = next(model.parameters()).device
+        self.dtype = autocast_dtype(precision, self.device)
         self.segment_frames = segment_frames
-        self.batch_size = batch_size
+        self.batch_size = batch_size or default_batch_size(self.device)
         self._pending: list[np.ndarray] = []
         self._pending_frames = 0
         self._outputs: list[np.ndarray] = []
@@ -73,7 +96,7 @@ class SegmentRunner:
         batch = np.zeros((segments * self.segment_frames, frames.shape[1]), np.float32)
         batch[:len(frames)] = frames
         batch = batch.reshape(segments, self.segment_frames, -1)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             result = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
         self._outputs.append(result.reshape(segments * self.segment_frames, -1)[:len(frames)])
 
