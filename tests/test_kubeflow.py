@@ -33,13 +33,18 @@ def test_compiled_dag_fans_out_one_training_task_per_fold():
         (task,) = loop["dag"]["tasks"].values()
         assert task["retryPolicy"]["maxRetryCount"] == 2
     root = spec["root"]["dag"]["tasks"]
-    iterators = [t["parameterIterator"] for t in root.values() if "parameterIterator" in t]
+    assert root["close-tracking"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"  # the exit handler
+    stages = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    iterators = [t["parameterIterator"] for t in stages.values() if "parameterIterator" in t]
     assert sorted(i["items"]["inputParameter"] for i in iterators) == sorted(
         2 * ["pipelinechannel--list-folds-Output", "pipelinechannel--list-folds-2-Output"])  # folds read from the features
     executors = spec["deploymentSpec"]["executors"]
     trains = [e for name, e in executors.items() if name.startswith("exec-train")]
     assert trains and all(e["container"]["resources"]["accelerator"]["resourceCount"] == "1" for e in trains)
-    assert {t["componentRef"]["name"] for t in root.values()} >= {"comp-evaluate", "comp-evaluate-2", "comp-end-tracking"}
+    assert {t["componentRef"]["name"] for t in stages.values()} >= {"comp-evaluate", "comp-evaluate-2", "comp-start-tracking"}
+    for task in ("close-tracking", "start-tracking"):  # both find the parent run by the job id
+        inputs = (root if task in root else stages)[task]["inputs"]["parameters"]
+        assert inputs["execution"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
 
 
 def test_overrides_edit_and_validate_params():
@@ -65,3 +70,27 @@ def test_dockerfile_passes_hadolint_and_runs_as_a_user():
     assert user and user[-1] not in ("USER root", "USER 0")
     assert lines[-2:] == ['ENTRYPOINT ["mtsed"]', 'CMD ["--help"]']
     assert lines.index("COPY requirements.txt ./") < lines.index("COPY src ./src")  # dependency layer first
+
+
+@pytest.mark.slow
+def test_a_failing_local_execution_leaves_its_parent_run_failed(tmp_path: Path, monkeypatch):
+    """A real kfp.local run whose clips stage fails (its folder is missing): the exit handler
+    still runs, finds the parent run by the job id and marks it FAILED."""
+    from mlflow.tracking import MlflowClient
+
+    from mtsed.kubeflow.local import run_local
+    from tests.conftest import tiny_params_dict
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MTSED_TRACKING", "on")
+    monkeypatch.chdir(tmp_path)
+    raw = tiny_params_dict(tmp_path / "no-such-clips")
+    with pytest.raises(RuntimeError, match="clips"):
+        run_local(with_overrides(yaml.safe_dump(raw), []), tmp_path / "kfp-root", tracking_uri=uri)
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("mtsed").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("mtsed.stage") == "pipeline"]
+    assert parent.info.status == "FAILED" and parent.data.tags["mtsed.outcome"] == "failed"
+    assert parent.data.tags["mtsed.execution"]  # the job id the exit handler found it by
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert children and all(r.info.status == "FAILED" for r in children)  # the clips stage run

@@ -111,3 +111,38 @@ def test_a_server_created_experiment_is_not_half_logged_without_the_server(tmp_p
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     run = tracking.Run(load_params(REPO / "params.yaml").tracking, "x", {})
     assert not run.active and "make ui" in capsys.readouterr().err
+
+
+def test_the_exit_handler_fails_its_parent_and_the_runs_killed_stages_left_open(tmp_path: Path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MTSED_TRACKING", "on")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    params = load_params(REPO / "params.yaml")
+    parent = tracking.pipeline_run(params, "kfp", execution="job-1")
+    other = tracking.pipeline_run(params, "kfp", execution="job-2")
+    killed = tracking.Run(params.tracking, "train-0", {}, parent_id=parent.run_id)  # its pod died: still RUNNING
+    done = tracking.Run(params.tracking, "train-1", {}, parent_id=parent.run_id)
+    done.end()
+    assert sorted(tracking.close_execution(params.tracking, "job-1", succeeded=False)) == sorted([parent.run_id, killed.run_id])
+    client = MlflowClient(uri)
+    status = {run_id: client.get_run(run_id).info.status for run_id in (parent.run_id, killed.run_id, done.run_id, other.run_id)}
+    assert status == {parent.run_id: "FAILED", killed.run_id: "FAILED", done.run_id: "FINISHED", other.run_id: "RUNNING"}
+    assert client.get_run(parent.run_id).data.tags["mtsed.outcome"] == "failed"
+    assert tracking.close_execution(params.tracking, "job-2", succeeded=True) == [other.run_id]
+    assert client.get_run(other.run_id).info.status == "FINISHED"
+
+
+def test_a_tracked_command_that_ran_no_stage_tags_its_parent(tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MTSED_TRACKING": "on", "MLFLOW_TRACKING_URI": uri}
+    done = subprocess.run(_mtsed("--params", str(REPO / "params.yaml"), "tracked", "--name", "nothing", "--", "true"),
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "no stage ran" in done.stderr
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name("mtsed").experiment_id])
+    assert parent.info.status == "FINISHED" and parent.data.tags["mtsed.outcome"] == "no stage ran"
+    assert "holds no results" in parent.data.tags["mlflow.note.content"]

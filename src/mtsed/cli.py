@@ -271,6 +271,13 @@ def _tracked(args: argparse.Namespace) -> int:
         tracking.describe_pipeline(run, load_params(args.params))  # the values it ran with
     except ConfigError as error:
         print(f"mtsed tracked: warning: parent run not described ({error})", file=sys.stderr)
+    killed = run.end_running_children("FAILED")  # stages killed before they could end their runs
+    if killed:
+        print(f"mtsed tracked: marked {len(killed)} unfinished stage run(s) FAILED", file=sys.stderr)
+    if code == 0 and tracking.mark_if_empty(run):
+        print(f"mtsed tracked: no stage ran; parent run {run.run_id} tagged {tracking.OUTCOME_TAG}=no stage ran", file=sys.stderr)
+    elif run.active:
+        run.set_tags({tracking.OUTCOME_TAG: "succeeded" if code == 0 else "failed"})
     run.end("FINISHED" if code == 0 else "FAILED")
     return code
 

@@ -164,6 +164,21 @@ class Run:
     def end(self, status: str = "FINISHED") -> None:
         self._guard(lambda: self._client.set_terminated(self.run_id, status))
 
+    def children(self) -> list:
+        """The child runs of this run (stages that logged under it), as MLflow ``Run`` objects."""
+        def search() -> list:
+            experiment = self._client.get_run(self.run_id).info.experiment_id
+            return self._client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{self.run_id}'")
+        return self._guard(search) or []
+
+    def end_running_children(self, status: str = "FAILED") -> list[str]:
+        """End every child run still RUNNING (its stage process was killed before it could
+        end the run itself); returns their ids."""
+        running = [child.info.run_id for child in self.children() if child.info.status == "RUNNING"]
+        for run_id in running:
+            self._guard(lambda: self._client.set_terminated(run_id, status))
+        return running
+
 
 def ensure_experiment(client, name: str, uri: str) -> str:
     """The id of experiment ``name``, created (with a local artefact root for SQLite) if new."""
@@ -208,9 +223,48 @@ def stage_run(params: Params, stage: str, inputs: Iterable[Path] = (), tags: Map
     return run
 
 
-def pipeline_run(params: Params, name: str) -> Run:
-    """Open the parent run of one pipeline execution (described by :func:`describe_pipeline`)."""
-    return Run(params.tracking, name, {**commit_tags(), "mtsed.stage": "pipeline"})
+EXECUTION_TAG = "mtsed.execution"  # a Kubeflow job id: how the exit handler finds the parent run
+OUTCOME_TAG = "mtsed.outcome"  # on parent runs: succeeded, failed, or no stage ran
+
+
+def pipeline_run(params: Params, name: str, execution: str = "") -> Run:
+    """Open the parent run of one pipeline execution (described by :func:`describe_pipeline`);
+    ``execution`` (a Kubeflow job id) tags it so that the exit handler can find it."""
+    return Run(params.tracking, name, {**commit_tags(), "mtsed.stage": "pipeline", **({EXECUTION_TAG: execution} if execution else {})})
+
+
+def close_execution(cfg: TrackingConfig, execution: str, succeeded: bool) -> list[str]:
+    """End the parent run tagged with ``execution`` however the execution ended: FINISHED
+    if it succeeded, else FAILED, and every child run still RUNNING (a stage whose pod was
+    killed) FAILED.  Kubeflow's exit handler calls this: it cannot take the parent run id
+    from the task that created it.  Returns the ids of the runs it ended."""
+    if not enabled() or not execution:
+        return []
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri(cfg))
+    experiment = client.get_experiment_by_name(cfg.experiment)
+    if experiment is None:
+        return []
+    ended = []
+    for found in client.search_runs([experiment.experiment_id], f"tags.`{EXECUTION_TAG}` = '{execution}'"):
+        parent = Run.attach(cfg, found.info.run_id)
+        ended += parent.end_running_children("FAILED")
+        if found.info.status == "RUNNING":
+            parent.set_tags({OUTCOME_TAG: "succeeded" if succeeded else "failed"})
+            parent.end("FINISHED" if succeeded else "FAILED")
+            ended.append(found.info.run_id)
+    return ended
+
+
+def mark_if_empty(run: Run) -> bool:
+    """Tag a parent run under which no stage ran (``dvc repro`` found everything up to date),
+    so that it is never mistaken for a result; returns whether it was empty."""
+    if not run.active or run.children():
+        return False
+    run.set_tags({OUTCOME_TAG: "no stage ran", "mlflow.note.content":
+                  "No stage ran under this run (everything was up to date): it holds no results of its own."})
+    return True
 
 
 def describe_pipeline(run: Run, params: Params) -> None:

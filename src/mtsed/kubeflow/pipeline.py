@@ -36,11 +36,16 @@ def build_pipeline(default_params_yaml: str, resources: Resources = Resources())
 
     @dsl.pipeline(name="mtsed", description="Multi-label multi-task CRNN sound event detection (Phan et al. 2018)")
     def mtsed_pipeline(params_yaml: str = default_params_yaml, tracking_uri: str = "", run_name: str = "kubeflow"):
-        start = tracking.start_tracking(params_yaml=params_yaml, tracking_uri=tracking_uri, run_name=run_name)
-        start.set_caching_options(False)  # a new parent run per execution
-        common = {"params_yaml": params_yaml, "tracking_uri": tracking_uri, "parent_run_id": start.output}
-        evaluations = []
-        if True:  # one indentation level: the stages between opening and closing the parent run
+        # The exit handler cannot take another task's output, so it finds the parent run by
+        # the job id, which both tasks read from the same placeholder.
+        close = tracking.close_tracking(params_yaml=params_yaml, tracking_uri=tracking_uri, execution=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+        close.set_caching_options(False).set_display_name("close MLflow runs")
+        with dsl.ExitHandler(close, name="stages"):
+            start = tracking.start_tracking(params_yaml=params_yaml, tracking_uri=tracking_uri, run_name=run_name,
+                                            execution=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+            start.set_caching_options(False)  # a new parent run per execution
+            common = {"params_yaml": params_yaml, "tracking_uri": tracking_uri, "parent_run_id": start.output}
+            evaluations = []
             clips = _sized(data.clips(**common), resources)
             prepared = _sized(data.prepare(clips=clips.outputs["clips"], **common), resources)
             for set_name in SETS:
@@ -70,10 +75,6 @@ def build_pipeline(default_params_yaml: str, resources: Resources = Resources())
                     baseline_models=dsl.Collected(trained["baseline"].outputs["model"]), **common,
                 ))
                 _sized(evaluations[-1], resources).set_display_name(f"evaluate {set_name}")
-        # KFP's exit handler may not consume another task's output, so the parent run is
-        # closed after the evaluations; a failed execution leaves it RUNNING in MLflow.
-        end = tracking.end_tracking(params_yaml=params_yaml, tracking_uri=tracking_uri, parent_run_id=start.output)
-        end.set_caching_options(False).after(*evaluations)
 
     return mtsed_pipeline
 
