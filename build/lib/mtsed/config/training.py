@@ -1,0 +1,133 @@
+"""Sections ``train``, ``thresholds`` and ``tracking``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mtsed.config.base import _check_range, _require
+
+
+@dataclass(frozen=True)
+class PerSet:
+    """One integer per default data set kind."""
+
+    isolated: int
+    overlapping: int
+
+    def __post_init__(self) -> None:
+        _require(self.isolated >= 1, "isolated", "must be >= 1")
+        _require(self.overlapping >= 1, "overlapping", "must be >= 1")
+
+    def of(self, kind: str) -> int:
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class FoldLists:
+    """Fold indices each training fan-out runs (DVC ``matrix`` and Kubeflow read these)."""
+
+    isolated: tuple[int, ...]
+    overlapping: tuple[int, ...]
+
+    def of(self, kind: str) -> tuple[int, ...]:
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the three losses in the total (SPEC section 5; the paper: 1, 1, 1)."""
+
+    classification: float = 1.0
+    distance: float = 1.0
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("classification", "distance", "confidence"):
+            _require(getattr(self, name) >= 0, name, "must be >= 0")
+        _require(self.classification > 0, "classification", "must be > 0 (activity drives detection)")
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        return (self.classification, self.distance, self.confidence)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation (:mod:`mtsed.augment`); everything off by default."""
+
+    remix: float = 0.0  # probability of adding a second random training window (power domain)
+    remix_gain_db: tuple[float, float] = (-12.0, 0.0)
+    time_masks: int = 0
+    time_mask_frames: int = 0
+    freq_masks: int = 0
+    freq_mask_bands: int = 0
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.remix <= 1, "remix", "must be a probability in [0, 1]")
+        _check_range(self.remix_gain_db, "remix_gain_db")
+        for name in ("time_masks", "time_mask_frames", "freq_masks", "freq_mask_bands"):
+            _require(getattr(self, name) >= 0, name, "must be >= 0")
+
+    @property
+    def masks(self) -> bool:
+        return (self.time_masks > 0 and self.time_mask_frames > 0) or (self.freq_masks > 0 and self.freq_mask_bands > 0)
+
+    @property
+    def active(self) -> bool:
+        return self.remix > 0 or self.masks
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Stage ``train`` (SPEC sections 3 and 5): one model per fold and system."""
+
+    windows_per_epoch: int = 512  # T-frame windows drawn at random start frames each epoch; 0: every window (hop 1)
+    sampling: str = "random"  # random: uniform over all start frames (paper: all windows); grid: hop T/4
+    distance_targets: str = "window"  # window: boundaries as seen in the window (SPEC 2); recording
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # constant, or cosine: decays to 0 over the run's steps
+    seed: int = 0
+    num_workers: int = 0  # DataLoader worker processes
+    loss_weights: LossWeights = LossWeights()
+    augment: AugmentConfig = AugmentConfig()
+    epochs: PerSet = PerSet(12, 10)
+    folds: FoldLists = FoldLists((0, 1, 2, 3), (0,))
+
+    def __post_init__(self) -> None:
+        _require(self.windows_per_epoch >= 0, "windows_per_epoch", "must be >= 0 (0: every window once, hop 1)")
+        _require(self.sampling in ("random", "grid"), "sampling", "must be 'random' or 'grid'")
+        _require(self.distance_targets in ("window", "recording"), "distance_targets", "must be 'window' or 'recording'")
+        _require(self.batch_size >= 1, "batch_size", "must be >= 1")
+        _require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)")
+        _require(self.lr_schedule in ("constant", "cosine"), "lr_schedule", "must be 'constant' or 'cosine'")
+        _require(self.num_workers >= 0, "num_workers", "must be >= 0")
+        _require(self.distance_targets == "window" or self.augment.remix == 0, "augment.remix",
+                 "needs distance_targets: window (remixed windows have no recording-level distances)")
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """Stage ``thresholds``: how per-class thresholds are chosen on validation data
+    (:mod:`mtsed.thresholds`)."""
+
+    smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
+    shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
+    variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
+
+    def __post_init__(self) -> None:
+        _require(min(self.smoothing) >= 0, "smoothing", "must be >= 0 steps")
+        _require(self.shrinkage_events >= 0, "shrinkage_events", "must be >= 0 (0: each class on its own)")
+        known = ("confidence", "confidence-mean", "activity", "bounded", "sebbs")
+        unknown = [v for v in self.variants if v not in known]
+        _require(not unknown, "variants", f"unknown decoder(s) {unknown}; known: {list(known)}")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where MLflow runs go; ``MLFLOW_TRACKING_URI`` overrides ``uri``."""
+
+    uri: str = ""  # empty: sqlite:///mlflow.db in the project folder
+    experiment: str = "mtsed"
+
+    def __post_init__(self) -> None:
+        _require(bool(self.experiment), "experiment", "must not be empty")

@@ -1,0 +1,184 @@
+"""Decoders: from network outputs to events, each under two thresholds (SPEC sections 6-7).
+
+Every decoder turns one class's per-frame outputs into events under a first threshold
+``alpha`` on the activity ``y_hat`` and a second parameter: ``beta`` on a confidence score,
+or a median-filter window in frames.  Each is written twice over: for a whole grid of both
+parameters at once (the threshold search) and for one pair per class over an ensemble of
+fold models (detection).
+
+- ``confidence`` (the paper; system ``proposed``): frames with ``y_hat > alpha`` vote
+  ``y_hat`` for the event they predict, ``[t - p_hat*T, t + q_hat*T]``; votes add up, are
+  normalised by a per-class constant fixed on validation data, and runs above ``beta``
+  become events.
+- ``confidence-mean``: the same votes averaged over the frames that cast them, so a
+  score no longer grows with the event's length (no constant needed).
+- ``activity`` (system ``baseline``; also the proposed network's activity head alone):
+  ``y_hat > alpha``, median-filtered over ``window`` frames; runs become events.
+- ``bounded``: the ``activity`` runs, each onset and offset then moved to where the
+  distance head puts it: the mean of ``t - p_hat*T`` over the run's first ``BOUND_FRAMES``
+  frames and of ``t + q_hat*T`` over its last ones (frames near a boundary predict it best).
+- ``sebbs``: the ``sebbs`` package's change-point bounding boxes on the activity head; its
+  first parameter is a configuration index, not alpha (:mod:`mtsed.sebbs_decoder`; optional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mtsed.events import Event
+from mtsed.inference import class_votes, median_filter_binary, median_filter_many
+from mtsed.targets import run_bounds
+
+ALPHAS = np.round(np.arange(101) * 0.01, 2)
+BETAS = np.round(np.arange(21) * 0.05, 2)
+WINDOWS = np.arange(1, 257, 6)
+BOUND_FRAMES = 5
+FIXED_ALPHA = 0.5
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """A decoder's name, and the grids and fixed defaults of its two parameters."""
+
+    name: str
+    seconds: np.ndarray
+    second_name: str  # "beta", "median_window" or "detection_threshold"
+    fixed_second: float
+    uses_distances: bool
+    firsts: np.ndarray = field(default_factory=lambda: ALPHAS)  # alpha, or (sebbs) a configuration index
+    fixed_first: float = FIXED_ALPHA
+
+    @property
+    def normalised(self) -> bool:
+        """Whether scores need the per-class validation constant (summed votes)."""
+        return self.name == "confidence"
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the second parameter is a median window on thresholded activity."""
+        return self.second_name == "median_window"
+
+
+DECODERS = {
+    "confidence": Decoder("confidence", BETAS, "beta", 0.5, True),
+    "confidence-mean": Decoder("confidence-mean", BETAS, "beta", 0.5, True),
+    "activity": Decoder("activity", WINDOWS, "median_window", 25, False),
+    "bounded": Decoder("bounded", WINDOWS, "median_window", 25, True),
+    "sebbs": Decoder("sebbs", BETAS, "detection_threshold", 0.5, False, np.arange(18), 7),  # 7: 0.48 s step, merge at 0.2
+}
+
+
+def get_decoder(name: str) -> Decoder:
+    if name not in DECODERS:
+        raise ValueError(f"unknown decoder {name!r}; known: {', '.join(DECODERS)}")
+    return DECODERS[name]
+
+
+@dataclass(frozen=True)
+class ClassOutputs:
+    """One class's per-frame outputs of one network: activity and, if any, the distances."""
+
+    y: np.ndarray
+    p: np.ndarray | None = None
+    q: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, outputs: np.ndarray, c: int, n_classes: int) -> ClassOutputs:
+        if outputs.shape[1] == n_classes:
+            return cls(outputs[:, c])
+        return cls(outputs[:, c], outputs[:, n_classes + c], outputs[:, 2 * n_classes + c])
+
+
+def class_scores(dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int,
+                 constants: np.ndarray | None = None) -> np.ndarray:
+    """``(len(alphas), frames)``: the score ``beta`` cuts (confidence decoders; summed votes
+    over ``constants`` per alpha), or the activity that ``alpha`` cuts (activity decoders)."""
+    if dec.name == "confidence":
+        votes = class_votes(out.y, out.p, out.q, alphas, segment_frames)
+        return np.clip(votes / np.maximum(np.asarray(constants)[:, None], 1e-12), 0.0, 1.0)
+    if dec.name == "confidence-mean":
+        votes = class_votes(out.y, out.p, out.q, alphas, segment_frames)
+        voters = class_votes(out.y, out.p, out.q, alphas, segment_frames, unit=True)
+        return np.where(voters > 0.5, votes / np.maximum(voters, 1.0), 0.0)
+    return np.broadcast_to(out.y, (len(alphas), out.y.shape[0]))
+
+
+def _active(dec: Decoder, scores: np.ndarray, alphas: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """``(A, S, frames)`` activity for every alpha (rows of ``scores``) and second parameter."""
+    if dec.filtered:
+        return median_filter_many(scores > alphas[:, None], seconds)
+    return scores[:, None, :] > seconds[None, :, None]
+
+
+def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run boundaries (frames) moved to the distance head's estimate near each end."""
+    t = np.arange(out.y.shape[0], dtype=np.float64)
+    onset_sum = np.concatenate([[0.0], np.cumsum(t - out.p * segment_frames)])
+    offset_sum = np.concatenate([[0.0], np.cumsum(t + out.q * segment_frames)])
+    k = np.minimum(stop - first, BOUND_FRAMES)
+    onsets = (onset_sum[first + k] - onset_sum[first]) / k
+    offsets = (offset_sum[stop] - offset_sum[stop - k]) / k + 1.0
+    onsets = np.maximum(onsets, 0.0)
+    return onsets, np.maximum(offsets, onsets + 1.0)
+
+
+def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants: np.ndarray | None = None,
+                alphas: np.ndarray | None = None, frame_seconds: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Events of one class for every grid point ``(alpha, second)``: each event's row
+    (``alpha_index * len(dec.seconds) + second_index``), onset and offset in frames, and
+    the number of rows; ``constants`` are the normalisers per alpha (summed votes)."""
+    if dec.name == "sebbs":
+        from mtsed import sebbs_decoder
+
+        return sebbs_decoder.grid_events(out.y, frame_seconds, dec.seconds)
+    alphas = dec.firsts if alphas is None else alphas
+    scores = class_scores(dec, out, alphas, segment_frames, constants)
+    active = _active(dec, scores, alphas, dec.seconds)
+    rows, first, stop = run_bounds(active.reshape(-1, active.shape[-1]))
+    if dec.name == "bounded" and len(rows):
+        onsets, offsets = _bounded(first, stop, out, segment_frames)
+        return rows, onsets, offsets, active.shape[0] * active.shape[1]
+    return rows, first.astype(np.float64), stop.astype(np.float64), active.shape[0] * active.shape[1]
+
+
+def ensemble_scores(dec: Decoder, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, segment_frames: int,
+                    norms: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Scores ``(frames, C)`` in [0, 1] of an ensemble of fold models: confidence per fold
+    at each class's ``alpha`` then averaged, or the mean activity."""
+    n_classes = len(alpha)
+    if not dec.name.startswith("confidence"):
+        return np.mean([o[:, :n_classes] for o in fold_outputs], axis=0)
+    per_fold = []
+    for k, outputs in enumerate(fold_outputs):
+        columns = []
+        for c in range(n_classes):
+            constant = np.asarray(norms[k])[c:c + 1] if dec.normalised else None
+            columns.append(class_scores(dec, ClassOutputs.of(outputs, c, n_classes), alpha[c:c + 1], segment_frames, constant)[0])
+        per_fold.append(np.stack(columns, axis=1))
+    return np.mean(per_fold, axis=0)
+
+
+def decode(dec: Decoder, scores: np.ndarray, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, second: np.ndarray,
+           labels: Sequence[str], frame_seconds: float, segment_frames: int, file: str = "") -> list[Event]:
+    """Events of an ensemble from its scores (and, for ``bounded``, its mean distances)."""
+    if dec.name == "sebbs":
+        from mtsed import sebbs_decoder
+
+        boxes = sebbs_decoder.decode(scores, alpha, second, labels, frame_seconds)
+        return sorted((Event(float(a), float(b), label, file) for a, b, label in boxes), key=lambda e: (e.onset, e.offset, e.label))
+    mean = np.mean(fold_outputs, axis=0) if dec.name == "bounded" else None
+    events = []
+    for c, label in enumerate(labels):
+        if dec.filtered:
+            active = median_filter_binary(scores[:, c] > alpha[c], int(second[c]))
+        else:
+            active = scores[:, c] > second[c]
+        _, first, stop = run_bounds(active[None, :])
+        onsets, offsets = first.astype(np.float64), stop.astype(np.float64)
+        if mean is not None and len(first):
+            onsets, offsets = _bounded(first, stop, ClassOutputs.of(mean, c, len(labels)), segment_frames)
+        events += [Event(float(a * frame_seconds), float(b * frame_seconds), label, file) for a, b in zip(onsets, offsets)]
+    return sorted(events, key=lambda e: (e.onset, e.offset, e.label))

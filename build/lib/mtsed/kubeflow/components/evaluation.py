@@ -1,0 +1,65 @@
+"""Ensemble outputs, threshold search (the model bundle) and evaluation of one set."""
+
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
+
+from mtsed.kubeflow.components import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def ensemble(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, system: str,
+             features: Input[Dataset], models: Input[List[Model]], outputs: Output[Dataset], metrics: Output[Metrics]):
+    """Every fold model's outputs (``<outputs>/<set>/<system>``) from the collected fold models."""
+    import tempfile
+    from pathlib import Path
+
+    from mtsed.kubeflow.runtime import fold_links, link_tree, run_stage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{system}"))
+        run_stage(params_yaml, ["ensemble", "--features", f"{features.path}/{set_name}", "--models", str(root / "models" / set_name / system),
+                                "--out", f"{outputs.path}/{set_name}/{system}"], tracking_uri, parent_run_id, metrics)
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def thresholds(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, system: str, data: Input[Dataset],
+               outputs: Input[Dataset], models: Input[List[Model]], bundle: Output[Model], metrics: Output[Metrics]):
+    """Per-class threshold search; ``<bundle>/<set>/<system>/bundle.pt`` is the detector."""
+    import tempfile
+    from pathlib import Path
+
+    from mtsed.kubeflow.runtime import fold_links, link_tree, run_stage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{system}"))
+        run_stage(params_yaml, ["thresholds", "--data", f"{data.path}/{set_name}", "--outputs", f"{outputs.path}/{set_name}/{system}",
+                                "--models", str(root / "models" / set_name / system), "--out", f"{bundle.path}/{set_name}/{system}"],
+                  tracking_uri, parent_run_id, metrics)
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def evaluate(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, data: Input[Dataset], features: Input[Dataset],
+             targets: Input[Dataset], proposed_outputs: Input[Dataset], baseline_outputs: Input[Dataset], proposed_bundle: Input[Model],
+             baseline_bundle: Input[Model], proposed_models: Input[List[Model]], baseline_models: Input[List[Model]],
+             report: Output[Dataset], table: Output[Markdown], metrics: Output[Metrics]):
+    """Tables, event lists and figures of both systems (``<report>/<set>``); the table as Markdown."""
+    import tempfile
+    from pathlib import Path
+
+    from mtsed.kubeflow.runtime import fold_links, link_tree, run_stage
+
+    links = {}
+    for system, outputs, bundle, models in (("proposed", proposed_outputs, proposed_bundle, proposed_models),
+                                            ("baseline", baseline_outputs, baseline_bundle, baseline_models)):
+        links[f"outputs/{set_name}/{system}"] = f"{outputs.path}/{set_name}/{system}"
+        links[f"bundles/{set_name}/{system}"] = f"{bundle.path}/{set_name}/{system}"
+        links.update(fold_links([m.path for m in models], f"models/{set_name}/{system}"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = link_tree(Path(tmp), links)
+        run_stage(params_yaml, ["evaluate-set", "--data", f"{data.path}/{set_name}", "--features", f"{features.path}/{set_name}",
+                                "--targets", f"{targets.path}/{set_name}", "--outputs", str(root / "outputs"), "--bundles", str(root / "bundles"), "--models", str(root / "models"),
+                                "--out", f"{report.path}/{set_name}"], tracking_uri, parent_run_id, metrics)
+    with open(table.path, "w") as handle:
+        handle.write((Path(report.path) / set_name / "table.md").read_text())

@@ -1,0 +1,155 @@
+"""Stage ``evaluate``: both systems on the evaluation split, with what explains the scores.
+
+Besides the paper-like table (searched thresholds, evaluation split) the report holds,
+for every system: searched against fixed thresholds; the same figures on the training
+split (in-sample outputs of the folds that trained on each recording); frame-level F1 of
+the activity head and the distance head's median boundary error (:mod:`mtsed.diagnostics`);
+and, for the proposed network, the variant decoders next to the paper's.  Beside the
+event-based scores each system gets sed_eval's segment-based scores (1-s segments) and the
+threshold-free ones of :mod:`mtsed.threshold_free` (PSDS1, PSDS2), computed from its frame
+scores, which the report also keeps in ``scores/<system>/`` (``sed_scores_eval`` layout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mtsed import diagnostics, report, threshold_free
+from mtsed.audio import audio_duration
+from mtsed.bundle import Bundle, load_bundle
+from mtsed.data import load_dataset
+from mtsed.events import Event, write_event_list
+from mtsed.fileio import atomic_dir, read_json, write_json
+from mtsed.metrics import evaluate_events, evaluate_segments
+
+
+def _outputs(ensemble_dir: Path, split: str, ids: list[str]) -> dict[str, list[np.ndarray]]:
+    return {rid: list(np.load(ensemble_dir / split / f"{rid}.npy")) for rid in ids}
+
+
+def _variant(bundle: Bundle, choice: dict) -> Bundle:
+    """The same fold networks under another decoder's searched thresholds."""
+    from mtsed.decoders import get_decoder
+
+    dec = get_decoder(choice["decoder"])
+    folds = tuple(replace(f, norm=tuple(choice["norm"].get(f.name, ())), fixed_norm=tuple(choice["fixed_norm"].get(f.name, ())))
+                  for f in bundle.folds)
+    return replace(bundle, decoder=dec.name, alpha=tuple(choice["alpha"]), second=tuple(choice[dec.second_name]), folds=folds,
+                   fixed=(choice["fixed"]["alpha"], choice["fixed"][dec.second_name]))
+
+
+def _score(bundle: Bundle, outputs: dict[str, list[np.ndarray]], reference: dict[str, list[Event]], labels: list[str]
+           ) -> tuple[dict, dict[str, list[Event]], dict[str, np.ndarray]]:
+    """sed_eval results of a bundle on some recordings, their events and ensemble scores."""
+    events, scores = {}, {}
+    for rid, folds in outputs.items():
+        events[rid], scores[rid] = bundle.decode(folds, rid)
+    return evaluate_events(reference, events, labels), events, scores
+
+
+def _diagnostics(outputs: dict[str, list[np.ndarray]], targets_dir: Path, segment_frames: int, reading: str, n_classes: int) -> dict:
+    """Frame-level F1 of the activity head and the median boundary errors (proposed)."""
+    counts, onset, offset = [], [], []
+    for rid, folds in outputs.items():
+        mean = np.mean(folds, axis=0)
+        targets = diagnostics.inference_targets(np.load(targets_dir / f"{rid}.npy"), segment_frames, reading)
+        counts.append(diagnostics.frame_counts(mean[:, :n_classes], targets[:, :n_classes]))
+        if mean.shape[1] == 3 * n_classes:
+            errors = diagnostics.boundary_errors(mean, targets, segment_frames)
+            onset.append(errors[0])
+            offset.append(errors[1])
+    return {"frame_f1": diagnostics.frame_f1(counts), "onset_error_frames": diagnostics.median_or_none(onset),
+            "offset_error_frames": diagnostics.median_or_none(offset)}
+
+
+def _beyond_events(bundle: Bundle, reference: dict[str, list[Event]], events: dict[str, list[Event]],
+                   scores: dict[str, np.ndarray], durations: dict[str, float], labels: list[str], scores_dir: Path) -> dict:
+    """Segment-based scores of the events and threshold-free scores of the frame scores
+    (which are kept in ``scores_dir``, one ``sed_scores_eval`` TSV per recording)."""
+    frames = {}
+    for rid, values in scores.items():
+        frames[rid] = threshold_free.score_frame(values, bundle.frame_seconds, labels)
+        threshold_free.write_scores(scores_dir / f"{rid}.tsv", frames[rid])
+    return {"segment_based": evaluate_segments(reference, events, labels, durations),
+            "threshold_free": threshold_free.evaluate_scores(frames, reference, durations, labels)}
+
+
+def _headline(result: dict) -> dict:
+    return {"overall": {k: result["overall"][k] for k in ("f1", "er")}, "class_average": result["class_average"]}
+
+
+def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: dict[str, tuple[Path, Path, Path]], out_dir: Path) -> dict:
+    """Evaluate every system; write tables, event lists and plots into ``out_dir``.
+
+    ``systems`` maps a system name to its (ensemble outputs, bundle folder, models) paths.
+    Returns the main results (searched thresholds, evaluation split) plus the study block.
+    """
+    dataset = load_dataset(dataset_dir)
+    labels = list(dataset.labels)
+    evaluation = dataset.evaluation()
+    reference = {r.id: dataset.events(r) for r in evaluation}
+    durations = {r.id: audio_duration(dataset.audio_path(r)) for r in evaluation}
+    results, study, variants, scores = {}, {}, {}, {}
+    with atomic_dir(out_dir) as tmp:
+        for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
+            bundle = load_bundle(bundle_dir / "bundle.pt")
+            manifest = read_json(ensemble_dir / "manifest.json")
+            splits = {"evaluation": (_outputs(ensemble_dir, "evaluation", list(reference)), reference)}
+            recordings = {r.id: r for r in dataset.recordings}
+            training_ids = list(manifest.get("training", {}))
+            splits["training"] = (_outputs(ensemble_dir, "training", training_ids), {rid: dataset.events(recordings[rid]) for rid in training_ids})
+            study[system] = {}
+            for split, (outputs, ref) in splits.items():
+                searched, events, split_scores = _score(bundle, outputs, ref, labels)
+                fixed = _score(bundle.with_fixed_thresholds(), outputs, ref, labels)[0]
+                if split == "evaluation":
+                    results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
+                                                                    tmp / "scores" / system)}
+                    scores[system] = split_scores
+                    for rid, found in events.items():
+                        write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
+                study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed),
+                                        **_diagnostics(outputs, targets_dir, bundle.segment_frames,
+                                                       manifest.get("distance_targets", "window"), len(labels))}
+            choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
+            for name, choice in choices.items():
+                variant = _variant(bundle, choice)
+                outputs, ref = splits["evaluation"]
+                variants[f"{system}:{name}"] = {"searched": _headline(_score(variant, outputs, ref, labels)[0]),
+                                                 "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0])}
+            histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in manifest["folds"]}
+            report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
+        title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
+            f"{dataset.name}: {len(evaluation)} evaluation recordings"
+        decoders = {s: load_bundle(b / "bundle.pt").decoder for s, (_, b, _) in systems.items()}
+        table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
+            report.study_tables(study, variants, decoders)
+        (tmp / "table.md").write_text(table)
+        full = {**results, "study": study, "variants": variants}
+        write_json(tmp / "table.json", full)
+        (tmp / "per_class.csv").write_text(report.per_class_csv(results, labels))
+        report.plot_f1_bars(tmp / "f1_per_class.png", results, labels, title)
+        shown = max(evaluation, key=lambda r: len(reference[r.id]))  # the busiest recording
+        report.plot_detection(tmp / "detection.png", np.load(features_dir / f"{shown.id}.npy"),
+                              {s: scores[s][shown.id] for s in results}, reference[shown.id], labels,
+                              read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
+    print(table)
+    return report_metrics(full)
+
+
+def report_metrics(table: dict) -> dict:
+    """The evaluate stage's metrics out of a full report (``table.json``): the scores
+    summary plus the study and decoder-variant figures, as DVC and Kubeflow both log them."""
+    return {**scores_summary(table), "study": table["study"], "variants": table["variants"]}
+
+
+def scores_summary(results: dict) -> dict:
+    """The evaluate stage's metrics from full results (``table.json``): overall and
+    class-average scores and per-class F1/ER of each system."""
+    return {s: {"overall": r["overall"], "class_average": r["class_average"],
+                "per_class": {label: {"f1": c["f1"], "er": c["er"]} for label, c in r["per_class"].items()},
+                "segment_based": r["segment_based"], "threshold_free": r["threshold_free"]}
+            for s, r in results.items() if s not in ("study", "variants")}
