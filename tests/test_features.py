@@ -50,3 +50,14 @@ def test_standardiser_refuses_no_frames_and_guards_constant_bands():
         Standardiser.fit([])
     std = Standardiser.fit([np.ones((4, 3), np.float32)])
     assert np.all(std.std > 0) and np.all(np.isfinite(std.apply(np.ones((2, 3), np.float32))))
+
+
+def test_features_do_not_depend_on_the_blas_thread_count():
+    from threadpoolctl import threadpool_limits
+
+    signal = (0.1 * np.random.default_rng(0).standard_normal(44100 * 30)).astype(np.float32)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = log_mel(signal, FeatureConfig())
+    with threadpool_limits(limits=4, user_api="blas"):
+        many = log_mel(signal, FeatureConfig())
+    assert np.array_equal(one, many)
