@@ -81,8 +81,8 @@ def _log_mel_of(spec: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 def _blas() -> ThreadpoolController:
     """The filterbank product runs on one BLAS thread.  OpenBLAS splits a product
     differently over more threads, which changes the last bits, so features would depend on
-    the machine's core count; and its threads spin after each call, stealing the cores torch
-    needs next (``detect`` on a 5 s clip took 108 ms instead of 22 ms on 2 cores)."""
+    the machine's core count; and with two threads, the networks that run right after were
+    several times slower (``detect`` on a 5 s clip: 108 ms instead of 22 ms on 2 cores)."""
     return ThreadpoolController()
 
 
