@@ -119,3 +119,16 @@ def test_mlflow_models_serve_answers_http_with_events(registered: tuple[str, Pat
     rows = [(r["file"], r["onset"], r["offset"], r["event_label"]) for r in answer["predictions"]]
     assert rows == _expected_rows(root, audio)
     assert [(r["file"], r["onset"], r["offset"], r["event_label"]) for r in uploaded["predictions"]] == rows
+
+
+def test_registering_writes_no_progress_bars_into_a_log(tiny_trained: Path, tmp_path: Path, capfd, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("mtsed", artifact_location=(tmp_path / "a").as_uri())).info.run_id
+    assert registry.log_detector(uri, run_id, tiny_trained / "bundles/isolated/proposed/bundle.pt", "quiet",
+                                 _evaluation_audio(tiny_trained)) == "1"
+    captured = capfd.readouterr()
+    assert "\r" not in captured.err + captured.out

@@ -145,6 +145,8 @@ def log_detector(uri: str, run_id: str, bundle_path: Path, name: str, example_au
 
     import mtsed
 
+    if not sys.stderr.isatty():  # no carriage-return bars in logs (DVC, CI, Kubeflow pods)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         mlflow.set_tracking_uri(uri)
         client = MlflowClient(uri)
