@@ -4,6 +4,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -101,8 +102,12 @@ def test_the_images_pinned_install_resolves(tmp_path: Path):
 def test_the_wheel_carries_its_resources_and_its_entry_point_runs(tmp_path: Path):
     """Build the wheel, install it alone in a fresh venv (its dependencies borrowed from this
     one, read-only), and run `mtsed --help` and a resource read from outside the repository."""
+    project = tmp_path / "project"  # a copy: an in-tree build would leave build/ in the repository
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "requirements.txt"):
+        shutil.copy(REPO / name, project / name)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                           "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True)
+                           "-w", str(tmp_path / "dist"), str(project)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("mtsed-*.whl")
     venv = tmp_path / "venv"
