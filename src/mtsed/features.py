@@ -37,31 +37,20 @@ def log_mel(signal: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """
     if signal.ndim != 1:
         raise ValueError(f"log_mel expects a mono signal, got shape {signal.shape}")
-    spec = librosa.stft(
-        signal.astype(np.float32),
-        n_fft=cfg.n_fft,
-        hop_length=cfg.hop_length,
-        win_length=cfg.win_length,
-        window="hann",
-        center=True,
-        pad_mode="constant",
-    )
-    return _log_mel_of(spec, cfg)
+    return _log_mel_of(_stft(signal, cfg, centred=True), cfg)
 
 
 def log_mel_frames(padded: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Log mel of every full ``n_fft`` frame, one per hop, of an already zero-padded piece
     of signal: frame ``t`` of :func:`log_mel` is this function's frame 0 on
     ``padded_signal[t*hop : t*hop + n_fft]`` (what streaming uses, :mod:`mtsed.streaming`)."""
-    spec = librosa.stft(
-        padded.astype(np.float32),
-        n_fft=cfg.n_fft,
-        hop_length=cfg.hop_length,
-        win_length=cfg.win_length,
-        window="hann",
-        center=False,
-    )
-    return _log_mel_of(spec, cfg)
+    return _log_mel_of(_stft(padded, cfg, centred=False), cfg)
+
+
+def _stft(signal: np.ndarray, cfg: FeatureConfig, centred: bool) -> np.ndarray:
+    """Hann-windowed STFT; ``centred`` zero-pads ``n_fft/2`` on both ends first."""
+    return librosa.stft(signal.astype(np.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                        win_length=cfg.win_length, window="hann", center=centred, pad_mode="constant")
 
 
 def _log_mel_of(spec: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
