@@ -61,14 +61,11 @@ def run_detect(paths: list[Path], bundle: Path, out: Path, src: Path | None) -> 
 def whole_file_events(bundle_path: Path, path: Path) -> str:
     """The event list of the whole-file path: all audio, all features, all network outputs."""
     from mtsed.bundle import load_bundle
-    from mtsed.decoders import decode
     from mtsed.events import format_event_list
     from mtsed.features import log_mel
 
     bundle = load_bundle(bundle_path)
-    outputs = bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features))
-    events = decode(bundle.spec, bundle.scores(outputs), outputs, np.asarray(bundle.alpha), np.asarray(bundle.second),
-                    bundle.labels, bundle.frame_seconds, bundle.segment_frames, path.name)
+    events, _ = bundle.decode(bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features)), path.name)
     return format_event_list(events)
 
 

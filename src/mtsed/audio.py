@@ -22,10 +22,16 @@ def load_audio(path: str | Path, sample_rate: int = 44100) -> np.ndarray:
     Raises :class:`AudioError` naming the file when it is missing, unreadable, empty or
     holds NaN/inf samples, so that one bad recording never fails anonymously.
     """
+    path = existing(path)
+    return decode_audio(str(path), str(path), sample_rate)
+
+
+def existing(path: str | Path) -> Path:
+    """``path`` as a Path, or an :class:`AudioError` if no such file."""
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
-    return decode_audio(str(path), str(path), sample_rate)
+    return path
 
 
 def decode_audio(source: str | BinaryIO, name: str, sample_rate: int) -> np.ndarray:
@@ -33,16 +39,32 @@ def decode_audio(source: str | BinaryIO, name: str, sample_rate: int) -> np.ndar
     at ``sample_rate``; errors name ``name``."""
     try:
         data, native_rate = sf.read(source, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"{name}: unreadable audio ({error})") from None
+    except READ_ERRORS as error:
+        raise unreadable(name, error) from None
     if data.size == 0:
-        raise AudioError(f"{name}: empty audio (no samples)")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{name}: audio contains NaN or infinite samples")
-    mono = data.mean(axis=1)
+        raise empty(name)
+    mono = mono_of(data, name)
     if native_rate != sample_rate:
         mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+READ_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError)
+
+
+def unreadable(name: str | Path, error: Exception) -> AudioError:
+    return AudioError(f"{name}: unreadable audio ({error})")
+
+
+def empty(name: str | Path) -> AudioError:
+    return AudioError(f"{name}: empty audio (no samples)")
+
+
+def mono_of(data: np.ndarray, name: str | Path) -> np.ndarray:
+    """Frames x channels downmixed by the channel mean; NaN or inf is an error naming ``name``."""
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{name}: audio contains NaN or infinite samples")
+    return data.mean(axis=1)
 
 
 def audio_duration(path: str | Path) -> float:
@@ -50,7 +72,7 @@ def audio_duration(path: str | Path) -> float:
     try:
         return float(sf.info(str(path)).duration)
     except (sf.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: unreadable audio ({error})") from None
+        raise unreadable(path, error) from None
 
 
 def write_audio(path: str | Path, signal: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:

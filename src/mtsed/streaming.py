@@ -18,7 +18,6 @@ Every stage reproduces whole-file processing exactly, which tests check bit for 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from mtsed.audio import AudioError
+from mtsed.audio import READ_ERRORS, empty, existing, mono_of, unreadable
 from mtsed.config import FeatureConfig
 from mtsed.features import MEL_BLOCK, log_mel_frames
 
@@ -39,13 +38,11 @@ def read_blocks(path: str | Path, sample_rate: int, block_seconds: float | None 
     :data:`BLOCK_SECONDS`) whose concatenation equals :func:`mtsed.audio.load_audio` of
     ``path``; errors name the file, as there."""
     block_seconds = BLOCK_SECONDS if block_seconds is None else block_seconds
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such audio file")
+    path = existing(path)
     try:
         sound = sf.SoundFile(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"{path}: unreadable audio ({error})") from None
+    except READ_ERRORS as error:
+        raise unreadable(path, error) from None
     with sound:
         yield from _resampled(_mono_blocks(sound, path, max(1, int(block_seconds * sound.samplerate))),
                               sound.samplerate, sample_rate, path)
@@ -56,13 +53,11 @@ def _mono_blocks(sound: sf.SoundFile, path: Path, frames: int) -> Iterator[np.nd
     while True:
         try:
             data = sound.read(frames, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as error:
-            raise AudioError(f"{path}: unreadable audio ({error})") from None
+        except READ_ERRORS as error:
+            raise unreadable(path, error) from None
         if data.size == 0:
             return
-        if not np.all(np.isfinite(data)):
-            raise AudioError(f"{path}: audio contains NaN or infinite samples")
-        yield data.mean(axis=1)
+        yield mono_of(data, path)
 
 
 def _resampled(blocks: Iterator[np.ndarray], native_rate: int, sample_rate: int, path: Path) -> Iterator[np.ndarray]:
@@ -73,7 +68,7 @@ def _resampled(blocks: Iterator[np.ndarray], native_rate: int, sample_rate: int,
             count += len(block)
             yield np.ascontiguousarray(block, dtype=np.float32)
         if count == 0:
-            raise AudioError(f"{path}: empty audio (no samples)")
+            raise empty(path)
         return
     stream = soxr.ResampleStream(native_rate, sample_rate, 1, dtype="float32", quality="HQ")
     consumed, released, held = 0, 0, np.zeros(0, np.float32)
@@ -85,7 +80,7 @@ def _resampled(blocks: Iterator[np.ndarray], native_rate: int, sample_rate: int,
             released += len(out)
             yield out
     if consumed == 0:
-        raise AudioError(f"{path}: empty audio (no samples)")
+        raise empty(path)
     held = np.concatenate([held, stream.resample_chunk(np.zeros(0, np.float32), last=True)])
     remaining = int(np.ceil(consumed * (float(sample_rate) / native_rate))) - released
     if remaining < 0:  # never seen: soxr overshoots librosa's length by a sample or two at most
@@ -141,9 +136,3 @@ def stream_log_mel(blocks: Iterator[np.ndarray], cfg: FeatureConfig) -> Iterator
     if len(last):
         yield last
 
-
-def expected_frames(path: Path, cfg: FeatureConfig) -> int:
-    """Frames a file will give, from its header (for progress and preallocation)."""
-    info = sf.info(str(path))
-    samples = info.frames if info.samplerate == cfg.sample_rate else math.ceil(info.frames * (cfg.sample_rate / info.samplerate))
-    return 1 + samples // cfg.hop_length
