@@ -7,17 +7,18 @@ Runs the stage functions (what ``dvc repro`` runs) in a scratch folder and write
   and class-average event-based F1 and ER, and the proposed - baseline difference;
 - the diagnostics of every run on the training and evaluation splits (frame F1, median
   boundary error, event F1 with searched and fixed thresholds);
-- F1 against training windows (and minutes at the measured training throughput);
-- ablations: SpecAugment-style masks added (both systems), and of the proposed network: no
-  remixing, distance targets read over the recording instead of the window, windows on a
-  hop grid instead of random start frames, the distance loss weighted 10x, and every
-  decoder (free: every run reports them).
+- the three systems (``proposed``: the paper's decoder; ``baseline``; ``multitask``: the
+  proposed network under the decoder that wins on validation) and every candidate decoder
+  of ``thresholds.multitask`` (free: every run reports them);
+- a compute curve: F1 against training minutes at 0.5x to 8x the default epochs;
+- ablations of issue 18: the paper's distance head (linear d/T, squared error, weight 1),
+  and the paper's constant learning rate without warm-up.
 
 Every run is resumable: a finished run (its ``reports/<set>/table.json``) is not redone.
 The data stages run once; ablations that change only the proposed network reuse the
 baseline of the default run with the same seed.
 
-    python -m benchmarks.quality                       # 3 seeds (ablations: 2), every study (~2.5 hours on 2 cores)
+    python -m benchmarks.quality --jobs 2               # 3 seeds (ablations, curve: 2), every study (~8 hours on 2 cores)
     python -m benchmarks.quality --seeds 0 --studies default
 """
 
@@ -25,19 +26,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import yaml
 
-from mtsed import sebbs_decoder, stages
+from mtsed import stages
 from mtsed.config import Params, params_from_dict
 from mtsed.kubeflow.submit import with_overrides
 from mtsed.stages import evaluation, reporting
+from mtsed.systems import NETWORKS, SYSTEMS, network_of
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = ("isolated", "overlapping")
@@ -55,29 +59,20 @@ class Study:
 
 def studies(params: Params) -> dict[str, list[Study]]:
     """The study's configurations, grouped as ``--studies`` names them."""
-    weights = params.train.loss_weights
-    paper_weights = (weights.classification, weights.distance, weights.confidence) == (1.0, 1.0, 1.0)
-    loss = Study("loss-distance-x10", {"train.loss_weights.distance": 10.0}, ("proposed",), "distance loss weighted 10x") \
-        if paper_weights else Study("loss-paper", {"train.loss_weights.distance": 1.0, "train.loss_weights.confidence": 1.0},
-                                    ("proposed",), "the paper's unweighted sum of the three losses")
-    no_remix = {"train.augment.remix": 0.0}
+    e = params.train.epochs
+
+    def epochs(factor: float) -> dict:
+        return {"train.epochs.isolated": max(round(e.isolated * factor), 1), "train.epochs.overlapping": max(round(e.overlapping * factor), 1)}
+
     return {
         "default": [Study("default", {}, what="params.yaml as it is")],
         "ablations": [
-            Study("remix-off", no_remix, ("proposed",), "no remixing of a second window"),
-            Study("masks-on", {"train.augment.time_masks": 2, "train.augment.freq_masks": 2}, ("proposed", "baseline"),
-                  "2 time masks of up to 40 frames and 2 frequency masks of up to 6 bands"),
-            Study("distances-recording", {**no_remix, "train.distance_targets": "recording"}, ("proposed",),
-                  "distances to the true boundaries in the recording (the first reading; remixing needs window distances)"),
-            Study("sampling-grid", {"train.sampling": "grid"}, ("proposed",), "windows on a hop-T/4 grid instead of random starts"),
-            loss,
+            Study("distances-paper", {"model.distances": "linear", "train.distance_loss": "squared", "train.loss_weights.distance": 1.0},
+                  ("proposed",), "the paper's distance head: linear d/T, squared error, loss weight 1"),
+            Study("schedule-paper", {"train.lr_schedule": "constant", "train.warmup": 0.0}, ("proposed", "baseline"),
+                  "constant learning rate, no warm-up"),
         ],
-        "minutes": [
-            Study("epochs-x0.5", {"train.epochs.isolated": max(params.train.epochs.isolated // 2, 1),
-                                  "train.epochs.overlapping": max(params.train.epochs.overlapping // 2, 1)}, what="half the epochs"),
-            Study("epochs-x2", {"train.epochs.isolated": 2 * params.train.epochs.isolated,
-                                "train.epochs.overlapping": 2 * params.train.epochs.overlapping}, what="twice the epochs"),
-        ],
+        "curve": [Study(f"steps-x{f:g}", epochs(f), what=f"{f:g}x the default epochs") for f in (0.5, 2, 4, 8)],
     }
 
 
@@ -104,8 +99,7 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
     folder = root / "runs" / study.name / f"seed-{seed}"
     if all((folder / "reports" / name / "table.json").is_file() for name in SETS):
         return folder
-    variants = ["confidence-mean", "bounded", "activity"] + (["sebbs"] if sebbs_decoder.available() else [])
-    overrides = [f"{k}={json.dumps(v)}" for k, v in {**study.overrides, "train.seed": seed, "thresholds.variants": variants}.items()]
+    overrides = [f"{k}={json.dumps(v)}" for k, v in {**study.overrides, "train.seed": seed}.items()]
     text = with_overrides(params_yaml, overrides)
     params = params_from_dict(yaml.safe_load(text))
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,9 +107,11 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
     baseline = root / "runs" / "default" / f"seed-{seed}"
     for name in SETS:
         feats, targs = root / "features" / name, root / "targets" / name
-        for system in ("proposed", "baseline"):
+        for system in NETWORKS:
             models, outputs, bundles = (folder / kind / name / system for kind in ("models", "outputs", "bundles"))
             if system not in study.systems:  # reuse the default run's network of this seed
+                if not (baseline / "bundles" / name / system / "bundle.pt").is_file():
+                    raise RuntimeError(f"{study.name} seed {seed} reuses the default run's {system}: run the default study first")
                 for kind in ("models", "outputs", "bundles"):
                     link = folder / kind / name / system
                     if not link.exists():
@@ -133,10 +129,26 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
             log(f"{study.name} seed {seed} {name} {system}: trained ({seconds / 60:.1f} min)")
             evaluation.ensemble(feats, models, outputs)
             evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, bundles)
-        systems = {s: (folder / "outputs" / name / s, folder / "bundles" / name / s, folder / "models" / name / s)
-                   for s in ("proposed", "baseline")}
+            if system == "proposed":
+                evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models,
+                                      folder / "bundles" / name / "multitask", "multitask")
+        systems = {s: (folder / "outputs" / name / network_of(s), folder / "bundles" / name / s, folder / "models" / name / network_of(s))
+                   for s in SYSTEMS}
         reporting.evaluate(root / "data" / name, feats, targs, systems, folder / "reports" / name)
     return folder
+
+
+def _log(path: Path, line: str) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"[{stamp}] {line}", flush=True)
+    with open(path, "a") as handle:
+        handle.write(f"[{stamp}] {line}\n")
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def main() -> None:
@@ -145,7 +157,9 @@ def main() -> None:
     parser.add_argument("--params", default=str(REPO / "params.yaml"))
     parser.add_argument("--data-from", default=str(REPO), help="a project whose data/, features/, targets/ to reuse")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--studies", default="default,ablations,minutes")
+    parser.add_argument("--studies", default="default,ablations,curve")
+    parser.add_argument("--other-seeds", type=int, default=2, help="seeds of the ablations and the curve (the first N)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each (2 cores: ~1.7x the throughput)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "QUALITY.md"))
     parser.add_argument("--report-only", action="store_true", help="write QUALITY.md from the runs already done")
     args = parser.parse_args()
@@ -159,16 +173,14 @@ def main() -> None:
         prepare_data(root, params, Path(args.data_from) if args.data_from else None)
         log_path = root / "study.log"
 
-        def log(line: str) -> None:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            print(f"[{stamp}] {line}", flush=True)
-            with open(log_path, "a") as handle:
-                handle.write(f"[{stamp}] {line}\n")
+        log = partial(_log, log_path)
 
-        for study in chosen:
-            seeds = args.seeds[:1] if study.name.startswith("epochs-") else args.seeds if study.name in ("default", "masks-on") \
-                else args.seeds[:2]
-            for seed in seeds:
+        jobs = [(study, seed) for study in chosen for seed in (args.seeds if study.name == "default" else args.seeds[:args.other_seeds])]
+        if args.jobs > 1:
+            with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=_one_thread) as pool:
+                pool.starmap(run, [(root, params_yaml, study, seed, log) for study, seed in jobs], chunksize=1)
+        else:
+            for study, seed in jobs:
                 run(root, params_yaml, study, seed, log)
     from benchmarks.quality_report import write_report
 

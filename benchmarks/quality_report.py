@@ -11,8 +11,8 @@ from pathlib import Path
 from mtsed.config import Params
 
 SETS = ("isolated", "overlapping")
-SYSTEMS = ("proposed", "baseline")
-THROUGHPUT = 24.0  # training segments/s of the CPU default, benchmarks/RESULTS.md (2 cores)
+SYSTEMS = ("proposed", "baseline", "multitask")
+NETWORKS = ("proposed", "baseline")
 
 
 def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dict]]:
@@ -45,16 +45,60 @@ def _main_table(runs: dict[int, dict[str, dict]]) -> list[str]:
             per_seed = ", ".join(f"{100 * x['overall']['f1']:.1f}" if x["overall"]["f1"] is not None else "-" for x in r)
             rows.append(f"| {name} | {system} | {_ms([x['overall']['f1'] for x in r])} | {_ms([x['overall']['er'] for x in r], 1, 2)} | "
                         f"{_ms([x['class_average']['f1'] for x in r])} | {_ms([x['class_average']['er'] for x in r], 1, 2)} | {per_seed} |")
-    rows += ["", "Proposed minus baseline (per seed, then mean ± sd):", "",
-             "| set | overall F1 (points) | class-avg F1 (points) | overall ER |", "|---|---|---|---|"]
+    rows += ["", "Minus the baseline (per seed, then mean ± sd):", "",
+             "| set | system | overall F1 (points) | class-avg F1 (points) | overall ER |", "|---|---|---|---|---|"]
     for name in SETS:
-        diff = {k: [] for k in ("f1", "cavg", "er")}
+        for system in ("proposed", "multitask"):
+            diff = {k: [] for k in ("f1", "cavg", "er")}
+            for s in runs:
+                p, b = runs[s][name][system], runs[s][name]["baseline"]
+                diff["f1"].append((p["overall"]["f1"] or 0) - (b["overall"]["f1"] or 0))
+                diff["cavg"].append((p["class_average"]["f1"] or 0) - (b["class_average"]["f1"] or 0))
+                diff["er"].append(p["overall"]["er"] - b["overall"]["er"])
+            rows.append(f"| {name} | {system} | {_ms(diff['f1'])} | {_ms(diff['cavg'])} | {_ms(diff['er'], 1, 2)} |")
+    return rows
+
+
+def _chosen_table(root: Path, runs: dict[int, dict[str, dict]]) -> list[str]:
+    """The decoder system multitask kept in each run (chosen on validation)."""
+    rows = ["| set | decoder kept per seed |", "|---|---|"]
+    for name in SETS:
+        kept = []
         for s in runs:
-            p, b = runs[s][name]["proposed"], runs[s][name]["baseline"]
-            diff["f1"].append((p["overall"]["f1"] or 0) - (b["overall"]["f1"] or 0))
-            diff["cavg"].append((p["class_average"]["f1"] or 0) - (b["class_average"]["f1"] or 0))
-            diff["er"].append(p["overall"]["er"] - b["overall"]["er"])
-        rows.append(f"| {name} | {_ms(diff['f1'])} | {_ms(diff['cavg'])} | {_ms(diff['er'], 1, 2)} |")
+            path = root / "runs" / "default" / f"seed-{s}" / "bundles" / name / "multitask" / "thresholds.json"
+            kept.append(json.loads(path.read_text())["decoder"] if path.is_file() else "-")
+        rows.append(f"| {name} | {', '.join(kept)} |")
+    return rows
+
+
+def _distance_table(runs: dict[int, dict[str, dict]]) -> list[str]:
+    bins = ("<5", "5-20", "20-100", ">100")
+    rows = ["| set | split | boundary | " + " | ".join(f"{b} frames" for b in bins) + " |", "|---|---|---|" + "---|" * len(bins)]
+    for name in SETS:
+        for split in ("training", "evaluation"):
+            for boundary in ("onset", "offset"):
+                cells = []
+                for b in bins:
+                    values = [runs[s][name]["study"]["proposed"][split]["distance_errors"][boundary][b]["median_signed_error"] for s in runs]
+                    cells.append(_ms(values, 1))
+                rows.append(f"| {name} | {split} | {boundary} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _miss_table(runs: dict[int, dict[str, dict]]) -> list[str]:
+    reasons = ("hit", "not found", "fragmented", "onset", "offset")
+    rows = ["| set | system | " + " | ".join(reasons) + " |", "|---|---|" + "---|" * len(reasons)]
+    for name in SETS:
+        for system in SYSTEMS:
+            cells = []
+            for reason in reasons:
+                shares = []
+                for s in runs:
+                    counts = runs[s][name]["miss_reasons"][system]
+                    total = sum(sum(c.values()) for c in counts.values())
+                    shares.append(sum(c[reason] for c in counts.values()) / max(total, 1))
+                cells.append(_ms(shares))
+            rows.append(f"| {name} | {system} | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -62,7 +106,7 @@ def _diagnostics_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     rows = ["| set | system | split | event F1 searched (%) | event F1 fixed (%) | frame F1 (%) | onset error (frames) | offset error (frames) |",
             "|---|---|---|---|---|---|---|---|"]
     for name in SETS:
-        for system in SYSTEMS:
+        for system in NETWORKS:
             for split in ("training", "evaluation"):
                 r = [runs[s][name]["study"][system][split] for s in runs]
                 rows.append(f"| {name} | {system} | {split} | {_ms([x['searched']['overall']['f1'] for x in r])} | "
@@ -71,17 +115,21 @@ def _diagnostics_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     return rows
 
 
-def _decoders_table(runs: dict[int, dict[str, dict]], main_decoder: str) -> list[str]:
-    rows = ["| set | decoder of the proposed network | overall F1 searched (%) | class-avg F1 searched (%) | overall F1 fixed (%) |",
-            "|---|---|---|---|---|"]
+def _decoders_table(runs: dict[int, dict[str, dict]]) -> list[str]:
+    rows = ["| set | decoder of the proposed network | validation class-avg F1 (%) | overall F1 searched (%) | "
+            "class-avg F1 searched (%) | overall F1 fixed (%) |", "|---|---|---|---|---|---|"]
     for name in SETS:
         study = [runs[s][name]["study"]["proposed"]["evaluation"] for s in runs]
-        rows.append(f"| {name} | {main_decoder} (the paper's, system `proposed`) | {_ms([x['searched']['overall']['f1'] for x in study])} | "
+        rows.append(f"| {name} | confidence (the paper's, system `proposed`) | - | {_ms([x['searched']['overall']['f1'] for x in study])} | "
                     f"{_ms([x['searched']['class_average']['f1'] for x in study])} | {_ms([x['fixed']['overall']['f1'] for x in study])} |")
-        variants = sorted({k for s in runs for k in runs[s][name]["variants"] if k.startswith("proposed:")})
+        kept = [runs[s][name]["study"]["multitask"]["evaluation"] for s in runs]
+        rows.append(f"| {name} | **kept by system `multitask`** (per seed) | - | {_ms([x['searched']['overall']['f1'] for x in kept])} | "
+                    f"{_ms([x['searched']['class_average']['f1'] for x in kept])} | {_ms([x['fixed']['overall']['f1'] for x in kept])} |")
+        variants = sorted({k for s in runs for k in runs[s][name]["variants"] if k.startswith("multitask:")})
         for key in variants:
             r = [runs[s][name]["variants"][key] for s in runs if key in runs[s][name]["variants"]]
-            rows.append(f"| {name} | {key.split(':', 1)[1]} | {_ms([x['searched']['overall']['f1'] for x in r])} | "
+            rows.append(f"| {name} | {key.split(':', 1)[1]} (when not kept) | {_ms([x.get('validation_class_average_f1') for x in r])} | "
+                        f"{_ms([x['searched']['overall']['f1'] for x in r])} | "
                         f"{_ms([x['searched']['class_average']['f1'] for x in r])} | {_ms([x['fixed']['overall']['f1'] for x in r])} |")
     return rows
 
@@ -94,44 +142,52 @@ def _windows(root: Path, study: str, seed: int, name: str, system: str) -> int |
     return int(first["train_segments"] * first["epochs"])
 
 
+def _train_minutes(root: Path, study: str, seed: int, name: str, system: str) -> float | None:
+    """Training minutes of one network of one run, summed over its folds (as measured)."""
+    metrics = sorted((root / "runs" / study / f"seed-{seed}" / "models" / name / system).glob("fold-*/metrics.json"))
+    if not metrics:
+        return None
+    return sum(json.loads(m.read_text())["seconds"] for m in metrics) / 60
+
+
 def _minutes_table(root: Path, seeds: list[int]) -> list[str]:
-    rows = ["| study | set | system | windows per model | minutes per model at 24 segments/s | overall F1 (%) | class-avg F1 (%) |",
+    rows = ["| study | set | system | windows per model | training minutes (all folds, measured) | overall F1 (%) | class-avg F1 (%) |",
             "|---|---|---|---|---|---|---|"]
-    seed = seeds[0]
-    for study in ("epochs-x0.5", "default", "epochs-x2"):
-        runs = _tables(root, study, [seed])
+    for study in ("steps-x0.5", "default", "steps-x2", "steps-x4", "steps-x8"):
+        runs = _tables(root, study, seeds)
         if not runs:
             continue
         for name in SETS:
             for system in SYSTEMS:
-                windows = _windows(root, study, seed, name, system)
-                r = runs[seed][name][system]
-                minutes = "-" if windows is None else f"{windows / THROUGHPUT / 60:.1f}"
-                rows.append(f"| {study} | {name} | {system} | {windows or '-'} | {minutes} | {_ms([r['overall']['f1']])} | "
-                            f"{_ms([r['class_average']['f1']])} |")
+                network = "proposed" if system == "multitask" else system
+                windows = _windows(root, study, next(iter(runs)), name, network)
+                minutes = [_train_minutes(root, study, s, name, network) for s in runs]
+                r = [runs[s][name][system] for s in runs]
+                rows.append(f"| {study} | {name} | {system} | {windows or '-'} | {_ms(minutes, 1)} | "
+                            f"{_ms([x['overall']['f1'] for x in r])} | {_ms([x['class_average']['f1'] for x in r])} |")
     return rows
 
 
 def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
-    rows = ["| study | what changes | set | system | overall F1 (%) | class-avg F1 (%) | F1, activity decoder (%) | frame F1 (%) | "
-            "onset error (frames) | reference: overall F1 / activity decoder / frame F1 |",
+    rows = ["| study | what changes | set | network | overall F1 (%) | class-avg F1 (%) | overall F1, system multitask (%) | frame F1 (%) | "
+            "onset error (frames) | reference: overall F1 / multitask / frame F1 |",
             "|---|---|---|---|---|---|---|---|---|---|"]
 
     def figures(runs: dict, name: str, system: str) -> tuple[list, list, list, list, list]:
         main = [runs[s][name][system] for s in runs]
         study = [runs[s][name]["study"][system]["evaluation"] for s in runs]
-        activity = [runs[s][name]["variants"].get(f"{system}:activity", {}).get("searched", {}).get("overall", {}).get("f1")
-                    if system == "proposed" else runs[s][name][system]["overall"]["f1"] for s in runs]
+        activity = [runs[s][name]["multitask"]["overall"]["f1"] if system == "proposed" else runs[s][name][system]["overall"]["f1"]
+                    for s in runs]
         return ([x["overall"]["f1"] for x in main], [x["class_average"]["f1"] for x in main], activity,
                 [x["frame_f1"] for x in study], [x["onset_error_frames"] for x in study])
 
     for study in chosen:
-        if study.name in ("default", "epochs-x0.5", "epochs-x2"):
+        if study.name == "default" or study.name.startswith("steps-"):
             continue
         runs = _tables(root, study.name, seeds)
         if not runs:
             continue
-        reference = "remix-off" if study.name == "distances-recording" else "default"
+        reference = "default"
         base = _tables(root, reference, list(runs))
         for name in SETS:
             for system in study.systems:
@@ -152,25 +208,30 @@ def write_report(root: Path, params: Params, chosen: list, seeds: list[int], out
         "# Detection quality study", "",
         f"Written by `benchmarks/quality.py` on {time.strftime('%Y-%m-%d')}, {platform.machine()} CPU, {len(default)} seed(s) "
         f"({', '.join(str(s) for s in default)}): train.seed varies, the data stay fixed.",
-        f"Default recipe: F = H = {params.model.filters}, {t.windows_per_epoch} random windows per epoch, batch {t.batch_size}, "
-        f"lr {t.learning_rate:g} ({t.lr_schedule}), epochs {t.epochs.isolated} (isolated, per fold) / {t.epochs.overlapping} (overlapping), "
-        f"loss weights {t.loss_weights.as_tuple()}, augmentation remix {t.augment.remix:g}, masks {t.augment.time_masks}x{t.augment.time_mask_frames} "
-        f"frames + {t.augment.freq_masks}x{t.augment.freq_mask_bands} bands; thresholds smoothing {list(params.thresholds.smoothing)}, "
-        f"shrinkage {params.thresholds.shrinkage_events:g} events.",
+        f"Default recipe: F = H = {params.model.filters}, distances {params.model.distances} ({t.distance_loss}), "
+        f"{t.windows_per_epoch} random windows per epoch, batch {t.batch_size}, lr {t.learning_rate:g} ({t.lr_schedule}, warm-up "
+        f"{t.warmup:g}), epochs {t.epochs.isolated} (isolated, per fold) / {t.epochs.overlapping} (overlapping), "
+        f"loss weights {t.loss_weights.as_tuple()}, augmentation remix {t.augment.remix:g}; thresholds smoothing "
+        f"{list(params.thresholds.smoothing)}, shrinkage {params.thresholds.shrinkage_events:g} events; system multitask "
+        f"chooses among {', '.join(params.thresholds.multitask)} on validation.",
         "Figures are event-based (onset collar 200 ms, offset collar max(200 ms, 50 %)) on the evaluation split, "
         "mean ± sample standard deviation over seeds, unless a column says otherwise.", "",
-        "## Both systems, searched thresholds", "", *_main_table(default), "",
+        "## Every system, searched thresholds", "", *_main_table(default), "",
+        "Decoder system `multitask` kept (highest validation class-average F1):", "", *_chosen_table(root, default), "",
         "## What explains the scores", "",
         "Training split: in-sample outputs of the fold models that trained on each recording. Frame F1: activity head > 0.5. "
         "Boundary error: median |p_hat*T - p*T| (onset) and |q_hat*T - q*T| (offset) on active frames, against the targets the "
         "network was trained on; the onset collar is 10 frames.", "", *_diagnostics_table(default), "",
-        "## Decoders of the proposed network (item 4)", "",
-        "Each decoder's thresholds are searched on the same validation outputs; `fixed` is alpha 0.5 with beta 0.5 or a 25-frame median.",
-        "", *_decoders_table(default, "confidence"), "",
-        "## F1 against training time (seed %d)" % seeds[0], "", *_minutes_table(root, seeds), "",
+        "Where the distance head errs: median signed error (frames) of the proposed network by true distance "
+        "(positive: the boundary placed farther away than it is).", "", *_distance_table(default), "",
+        "Why reference events are missed (share of the evaluation split's reference events).", "", *_miss_table(default), "",
+        "## Decoders of the proposed network", "",
+        "Each decoder's thresholds are searched on the same validation outputs; `fixed` is alpha 0.5 with beta 0.5 or a 25-frame "
+        "median. Candidates that system multitask did not keep are reported over the seeds where they were not kept.",
+        "", *_decoders_table(default), "",
+        "## F1 against training minutes", "", *_minutes_table(root, seeds), "",
         "## Ablations", "",
-        "Each row changes one thing; the reference column gives the same figures (overall / class-average F1) of the run it "
-        "differs from. Ablations that change only the proposed network keep the default baseline.", "",
+        "Each row changes one thing; the reference column gives the same figures of the default run.", "",
         *_ablation_table(root, seeds, chosen), "",
     ]
     out.write_text("\n".join(lines) + "\n")

@@ -61,6 +61,7 @@ def tiny_params_dict(clip_folder: Path | None = None) -> dict:
     raw["train"].update(windows_per_epoch=16, batch_size=4, epochs={"isolated": 2, "overlapping": 2})
     raw["train"]["folds"]["isolated"] = [0, 1, 2]
     raw["thresholds"]["variants"] = ["confidence-mean", "bounded", "activity"]
+    raw["thresholds"]["multitask"] = ["bounded", "capped-8", "activity"]
     return raw
 
 
@@ -94,8 +95,8 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_trained(tiny_workspace: Path) -> Path:
-    """``tiny_workspace`` plus every fold model of both systems, their ensemble outputs and
-    bundles, made by the stage functions (``models/``, ``outputs/``, ``bundles/``)."""
+    """``tiny_workspace`` plus every fold model of both networks, their ensemble outputs and
+    the bundles of every system, made by the stage functions (``models/``, ``outputs/``, ``bundles/``)."""
     from mtsed import stages
     from mtsed.config import load_params
     from mtsed.stages import evaluation
@@ -103,7 +104,7 @@ def tiny_trained(tiny_workspace: Path) -> Path:
     root = tiny_workspace
     params = load_params(root / "params.yaml")
     for name in stages.DEFAULT_SETS:
-        for system in stages.SYSTEMS:
+        for system in stages.NETWORKS:
             models = root / "models" / name / system
             if (root / "bundles" / name / system / "bundle.pt").is_file():
                 continue
@@ -113,6 +114,9 @@ def tiny_trained(tiny_workspace: Path) -> Path:
             outputs = root / "outputs" / name / system
             evaluation.ensemble(root / "features" / name, models, outputs)
             evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, root / "bundles" / name / system)
+        if not (root / "bundles" / name / "multitask" / "bundle.pt").is_file():
+            evaluation.thresholds(params.features, params.thresholds, root / "data" / name, root / "outputs" / name / "proposed",
+                                  root / "models" / name / "proposed", root / "bundles" / name / "multitask", "multitask")
     return root
 
 

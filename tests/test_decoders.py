@@ -75,3 +75,48 @@ def test_ensembles_average_fold_scores():
 def test_an_unknown_decoder_is_named():
     with pytest.raises(ValueError, match="unknown decoder 'magic'"):
         get_decoder("magic")
+
+
+def _long_event(n: int = 200, start: int = 50, stop: int = 150) -> ClassOutputs:
+    """One class, one 100-frame event, perfect distances (T large enough to hold it)."""
+    t = np.arange(n, dtype=float)
+    y = np.zeros(n)
+    y[start:stop] = 1.0
+    inside = (t >= start) & (t < stop)
+    return ClassOutputs(y, np.where(inside, (t - start) / 256, 0.0), np.where(inside, (stop - 1 - t) / 256, 0.0))
+
+
+def test_capped_votes_reach_at_most_the_radius():
+    out = _long_event()
+    alpha = np.array([0.5])
+    summed = class_scores(get_decoder("confidence"), out, alpha, 256, np.ones(1))[0]
+    capped = class_scores(get_decoder("capped-8"), out, alpha, 256, np.full(1, 17.0))[0]
+    assert summed[50:150].min() == pytest.approx(1.0)  # every frame gets all 100 votes
+    assert capped[100] == pytest.approx(1.0)  # 17 voters within 8 frames either side
+    assert capped[50] == pytest.approx(9 / 17)  # at the onset only the 9 frames up to 8 later reach it
+    assert capped[49] == 0.0 and capped[150] == 0.0
+
+
+def test_weighted_votes_trust_frames_near_a_boundary():
+    out = _long_event()
+    raw = class_scores(get_decoder("weighted-4"), out, np.array([0.5]), 256, np.ones(1) * 1e9)[0] * 1e9
+    weights = 4 / (4 + np.minimum(np.arange(100), np.arange(100)[::-1]))
+    assert raw[100] == pytest.approx(weights.sum())  # every frame of the event votes for all of it
+    assert weights[0] == 1.0 and weights[50] < 0.1
+
+
+def test_bounded_moves_boundaries_at_most_its_max_shift():
+    n = 60
+    outputs = np.zeros((n, 3))
+    outputs[20:40, 0] = 0.9
+    t = np.arange(n)
+    outputs[20:40, 1] = (t[20:40] - 5) / T  # the head says the event starts 15 frames earlier
+    outputs[20:40, 2] = (41 - t[20:40]) / T  # and ends 2 frames later
+    found = decode(get_decoder("bounded-10"), outputs[:, :1], [outputs], np.array([0.5]), np.array([1]), ["a"], FRAME, T)
+    assert [(round(e.onset / FRAME, 6), round(e.offset / FRAME, 6)) for e in found] == [(10, 42)]
+
+
+def test_log_beta_grid_reaches_small_scores():
+    dec = get_decoder("confidence-log")
+    assert dec.seconds[0] == 0.0 and dec.seconds[1] == pytest.approx(1e-3) and dec.seconds[-1] == pytest.approx(1.0)
+    assert dec.normalised and np.all(np.diff(dec.seconds) > 0)

@@ -36,3 +36,33 @@ def test_perfect_distance_outputs_have_no_boundary_error():
     shifted[:, 2:4] += 3 / T
     assert median_or_none([boundary_errors(shifted, targets, T)[0]]) == pytest.approx(3.0)
     assert median_or_none([]) is None
+
+
+def test_signed_errors_are_binned_by_true_distance():
+    from mtsed.diagnostics import binned_errors, signed_distance_errors
+
+    T = 100
+    targets = np.zeros((10, 3))
+    targets[:, 0] = 1.0
+    targets[:, 1] = np.arange(10) * 3 / T  # true onset distances 0, 3, ..., 27 frames
+    outputs = targets.copy()
+    outputs[:, 1] += 2 / T  # every onset placed 2 frames farther
+    errors = signed_distance_errors(outputs, targets, T)
+    binned = binned_errors([errors["onset"]])
+    assert binned["<5"] == {"median_signed_error": pytest.approx(2.0), "frames": 2}
+    assert binned["5-20"]["frames"] == 5 and binned["20-100"]["frames"] == 3 and binned[">100"]["median_signed_error"] is None
+    assert binned_errors([errors["offset"]])["<5"]["median_signed_error"] == pytest.approx(0.0)
+
+
+def test_each_missed_event_gets_its_reason():
+    from mtsed.diagnostics import miss_reason, miss_reasons
+    from mtsed.events import Event
+
+    assert miss_reason(1.0, 3.0, np.array([[1.1, 3.2]])) == "hit"
+    assert miss_reason(1.0, 3.0, np.zeros((0, 2))) == "not found"
+    assert miss_reason(1.0, 3.0, np.array([[5.0, 6.0]])) == "not found"
+    assert miss_reason(1.0, 3.0, np.array([[1.0, 1.5], [2.0, 3.0]])) == "fragmented"
+    assert miss_reason(1.0, 3.0, np.array([[1.5, 3.0]])) == "onset"
+    assert miss_reason(1.0, 5.0, np.array([[1.0, 1.5]])) == "offset"  # offset collar: 50 % of 4 s
+    counts = miss_reasons({"r": [Event(1.0, 3.0, "a"), Event(4.0, 5.0, "b")]}, {"r": [Event(1.1, 3.0, "a")]}, ["a", "b"])
+    assert counts["a"]["hit"] == 1 and counts["b"]["not found"] == 1 and sum(counts["b"].values()) == 1

@@ -26,7 +26,8 @@ def test_repro_then_nothing_to_do_then_push_and_pull(project: Path):
     assert (project / "dvc.lock").is_file()
     for name in ("isolated", "overlapping"):
         assert "| **overall** |" in (project / "reports" / name / "table.md").read_text()
-        assert (project / "bundles" / name / "proposed" / "bundle.pt").is_file()
+        for system in ("proposed", "baseline", "multitask"):
+            assert (project / "bundles" / name / system / "bundle.pt").is_file()
 
     second = run_command(["dvc", "repro"], project)
     assert "Running stage" not in second

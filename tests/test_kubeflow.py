@@ -42,6 +42,9 @@ def test_compiled_dag_fans_out_one_training_task_per_fold():
     trains = [e for name, e in executors.items() if name.startswith("exec-train")]
     assert trains and all(e["container"]["resources"]["accelerator"]["resourceCount"] == "1" for e in trains)
     assert {t["componentRef"]["name"] for t in stages.values()} >= {"comp-evaluate", "comp-evaluate-2", "comp-start-tracking"}
+    thresholds = [t for t in stages.values() if t["componentRef"]["name"].startswith("comp-thresholds")]
+    systems = sorted(t["inputs"]["parameters"]["system"]["runtimeValue"]["constant"] for t in thresholds)
+    assert systems == sorted(2 * ["proposed", "baseline", "multitask"])  # per set: one bundle per system
     for task in ("close-tracking", "start-tracking"):  # both find the parent run by the job id
         inputs = (root if task in root else stages)[task]["inputs"]["parameters"]
         assert inputs["execution"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"

@@ -81,3 +81,30 @@ def test_perfect_prediction_where_events_are_gives_zero_multitask_confidence():
     losses = multitask_loss(targets.clone(), targets)
     assert losses["confidence"].item() == pytest.approx(0.0, abs=1e-5)
     assert losses["distance"].item() == 0.0
+
+
+def test_smooth_distance_loss_weighs_active_class_frames_by_hand():
+    from mtsed.losses import INACTIVE_WEIGHT, SMOOTH_L1_BETA, smooth_distance_loss
+
+    p_hat, q_hat, p, q = t([0.5, 0.2]), t([0.0, 0.0]), t([0.0, 0.2]), t([0.0, 0.0])
+    y = t([1.0, 0.0])
+    err_active = 0.5 - SMOOTH_L1_BETA / 2  # |0.5| > beta: linear part
+    expected = (1.0 * err_active + INACTIVE_WEIGHT * 0.0) / (1.0 + INACTIVE_WEIGHT)
+    assert smooth_distance_loss(p_hat, q_hat, p, q, y).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_log_encoded_outputs_are_compared_encoded_and_decoded_for_confidence():
+    from mtsed.distances import encode
+
+    T = 64
+    y = torch.ones(1, T, 1)
+    p = torch.arange(T, dtype=torch.float32).reshape(1, T, 1) / T
+    q = p.flip(1)
+    targets = torch.cat([y, p, q], dim=-1)
+    perfect = torch.cat([torch.full_like(y, 1 - 1e-6), encode(p, "log", T), encode(q, "log", T)], dim=-1)
+    losses = multitask_loss(perfect, targets, encoding="log", distance_loss_kind="smooth-l1")
+    assert losses["distance"].item() == pytest.approx(0.0, abs=1e-6) and losses["confidence"].item() < 1e-4
+    linear = multitask_loss(perfect, targets)  # the same outputs read as linear distances are wrong
+    assert linear["distance"].item() > 0.01
+    with pytest.raises(ValueError, match="unknown distance loss 'l3'"):
+        multitask_loss(perfect, targets, distance_loss_kind="l3")

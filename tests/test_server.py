@@ -94,7 +94,7 @@ def test_one_parent_per_execution_tagged_for_comparison(served):
     for parent in parents.values():
         described = tags(parent)
         assert parent["info"]["status"] == "FINISHED"
-        assert described["mtsed.set"] == "isolated,overlapping" and described["mtsed.system"] == "proposed,baseline"
+        assert described["mtsed.set"] == "isolated,overlapping" and described["mtsed.system"] == "proposed,baseline,multitask"
         assert described["mtsed.git_commit"].startswith(head) and len(described["mtsed.params_hash"]) == 16
         params = {p["key"]: p["value"] for p in parent["data"]["params"]}
         assert params["model.residual"] == "sum" and params["targets.segment_frames"] == "64"
@@ -108,7 +108,7 @@ def test_a_child_run_per_stage_and_fold_with_curves(served):
     stages = sorted(tags(r)["mtsed.stage"] for r in alpha)
     assert stages.count("train") == 2 * (3 + 1)  # systems x (isolated folds + overlapping folds)
     assert {s: stages.count(s) for s in ("clips", "prepare", "features", "targets", "ensemble", "thresholds", "evaluate-set")} == \
-        {"clips": 1, "prepare": 1, "features": 2, "targets": 2, "ensemble": 4, "thresholds": 4, "evaluate-set": 2}
+        {"clips": 1, "prepare": 1, "features": 2, "targets": 2, "ensemble": 4, "thresholds": 6, "evaluate-set": 2}
     for run in alpha:
         assert tags(run)["mtsed.params_hash"] == tags(parents["run-alpha"])["mtsed.params_hash"]
         if tags(run)["mtsed.stage"] == "train":
@@ -139,17 +139,18 @@ def test_the_parent_holds_tables_plots_and_thresholds(served):
     for set_name in ("isolated", "overlapping"):
         assert {"table.md", "table.json", "per_class.csv", "f1_per_class.png", "detection.png"} <= \
             api.artifact_names(alpha, f"reports/{set_name}")
-        assert api.artifact_names(alpha, f"thresholds/{set_name}/proposed") == {"thresholds.json"}
+        for system in ("proposed", "multitask"):
+            assert api.artifact_names(alpha, f"thresholds/{set_name}/{system}") == {"thresholds.json"}
     query = urllib.parse.urlencode({"path": "reports/isolated/table.md", "run_uuid": alpha["info"]["run_id"]})
     with urllib.request.urlopen(f"{api.url}/get-artifact?{query}") as response:
         assert response.read().decode() == (project / "reports/isolated/table.md").read_text()
 
 
 @pytest.mark.slow
-def test_each_evaluation_registers_both_detectors(served):
+def test_each_evaluation_registers_every_detector(served):
     api, project, runs, parents = served
-    for name, versions in (("mtsed-isolated-proposed", 2), ("mtsed-isolated-baseline", 2),
-                           ("mtsed-overlapping-proposed", 1), ("mtsed-overlapping-baseline", 1)):
+    for name, versions in (("mtsed-isolated-proposed", 2), ("mtsed-isolated-baseline", 2), ("mtsed-isolated-multitask", 2),
+                           ("mtsed-overlapping-proposed", 1), ("mtsed-overlapping-baseline", 1), ("mtsed-overlapping-multitask", 1)):
         found = http_json(f"{api.url}/api/2.0/mlflow/model-versions/search?" + urllib.parse.urlencode({"filter": f"name='{name}'"}))
         assert len(found["model_versions"]) == versions, name
     latest = api.get("model-versions/get", name="mtsed-isolated-proposed", version="2")["model_version"]

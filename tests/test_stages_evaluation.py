@@ -8,8 +8,14 @@ import pytest
 
 from mtsed import stages
 from mtsed.bundle import load_bundle
-from mtsed.stages import reporting
+from mtsed.stages import evaluation, reporting
+from mtsed.systems import network_of
 from mtsed.train import load_checkpoint
+
+
+def _systems(root: Path, name: str) -> dict:
+    return {s: (root / "outputs" / name / network_of(s), root / "bundles" / name / s, root / "models" / name / network_of(s))
+            for s in stages.SYSTEMS}
 
 
 def test_ensemble_outputs_are_out_of_fold_and_stacked(tiny_trained: Path):
@@ -43,6 +49,33 @@ def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path)
     assert set(variants) == {"confidence-mean", "bounded", "activity"}
 
 
+def test_multitask_keeps_the_candidate_with_the_best_validation_f1(tiny_trained: Path):
+    folder = tiny_trained / "bundles/isolated/multitask"
+    bundle, chosen = load_bundle(folder / "bundle.pt"), json.loads((folder / "thresholds.json").read_text())
+    others = json.loads((folder / "variants.json").read_text())
+    assert bundle.system == "multitask" and bundle.decoder == chosen["decoder"] in ("bounded", "capped-8", "activity")
+    assert set(others) | {bundle.decoder} == {"bounded", "capped-8", "activity"}
+    assert all(chosen["validation_class_average_f1"] >= c["validation_class_average_f1"] for c in others.values())
+    proposed = load_bundle(tiny_trained / "bundles/isolated/proposed/bundle.pt")
+    assert [f.name for f in bundle.folds] == [f.name for f in proposed.folds]  # the same network's fold models
+
+
+def test_a_system_must_read_its_own_network(tiny_trained: Path, tmp_path: Path):
+    from mtsed.config import load_params
+
+    params = load_params(tiny_trained / "params.yaml")
+    with pytest.raises(ValueError, match="system 'multitask' reads 'proposed'"):
+        evaluation.thresholds(params.features, params.thresholds, tiny_trained / "data/isolated", tiny_trained / "outputs/isolated/baseline",
+                              tiny_trained / "models/isolated/baseline", tmp_path / "out", "multitask")
+
+
+def test_best_choice_takes_the_first_of_equal_candidates():
+    choices = {"bounded": {"validation_class_average_f1": 0.8}, "capped-8": {"validation_class_average_f1": 0.8},
+               "activity": {"validation_class_average_f1": 0.7}}
+    assert evaluation.best_choice("multitask", choices) == "bounded"
+    assert evaluation.best_choice("proposed", choices) == "confidence"
+
+
 def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained: Path):
     bundle = load_bundle(tiny_trained / "bundles" / "overlapping" / "proposed" / "bundle.pt")
     out = tiny_trained / "outputs" / "overlapping" / "proposed"
@@ -53,15 +86,15 @@ def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained:
 
 def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Path):
     root = tiny_trained
-    systems = {s: (root / "outputs/isolated" / s, root / "bundles/isolated" / s, root / "models/isolated" / s)
-               for s in stages.SYSTEMS}
+    systems = _systems(root, "isolated")
     metrics = reporting.evaluate(root / "data/isolated", root / "features/isolated", root / "targets/isolated", systems,
                                  tmp_path / "report")
-    assert set(metrics) == {"proposed", "baseline", "study", "variants"}
+    assert set(metrics) == {"proposed", "baseline", "multitask", "study", "variants", "miss_reasons"}
     assert set(metrics["proposed"]) == {"overall", "class_average", "per_class", "segment_based", "threshold_free"}
     table = (tmp_path / "report/table.md").read_text()
     assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1", "ITC-Irst protocol",
-                                            "event F1 fixed", "proposed:bounded", "proposed segment F1", "PSDS1", "PSDS2"))
+                                            "event F1 fixed", "proposed:bounded", "proposed segment F1", "PSDS1", "PSDS2",
+                                            "Where the distance head errs", "Why reference events are missed", "multitask F1"))
     study = metrics["study"]
     assert set(study["proposed"]) == {"evaluation", "training"} and study["proposed"]["training"]["onset_error_frames"] is not None
     assert study["baseline"]["evaluation"]["onset_error_frames"] is None and 0 <= study["baseline"]["training"]["frame_f1"] <= 1
@@ -71,6 +104,16 @@ def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Pa
     assert metrics["proposed"]["per_class"]["beep"] == {k: results["proposed"]["per_class"]["beep"][k] for k in ("f1", "er")}
     for name in ("f1_per_class.png", "detection.png", "training_proposed.png", "training_baseline.png"):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "report/training_multitask.png").exists()  # the proposed network's curves
+    assert study["multitask"]["evaluation"]["frame_f1"] == study["proposed"]["evaluation"]["frame_f1"]
+    binned = study["proposed"]["training"]["distance_errors"]["onset"]
+    assert set(binned) == {"<5", "5-20", "20-100", ">100"} and sum(b["frames"] for b in binned.values()) > 0
+    from mtsed.data import load_dataset
+
+    dataset = load_dataset(root / "data/isolated")
+    misses = metrics["miss_reasons"]["baseline"]
+    assert set(misses) == {"beep", "chirp", "knock"}
+    assert sum(sum(c.values()) for c in misses.values()) == sum(len(dataset.events(r)) for r in dataset.evaluation())
     assert sorted(p.name for p in (tmp_path / "report/estimated/proposed").iterdir()) == ["session-04.tsv"]
 
 
@@ -82,12 +125,12 @@ def test_evaluate_scores_segments_and_psds_as_the_libraries_do(tiny_trained: Pat
     from sed_scores_eval import intersection_based
     from sed_scores_eval.base_modules.io import read_sed_scores
 
+    from mtsed import threshold_free
     from mtsed.data import load_dataset
     from mtsed.events import merge_overlaps, read_event_list
 
     root = tiny_trained
-    systems = {s: (root / "outputs/overlapping" / s, root / "bundles/overlapping" / s, root / "models/overlapping" / s)
-               for s in stages.SYSTEMS}
+    systems = _systems(root, "overlapping")
     metrics = reporting.evaluate(root / "data/overlapping", root / "features/overlapping", root / "targets/overlapping", systems,
                                  tmp_path / "report")
     dataset = load_dataset(root / "data/overlapping")
@@ -108,7 +151,7 @@ def test_evaluate_scores_segments_and_psds_as_the_libraries_do(tiny_trained: Pat
         assert nan(got["overall"]["f1"]) == pytest.approx(expected["overall"]["f_measure"]["f_measure"], nan_ok=True)
         assert nan(got["overall"]["er"]) == pytest.approx(expected["overall"]["error_rate"]["error_rate"], nan_ok=True)
         assert nan(got["class_average"]["er"]) == pytest.approx(expected["class_wise_average"]["error_rate"]["error_rate"], nan_ok=True)
-        scores = read_sed_scores(tmp_path / "report/scores" / system)
+        scores = {rid: threshold_free.quantised(frame, labels) for rid, frame in read_sed_scores(tmp_path / "report/scores" / system).items()}
         assert set(scores) == set(truth)
         psds1 = intersection_based.psds(scores, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0,
                                         alpha_st=1.0, max_efpr=100.0)[0]

@@ -47,7 +47,7 @@ def test_scores_written_load_in_sed_scores_eval(tmp_path: Path):
 def test_psds_and_best_f1_equal_sed_scores_eval(seed: int):
     reference, frames = _case(seed)
     durations = {"a": 20.0, "b": 20.0}
-    got = evaluate_scores(frames, reference, durations, LABELS)
+    got = evaluate_scores(frames, reference, durations, LABELS, levels=None)
     truth = {rid: [(e.onset, e.offset, e.label) for e in events] for rid, events in reference.items()}
     psds1, per_class, _, _ = intersection_based.psds(frames, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7,
                                                      alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0)
@@ -91,3 +91,17 @@ def test_a_class_never_worth_detecting_has_no_threshold_rather_than_infinity():
     best = collar_based.best_fscore(silent, {rid: [(e.onset, e.offset, e.label) for e in events] for rid, events in reference.items()},
                                     onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.5)
     assert best[3]["car"] == float("inf")  # what the library says, and what JSON cannot carry
+
+
+def test_quantised_scores_merge_rows_and_move_psds_little():
+    from mtsed.threshold_free import quantised
+
+    reference, frames = _case(1)
+    durations = {"a": 20.0, "b": 20.0}
+    q = quantised(frames["a"], LABELS, 10)
+    assert len(q) < len(frames["a"]) and q["offset"].iloc[-1] == pytest.approx(frames["a"]["offset"].iloc[-1])
+    assert set(np.unique(np.round(q[LABELS].to_numpy() * 10, 9) % 1)) == {0.0}  # multiples of 1/10
+    assert (q["onset"].to_numpy()[1:] == q["offset"].to_numpy()[:-1]).all()  # contiguous
+    exact = evaluate_scores(frames, reference, durations, LABELS, levels=None)
+    fine = evaluate_scores(frames, reference, durations, LABELS)
+    assert abs(fine["psds1"] - exact["psds1"]) < 0.005 and abs(fine["psds2"] - exact["psds2"]) < 0.005

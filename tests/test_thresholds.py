@@ -15,7 +15,7 @@ LABELS = ["a", "b"]
 FRAME = 0.02
 T = 16
 ALPHAS = np.round(np.arange(0, 1.01, 0.2), 2)
-COARSE = {"confidence": np.array([0.0, 0.3, 0.6]), "confidence-mean": np.array([0.2, 0.5, 0.8]),
+COARSE = {"votes": np.array([0.0, 0.03, 0.3, 0.6]), "mean-votes": np.array([0.2, 0.5, 0.8]),  # by decoder kind
           "activity": np.array([1, 7, 13]), "bounded": np.array([1, 7]), "sebbs": np.array([0.3, 0.6])}
 
 
@@ -49,7 +49,7 @@ def _sed_eval_f1(references, estimated_per_file, label):
 def test_grid_counts_equal_brute_force_with_sed_eval(name):
     if name == "sebbs":
         pytest.importorskip("sebbs", reason="the optional sebbs package (requirements-study.txt) is not installed")
-    dec = replace(DECODERS[name], seconds=COARSE[name])
+    dec = replace(DECODERS[name], seconds=COARSE[DECODERS[name].kind])
     recordings, references = _case(1, 1 if name in ("activity", "sebbs") else 3)
     counts = grid_counts(dec, recordings, 2, T, FRAME, None if name == "sebbs" else ALPHAS)
     grid = counts.f1()

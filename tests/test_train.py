@@ -115,3 +115,24 @@ def test_an_interrupt_says_where_it_stopped_and_the_rerun_says_it_resumes(tmp_pa
     capsys.readouterr()
     history = train_model(SPEC, settings, train, val, tmp_path / "run", name="fold 0 of proposed")
     assert "resuming fold 0 of proposed at epoch 3/4" in capsys.readouterr().err and len(history["train_loss"]) == 4
+
+
+def test_warmup_rises_linearly_then_the_schedule_takes_over():
+    from mtsed.train import learning_rate_factor
+
+    assert [learning_rate_factor(s, 100, "constant", 0.1) for s in (0, 4, 9, 10, 99)] == pytest.approx([0.1, 0.5, 1.0, 1.0, 1.0])
+    assert learning_rate_factor(50, 100, "cosine", 0.0) == pytest.approx(0.5)
+    assert learning_rate_factor(0, 100, "cosine", 0.0) == pytest.approx(1.0)
+    assert learning_rate_factor(5, 100, "cosine", 0.1) == pytest.approx(0.6)
+
+
+def test_a_log_distance_network_trains_and_records_its_encoding(tmp_path: Path):
+    train, val = _tiny_set(tmp_path)
+    spec = ModelSpec(n_classes=2, filters=8, hidden=8, dropout=0.1, distances="log")
+    settings = TrainSettings(epochs=2, batch_size=4, learning_rate=3e-3, distance_loss="smooth-l1", warmup=0.2, lr_schedule="cosine")
+    history = train_model(spec, settings, train, val, tmp_path / "run")
+    assert history["train_loss"][-1] < history["train_loss"][0] and all(np.isfinite(history["validation_loss"]))
+    import json
+
+    config = json.loads(load_checkpoint(tmp_path / "run" / "best.pt")["config"])
+    assert config["model"]["distances"] == "log" and config["train"]["distance_loss"] == "smooth-l1"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mtsed import stages, tracking
 from mtsed.config import ConfigError, Params, load_params
+from mtsed.systems import DEFAULT_SYSTEM, NETWORKS, SYSTEMS, network_of
 
 
 def _cache_dir() -> Path:
@@ -56,7 +57,8 @@ def _run_ensemble(params: Params, args: argparse.Namespace, run: tracking.Run) -
 def _run_thresholds(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
     from mtsed.stages import evaluation
 
-    return evaluation.thresholds(params.features, params.thresholds, Path(args.data), Path(args.outputs), Path(args.models), Path(args.out))
+    return evaluation.thresholds(params.features, params.thresholds, Path(args.data), Path(args.outputs), Path(args.models), Path(args.out),
+                                 args.system)
 
 
 def _run_evaluate_set(params: Params, args: argparse.Namespace, run: tracking.Run) -> dict:
@@ -64,8 +66,9 @@ def _run_evaluate_set(params: Params, args: argparse.Namespace, run: tracking.Ru
 
     name = Path(args.data).name
     systems = {
-        system: (Path(args.outputs) / name / system, Path(args.bundles) / name / system, Path(args.models) / name / system)
-        for system in stages.SYSTEMS
+        system: (Path(args.outputs) / name / network_of(system), Path(args.bundles) / name / system,
+                 Path(args.models) / name / network_of(system))
+        for system in SYSTEMS
     }
     results = reporting.evaluate(Path(args.data), Path(args.features), Path(args.targets), systems, Path(args.out))
     if run.active:
@@ -102,9 +105,14 @@ def _train_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]
 
 
 def _thresholds_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]:
-    set_name, system = Path(args.data).name, Path(args.models).name
+    set_name, system = Path(args.data).name, _threshold_system(args)
     return ({f"{set_name}.{system}.search_seconds": metrics["search_seconds"]},
             [(Path(args.out) / "thresholds.json", f"thresholds/{set_name}/{system}")])
+
+
+def _threshold_system(args: argparse.Namespace) -> str:
+    """The system a thresholds run makes a bundle for: ``--system``, else the network's own."""
+    return args.system or Path(args.models).name
 
 
 def _evaluate_summary(args: argparse.Namespace, metrics: dict) -> tuple[dict, list]:
@@ -145,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", required=True, help="features folder of one data set")
     p.add_argument("--targets", required=True, help="targets folder of the same data set")
     p.add_argument("--fold", required=True, help="fold name (0, 1, ... as in the features manifest)")
-    p.add_argument("--system", required=True, choices=stages.SYSTEMS)
+    p.add_argument("--system", required=True, choices=NETWORKS, help="network: proposed (multi-task) or baseline")
     p.add_argument("--out", required=True, help="model folder (best.pt, last.pt, history.json, config.json)")
     p.set_defaults(
         run=_run_train, inputs=lambda a: [a.features, a.targets], summary=_train_summary,
@@ -165,14 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", required=True, help="ensemble stage output of one system")
     p.add_argument("--models", required=True)
     p.add_argument("--out", required=True, help="bundle folder (bundle.pt, thresholds.json)")
+    p.add_argument("--system", default="", choices=["", *SYSTEMS],
+                   help="system whose bundle to write (default: the network's own; multitask reads the proposed network)")
     p.set_defaults(run=_run_thresholds, inputs=lambda a: [a.data, a.outputs], artifacts=lambda a: [Path(a.out)], summary=_thresholds_summary,
-                   tags=lambda a: {"set": Path(a.data).name, "system": Path(a.models).name})
+                   tags=lambda a: {"set": Path(a.data).name, "system": _threshold_system(a)})
 
-    p = sub.add_parser("evaluate-set", help="evaluate both systems on a data set's evaluation split: tables and plots")
+    p = sub.add_parser("evaluate-set", help="evaluate every system on a data set's evaluation split: tables and plots")
     p.add_argument("--data", required=True)
     p.add_argument("--features", required=True)
     p.add_argument("--targets", required=True, help="targets folder of the data set (for the diagnostics)")
-    p.add_argument("--outputs", default="outputs", help="root of ensemble outputs (<root>/<set>/<system>)")
+    p.add_argument("--outputs", default="outputs", help="root of ensemble outputs (<root>/<set>/<network>)")
     p.add_argument("--bundles", default="bundles")
     p.add_argument("--models", default="models")
     p.add_argument("--out", required=True)
@@ -190,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("detect", help="find sound events in audio files with a trained model bundle")
     p.add_argument("audio", nargs="+", help="audio files (any format libsndfile reads), folders (searched recursively) "
                    "or glob patterns such as 'field/**/*.flac'")
-    p.add_argument("--model", default="bundles/overlapping/proposed/bundle.pt", help="model bundle (default: from `make run`)")
+    p.add_argument("--model", default=f"bundles/overlapping/{DEFAULT_SYSTEM}/bundle.pt",
+                   help=f"model bundle (default: the {DEFAULT_SYSTEM} system of `make run`, the best on validation)")
     p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
     p.add_argument("--scores", default="", help="also write each file's frame scores here (<name>.tsv, sed_scores_eval "
                    "layout: onset offset <class>...), for threshold-free evaluation (`mtsed evaluate --scores`)")
@@ -233,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="ui")
 
     p = sub.add_parser("serve", help="serve a registered detector over HTTP (mlflow models serve)")
-    p.add_argument("model", nargs="?", default="models:/mtsed-overlapping-proposed/latest",
-                   help="model URI (default: the newest registered overlapping proposed detector)")
+    p.add_argument("model", nargs="?", default=f"models:/mtsed-overlapping-{DEFAULT_SYSTEM}/latest",
+                   help=f"model URI (default: the newest registered overlapping {DEFAULT_SYSTEM} detector)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5001)
     p.set_defaults(handler="serve")

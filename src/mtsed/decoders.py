@@ -17,6 +17,13 @@ fold models (detection).
 - ``bounded``: the ``activity`` runs, each onset and offset then moved to where the
   distance head puts it: the mean of ``t - p_hat*T`` over the run's first ``BOUND_FRAMES``
   frames and of ``t + q_hat*T`` over its last ones (frames near a boundary predict it best).
+- ``confidence-log``: the paper's scores on a log-spaced beta grid (0.001..1), so a class
+  whose longest event sets the normaliser can still cut its short events' lower scores.
+- ``capped-R``: the paper's votes with each reach capped at ``R`` frames either side, so
+  frames far from a boundary cannot decide where it is.
+- ``weighted-K``: the paper's votes weighed by ``K / (K + d)``, ``d`` the frames from the
+  voting frame to the nearer boundary it places.
+- ``bounded-M``: ``bounded`` with each boundary moved at most ``M`` frames from the run's.
 - ``sebbs``: the ``sebbs`` package's change-point bounding boxes on the activity head; its
   first parameter is a configuration index, not alpha (:mod:`mtsed.sebbs_decoder`; optional).
 """
@@ -34,14 +41,22 @@ from mtsed.targets import run_bounds
 
 ALPHAS = np.round(np.arange(101) * 0.01, 2)
 BETAS = np.round(np.arange(21) * 0.05, 2)
+LOG_BETAS = np.concatenate([[0.0], np.round(np.geomspace(1e-3, 1.0, 31), 6)])
 WINDOWS = np.arange(1, 257, 6)
 BOUND_FRAMES = 5
 FIXED_ALPHA = 0.5
 
+KINDS = ("votes", "mean-votes", "activity", "bounded", "sebbs")
+
 
 @dataclass(frozen=True)
 class Decoder:
-    """A decoder's name, and the grids and fixed defaults of its two parameters."""
+    """A decoder's name, kind, and the grids and fixed defaults of its two parameters.
+
+    ``kind`` says how scores are made: ``votes`` (summed, normalised per class), ``mean-votes``,
+    ``activity``, ``bounded`` (activity runs moved by the distance head) or ``sebbs``;
+    ``radius``, ``closeness`` and ``max_shift`` are the kind's own setting (0: none).
+    """
 
     name: str
     seconds: np.ndarray
@@ -50,11 +65,15 @@ class Decoder:
     uses_distances: bool
     firsts: np.ndarray = field(default_factory=lambda: ALPHAS)  # alpha, or (sebbs) a configuration index
     fixed_first: float = FIXED_ALPHA
+    kind: str = "activity"
+    radius: float = 0.0  # votes: reach cap in frames
+    closeness: float = 0.0  # votes: weight k / (k + frames to the nearer boundary)
+    max_shift: float = 0.0  # bounded: largest move of a boundary in frames
 
     @property
     def normalised(self) -> bool:
         """Whether scores need the per-class validation constant (summed votes)."""
-        return self.name == "confidence"
+        return self.kind == "votes"
 
     @property
     def filtered(self) -> bool:
@@ -62,12 +81,24 @@ class Decoder:
         return self.second_name == "median_window"
 
 
+def _votes(name: str, radius: float = 0.0, closeness: float = 0.0, betas: np.ndarray = BETAS) -> Decoder:
+    return Decoder(name, betas, "beta", 0.5, True, kind="votes", radius=radius, closeness=closeness)
+
+
+def _bounded_decoder(name: str, max_shift: float = 0.0) -> Decoder:
+    return Decoder(name, WINDOWS, "median_window", 25, True, kind="bounded", max_shift=max_shift)
+
+
 DECODERS = {
-    "confidence": Decoder("confidence", BETAS, "beta", 0.5, True),
-    "confidence-mean": Decoder("confidence-mean", BETAS, "beta", 0.5, True),
+    "confidence": _votes("confidence"),
+    "confidence-log": _votes("confidence-log", betas=LOG_BETAS),
+    "confidence-mean": Decoder("confidence-mean", BETAS, "beta", 0.5, True, kind="mean-votes"),
+    **{f"capped-{r}": _votes(f"capped-{r}", radius=float(r)) for r in (4, 8, 16, 32)},
+    **{f"weighted-{k}": _votes(f"weighted-{k}", closeness=float(k)) for k in (4, 16)},
     "activity": Decoder("activity", WINDOWS, "median_window", 25, False),
-    "bounded": Decoder("bounded", WINDOWS, "median_window", 25, True),
-    "sebbs": Decoder("sebbs", BETAS, "detection_threshold", 0.5, False, np.arange(18), 7),  # 7: 0.48 s step, merge at 0.2
+    "bounded": _bounded_decoder("bounded"),
+    **{f"bounded-{m}": _bounded_decoder(f"bounded-{m}", float(m)) for m in (3, 10)},
+    "sebbs": Decoder("sebbs", BETAS, "detection_threshold", 0.5, False, np.arange(18), 7, kind="sebbs"),  # 7: 0.48 s step, merge at 0.2
 }
 
 
@@ -92,16 +123,21 @@ class ClassOutputs:
         return cls(outputs[:, c], outputs[:, n_classes + c], outputs[:, 2 * n_classes + c])
 
 
+def raw_votes(dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int, unit: bool = False) -> np.ndarray:
+    """A vote decoder's summed votes ``(len(alphas), frames)`` (its radius and closeness applied)."""
+    return class_votes(out.y, out.p, out.q, alphas, segment_frames, unit=unit, radius=dec.radius, closeness=dec.closeness)
+
+
 def class_scores(dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int,
                  constants: np.ndarray | None = None) -> np.ndarray:
-    """``(len(alphas), frames)``: the score ``beta`` cuts (confidence decoders; summed votes
+    """``(len(alphas), frames)``: the score ``beta`` cuts (vote decoders; summed votes
     over ``constants`` per alpha), or the activity that ``alpha`` cuts (activity decoders)."""
-    if dec.name == "confidence":
-        votes = class_votes(out.y, out.p, out.q, alphas, segment_frames)
+    if dec.kind == "votes":
+        votes = raw_votes(dec, out, alphas, segment_frames)
         return np.clip(votes / np.maximum(np.asarray(constants)[:, None], 1e-12), 0.0, 1.0)
-    if dec.name == "confidence-mean":
-        votes = class_votes(out.y, out.p, out.q, alphas, segment_frames)
-        voters = class_votes(out.y, out.p, out.q, alphas, segment_frames, unit=True)
+    if dec.kind == "mean-votes":
+        votes = raw_votes(dec, out, alphas, segment_frames)
+        voters = raw_votes(dec, out, alphas, segment_frames, unit=True)
         return np.where(voters > 0.5, votes / np.maximum(voters, 1.0), 0.0)
     return np.broadcast_to(out.y, (len(alphas), out.y.shape[0]))
 
@@ -113,14 +149,19 @@ def _active(dec: Decoder, scores: np.ndarray, alphas: np.ndarray, seconds: np.nd
     return scores[:, None, :] > seconds[None, :, None]
 
 
-def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run boundaries (frames) moved to the distance head's estimate near each end."""
+def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_frames: int,
+             max_shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Run boundaries (frames) moved to the distance head's estimate near each end, by at
+    most ``max_shift`` frames when that is > 0."""
     t = np.arange(out.y.shape[0], dtype=np.float64)
     onset_sum = np.concatenate([[0.0], np.cumsum(t - out.p * segment_frames)])
     offset_sum = np.concatenate([[0.0], np.cumsum(t + out.q * segment_frames)])
     k = np.minimum(stop - first, BOUND_FRAMES)
     onsets = (onset_sum[first + k] - onset_sum[first]) / k
     offsets = (offset_sum[stop] - offset_sum[stop - k]) / k + 1.0
+    if max_shift > 0:
+        onsets = np.clip(onsets, first - max_shift, first + max_shift)
+        offsets = np.clip(offsets, stop - max_shift, stop + max_shift)
     onsets = np.maximum(onsets, 0.0)
     return onsets, np.maximum(offsets, onsets + 1.0)
 
@@ -130,7 +171,7 @@ def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants:
     """Events of one class for every grid point ``(alpha, second)``: each event's row
     (``alpha_index * len(dec.seconds) + second_index``), onset and offset in frames, and
     the number of rows; ``constants`` are the normalisers per alpha (summed votes)."""
-    if dec.name == "sebbs":
+    if dec.kind == "sebbs":
         from mtsed import sebbs_decoder
 
         return sebbs_decoder.grid_events(out.y, frame_seconds, dec.seconds)
@@ -138,8 +179,8 @@ def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants:
     scores = class_scores(dec, out, alphas, segment_frames, constants)
     active = _active(dec, scores, alphas, dec.seconds)
     rows, first, stop = run_bounds(active.reshape(-1, active.shape[-1]))
-    if dec.name == "bounded" and len(rows):
-        onsets, offsets = _bounded(first, stop, out, segment_frames)
+    if dec.kind == "bounded" and len(rows):
+        onsets, offsets = _bounded(first, stop, out, segment_frames, dec.max_shift)
         return rows, onsets, offsets, active.shape[0] * active.shape[1]
     return rows, first.astype(np.float64), stop.astype(np.float64), active.shape[0] * active.shape[1]
 
@@ -149,7 +190,7 @@ def ensemble_scores(dec: Decoder, fold_outputs: Sequence[np.ndarray], alpha: np.
     """Scores ``(frames, C)`` in [0, 1] of an ensemble of fold models: confidence per fold
     at each class's ``alpha`` then averaged, or the mean activity."""
     n_classes = len(alpha)
-    if not dec.name.startswith("confidence"):
+    if dec.kind not in ("votes", "mean-votes"):
         return np.mean([o[:, :n_classes] for o in fold_outputs], axis=0)
     per_fold = []
     for k, outputs in enumerate(fold_outputs):
@@ -163,13 +204,13 @@ def ensemble_scores(dec: Decoder, fold_outputs: Sequence[np.ndarray], alpha: np.
 
 def decode(dec: Decoder, scores: np.ndarray, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, second: np.ndarray,
            labels: Sequence[str], frame_seconds: float, segment_frames: int, file: str = "") -> list[Event]:
-    """Events of an ensemble from its scores (and, for ``bounded``, its mean distances)."""
-    if dec.name == "sebbs":
+    """Events of an ensemble from its scores (and, for ``bounded`` kinds, its mean distances)."""
+    if dec.kind == "sebbs":
         from mtsed import sebbs_decoder
 
         boxes = sebbs_decoder.decode(scores, alpha, second, labels, frame_seconds)
         return sorted((Event(float(a), float(b), label, file) for a, b, label in boxes), key=lambda e: (e.onset, e.offset, e.label))
-    mean = np.mean(fold_outputs, axis=0) if dec.name == "bounded" else None
+    mean = np.mean(fold_outputs, axis=0) if dec.kind == "bounded" else None
     events = []
     for c, label in enumerate(labels):
         if dec.filtered:
@@ -179,6 +220,6 @@ def decode(dec: Decoder, scores: np.ndarray, fold_outputs: Sequence[np.ndarray],
         _, first, stop = run_bounds(active[None, :])
         onsets, offsets = first.astype(np.float64), stop.astype(np.float64)
         if mean is not None and len(first):
-            onsets, offsets = _bounded(first, stop, ClassOutputs.of(mean, c, len(labels)), segment_frames)
+            onsets, offsets = _bounded(first, stop, ClassOutputs.of(mean, c, len(labels)), segment_frames, dec.max_shift)
         events += [Event(float(a * frame_seconds), float(b * frame_seconds), label, file) for a, b in zip(onsets, offsets)]
     return sorted(events, key=lambda e: (e.onset, e.offset, e.label))

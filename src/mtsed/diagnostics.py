@@ -63,3 +63,71 @@ def boundary_errors(outputs: np.ndarray, targets: np.ndarray, segment_frames: in
 def median_or_none(values: Iterable[np.ndarray]) -> float | None:
     joined = np.concatenate([np.ravel(v) for v in values] or [np.zeros(0)])
     return float(np.median(joined)) if joined.size else None
+
+
+DISTANCE_BINS = (0.0, 5.0, 20.0, 100.0, np.inf)  # true distance in frames: < 5, 5-20, 20-100, > 100
+BIN_NAMES = ("<5", "5-20", "20-100", ">100")
+
+
+def signed_distance_errors(outputs: np.ndarray, targets: np.ndarray, segment_frames: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per boundary (``onset``, ``offset``), the true distance and the signed error
+    ``p_hat*T - p*T`` in frames on every active frame of every class (positive: the head
+    places the boundary farther away than it is).
+
+    Shape:
+        outputs, targets: ``(frames, 3C)`` laid out y, p, q (targets from :func:`inference_targets`).
+    """
+    c = targets.shape[1] // 3
+    active = targets[:, :c] > 0.5
+    out = {}
+    for name, cols in (("onset", slice(c, 2 * c)), ("offset", slice(2 * c, 3 * c))):
+        truth = targets[:, cols][active] * segment_frames
+        out[name] = (truth, outputs[:, cols][active] * segment_frames - truth)
+    return out
+
+
+def binned_errors(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float | int | None]]:
+    """Median signed error and frame count per bin of true distance (:data:`DISTANCE_BINS`)."""
+    pairs = list(pairs)
+    truth = np.concatenate([t for t, _ in pairs] or [np.zeros(0)])
+    error = np.concatenate([e for _, e in pairs] or [np.zeros(0)])
+    out = {}
+    for name, lo, hi in zip(BIN_NAMES, DISTANCE_BINS[:-1], DISTANCE_BINS[1:]):
+        inside = (truth >= lo) & (truth < hi)
+        out[name] = {"median_signed_error": float(np.median(error[inside])) if inside.any() else None, "frames": int(inside.sum())}
+    return out
+
+
+MISS_REASONS = ("hit", "not found", "fragmented", "onset", "offset")
+
+
+def miss_reason(onset: float, offset: float, estimates: np.ndarray, collar: float = 0.2, offset_fraction: float = 0.5) -> str:
+    """Why one reference event is or is not detected by estimates ``(n, 2)`` of its class
+    (sed_eval's collars: onset within ``collar`` s, offset within ``max(collar, fraction x length)``):
+    ``hit``; ``not found`` (no estimate overlaps it); ``fragmented`` (several overlap it, none
+    hits); ``onset`` (the overlapping estimate's onset is outside the collar); ``offset``."""
+    offset_collar = max(collar, offset_fraction * (offset - onset))
+    if len(estimates):
+        onset_ok = np.abs(estimates[:, 0] - onset) <= collar
+        offset_ok = np.abs(estimates[:, 1] - offset) <= offset_collar
+        if (onset_ok & offset_ok).any():
+            return "hit"
+        overlapping = (estimates[:, 0] < offset) & (estimates[:, 1] > onset)
+    else:
+        overlapping = np.zeros(0, bool)
+    if not overlapping.any():
+        return "not found"
+    if overlapping.sum() > 1:
+        return "fragmented"
+    return "onset" if not onset_ok[overlapping][0] else "offset"
+
+
+def miss_reasons(reference: dict, estimated: dict, labels: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Counts of :func:`miss_reason` per class over recordings (``{recording: [Event]}`` each)."""
+    counts = {label: dict.fromkeys(MISS_REASONS, 0) for label in labels}
+    for rid, events in reference.items():
+        found = estimated.get(rid, [])
+        for event in events:
+            mine = np.array([(e.onset, e.offset) for e in found if e.label == event.label], float).reshape(-1, 2)
+            counts[event.label][miss_reason(event.onset, event.offset, mine)] += 1
+    return counts

@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mtsed.distances import decode_outputs
 from mtsed.model import CRNN
 
 BOUND_TOLERANCE = 1e-4  # frames: absorbs float32 rounding in p_hat * T
+VOTE_RESIDUE = 1e-9  # summed votes below this are the rounding left by a difference array, not votes
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -39,7 +41,8 @@ def default_batch_size(device: torch.device) -> int:
 
 def network_outputs(model: CRNN, features: np.ndarray, segment_frames: int, batch_size: int | None = None,
                     precision: str = "auto") -> np.ndarray:
-    """Per-frame outputs ``(frames, n_outputs)`` over consecutive T-frame segments.
+    """Per-frame outputs ``(frames, n_outputs)`` over consecutive T-frame segments, the
+    distances decoded to ``d / T`` whatever the network's encoding (:mod:`mtsed.distances`).
 
     ``features`` are standardised ``(frames, bands)`` (a memory map is fine); only one batch
     of segments is read and on the device at a time, so memory stays bounded.
@@ -97,34 +100,49 @@ class SegmentRunner:
         batch = batch.reshape(segments, self.segment_frames, -1)
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             result = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+        spec = self.model.spec
+        result = decode_outputs(result, spec.distances, spec.n_classes, self.segment_frames)
         self._outputs.append(result.reshape(segments * self.segment_frames, -1)[:len(frames)])
 
 
-def vote_bounds(p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inclusive first and last frame each frame votes for, clipped to the recording."""
+def vote_bounds(p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int, radius: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive first and last frame each frame votes for, clipped to the recording; a
+    ``radius`` > 0 caps each reach at that many frames (a vote stays near its frame)."""
     frames = np.arange(p_hat.shape[0]).reshape(-1, *([1] * (p_hat.ndim - 1)))
-    lo = np.ceil(frames - p_hat * segment_frames - BOUND_TOLERANCE).astype(np.int64)
-    hi = np.floor(frames + q_hat * segment_frames + BOUND_TOLERANCE).astype(np.int64)
+    back, ahead = p_hat * segment_frames, q_hat * segment_frames
+    if radius > 0:
+        back, ahead = np.minimum(back, radius), np.minimum(ahead, radius)
+    lo = np.ceil(frames - back - BOUND_TOLERANCE).astype(np.int64)
+    hi = np.floor(frames + ahead + BOUND_TOLERANCE).astype(np.int64)
     return np.clip(lo, 0, p_hat.shape[0] - 1), np.clip(hi, 0, p_hat.shape[0] - 1)
 
 
 def class_votes(y_hat: np.ndarray, p_hat: np.ndarray, q_hat: np.ndarray, alphas: np.ndarray, segment_frames: int,
-                unit: bool = False) -> np.ndarray:
+                unit: bool = False, radius: float = 0.0, closeness: float = 0.0) -> np.ndarray:
     """Raw confidence ``f(n)`` of one class for every alpha at once: ``(len(alphas), frames)``;
     with ``unit``, every vote weighs 1, which counts the voters of each frame.
+
+    ``radius`` > 0 caps each vote's reach at that many frames either side; ``closeness``
+    > 0 weighs a vote by ``k / (k + d)``, ``d`` the frames from its frame to the nearer
+    boundary it places, so frames near a boundary decide where it is.
 
     Shape:
         y_hat, p_hat, q_hat: ``(frames,)`` outputs of one class; alphas: ``(A,)``.
     """
     n = y_hat.shape[0]
-    lo, hi = vote_bounds(p_hat, q_hat, segment_frames)
+    lo, hi = vote_bounds(p_hat, q_hat, segment_frames, radius)
     voting = y_hat[None, :] > np.asarray(alphas, np.float64)[:, None]  # (A, frames)
     rows, cols = np.nonzero(voting)
-    weights = np.ones(len(cols)) if unit else y_hat[cols].astype(np.float64)
+    strength = np.ones(n) if unit else y_hat.astype(np.float64)
+    if closeness > 0:
+        nearer = np.minimum(p_hat, q_hat).astype(np.float64) * segment_frames
+        strength = strength * closeness / (closeness + nearer)
+    weights = strength[cols]
     width = n + 1
     diff = np.bincount(rows * width + lo[cols], weights, minlength=len(alphas) * width)
     diff -= np.bincount(rows * width + hi[cols] + 1, weights, minlength=len(alphas) * width)
-    return np.cumsum(diff.reshape(len(alphas), width), axis=1)[:, :n]
+    votes = np.cumsum(diff.reshape(len(alphas), width), axis=1)[:, :n]
+    return np.where(votes > VOTE_RESIDUE, votes, 0.0)
 
 
 def median_filter_binary(active: np.ndarray, window: int) -> np.ndarray:

@@ -25,6 +25,7 @@ class ModelSpec:
     dropout: float = 0.25
     residual: str = "sum"  # "sum" (a = r + z) or "concat" (a = [r ; z])
     system: str = "proposed"  # "proposed": 3C outputs (y, p, q); "baseline": C outputs (y)
+    distances: str = "linear"  # how p, q are encoded (mtsed.distances); "linear" is the paper's and older bundles'
 
     def __post_init__(self) -> None:
         pooled = self.n_mels
@@ -36,6 +37,8 @@ class ModelSpec:
             raise ValueError(f"residual must be 'sum' or 'concat', got {self.residual!r}")
         if self.system not in ("proposed", "baseline"):
             raise ValueError(f"system must be 'proposed' or 'baseline', got {self.system!r}")
+        if self.distances not in ("linear", "log"):
+            raise ValueError(f"distances must be 'linear' or 'log', got {self.distances!r}")
 
     @property
     def n_outputs(self) -> int:

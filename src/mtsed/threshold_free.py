@@ -26,6 +26,10 @@ from mtsed.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR
 # DCASE 2021-2023 task 4 scenarios (Bilen et al. 2020 criteria; eFPR per hour up to 100).
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "alpha_ct": 0.0, "alpha_st": 1.0, "max_efpr": 100.0}
 PSDS2 = {"dtc_threshold": 0.1, "gtc_threshold": 0.1, "cttc_threshold": 0.3, "alpha_ct": 0.5, "alpha_st": 1.0, "max_efpr": 100.0}
+# Scores are floored to this many levels before scoring: sed_scores_eval evaluates every
+# distinct score as a threshold, and frame scores have one per frame (the exact PSDS of the
+# isolated set took ~4 min of a 5-min evaluate stage); PSDS moves < 0.005 (benchmarks/RESULTS.md).
+SCORE_LEVELS = 200
 
 
 def score_frame(scores: np.ndarray, frame_seconds: float, labels: Sequence[str]):
@@ -68,6 +72,19 @@ def read_scores(folder: Path) -> dict:
     return scores
 
 
+def quantised(frame, labels: Sequence[str], levels: int = SCORE_LEVELS):
+    """A score DataFrame with scores floored to multiples of ``1 / levels`` and runs of
+    identical rows merged into one (fewer distinct thresholds and rows to evaluate)."""
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    values = np.floor(frame[list(labels)].to_numpy(np.float64) * levels) / levels
+    keep = np.ones(len(values), bool)
+    keep[1:] = np.any(values[1:] != values[:-1], axis=1)
+    onsets = frame["onset"].to_numpy(np.float64)
+    timestamps = np.append(onsets[keep], float(frame["offset"].iloc[-1]))
+    return create_score_dataframe(values[keep], timestamps, list(labels))
+
+
 def durations_of(scores: Mapping) -> dict[str, float]:
     """Each recording's duration as its score file covers it (the last offset)."""
     return {rid: float(frame["offset"].iloc[-1]) for rid, frame in scores.items()}
@@ -81,11 +98,12 @@ def _number(value) -> float | None:
 
 
 def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], durations: Mapping[str, float],
-                    labels: Sequence[str]) -> dict:
+                    labels: Sequence[str], levels: int | None = SCORE_LEVELS) -> dict:
     """PSDS1, PSDS2, and per class the best-threshold collar F1 and the PSD-ROC AUC.
 
     ``scores`` maps each reference recording to its score DataFrame (:func:`score_frame`);
     classes of the scores beyond ``labels`` are an error, as are recordings without scores.
+    Scores are first :func:`quantised` to ``levels`` (``None``: the exact computation).
     """
     from sed_scores_eval import collar_based, intersection_based
 
@@ -96,7 +114,7 @@ def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], d
         classes = [c for c in scores[rid].columns if c not in ("onset", "offset")]
         if sorted(classes) != sorted(labels):
             raise ValueError(f"scores of {rid} hold classes {classes}, the reference {sorted(labels)}")
-    scores = {rid: scores[rid] for rid in reference}
+    scores = {rid: scores[rid] if levels is None else quantised(scores[rid], labels, levels) for rid in reference}
     truth = {rid: [(e.onset, e.offset, e.label) for e in merge_overlaps(events)] for rid, events in reference.items()}
     durations = {rid: float(durations[rid]) for rid in reference}
     psds1, per_class_auc, _, _ = intersection_based.psds(scores, truth, durations, **PSDS1)

@@ -32,8 +32,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from mtsed.config import ThresholdConfig
-from mtsed.decoders import ClassOutputs, Decoder, grid_events
-from mtsed.inference import class_votes
+from mtsed.decoders import ClassOutputs, Decoder, grid_events, raw_votes
 from mtsed.metrics import matched_counts
 
 
@@ -74,13 +73,13 @@ class Selection:
     validation_f1: np.ndarray  # raw (unsmoothed) class F1 at the chosen point; NaN if undefined
 
 
-def _vote_constants(recordings: Sequence[ValidationRecording], c: int, n_classes: int, segment_frames: int,
+def _vote_constants(dec: Decoder, recordings: Sequence[ValidationRecording], c: int, n_classes: int, segment_frames: int,
                     alphas: np.ndarray) -> dict[str, np.ndarray]:
     """Per fold, the maximum summed vote over its validation recordings, for every alpha."""
     maxima: dict[str, np.ndarray] = {}
     for r in recordings:
         out = ClassOutputs.of(r.outputs, c, n_classes)
-        peak = class_votes(out.y, out.p, out.q, alphas, segment_frames).max(axis=1)
+        peak = raw_votes(dec, out, alphas, segment_frames).max(axis=1)
         maxima[r.fold] = np.maximum(maxima.get(r.fold, 0.0), peak)
     return {fold: np.where(m > 0, m, 1.0) for fold, m in maxima.items()}
 
@@ -94,7 +93,7 @@ def grid_counts(dec: Decoder, recordings: Sequence[ValidationRecording], n_class
     tp, n_sys, n_ref = np.zeros(shape), np.zeros(shape), np.zeros(n_classes, int)
     constants = {fold: np.ones((n_classes, len(alphas))) for fold in folds} if dec.normalised else {}
     for c in range(n_classes):
-        per_fold = _vote_constants(recordings, c, n_classes, segment_frames, alphas) if dec.normalised else {}
+        per_fold = _vote_constants(dec, recordings, c, n_classes, segment_frames, alphas) if dec.normalised else {}
         for fold, values in per_fold.items():
             constants[fold][c] = values
         for r in recordings:

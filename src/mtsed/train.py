@@ -40,6 +40,19 @@ class TrainSettings:
     num_workers: int = 0
     loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over all steps of the run
+    warmup: float = 0.0  # fraction of the run's steps over which the rate rises linearly from 0
+    distance_loss: str = "squared"  # or "smooth-l1" (mtsed.losses)
+
+
+def learning_rate_factor(step: int, total: int, schedule: str, warmup: float) -> float:
+    """The learning rate's multiplier at ``step`` of ``total``: a linear warm-up over the
+    first ``warmup`` fraction of steps, then constant or a cosine decay to 0 at the end."""
+    warm = warmup * total
+    if warm > 0 and step < warm:
+        return (step + 1) / warm
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(step / max(total, 1), 1.0)))
+    return 1.0
 
 
 def pick_device() -> torch.device:
@@ -47,12 +60,13 @@ def pick_device() -> torch.device:
 
 
 def batch_loss(model, x, y, mask, system: str, amp_dtype: torch.dtype | None = None,
-               weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> torch.Tensor:
+               weights: tuple[float, float, float] = (1.0, 1.0, 1.0), distance_loss: str = "squared") -> torch.Tensor:
     """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
     ``amp_dtype`` is given (losses are always computed in fp32)."""
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         outputs = model(x)
-    return multitask_loss(outputs.float(), y, mask, system, weights)["total"]
+    encoding = model.spec.distances if isinstance(model, CRNN) else "linear"
+    return multitask_loss(outputs.float(), y, mask, system, weights, encoding, distance_loss)["total"]
 
 
 def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=None) -> None:
@@ -67,7 +81,8 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=
         optimiser.step()
 
 
-def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=None, desc="", scheduler=None) -> float:
+def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=None, desc="", scheduler=None,
+               distance_loss: str = "squared") -> float:
     training = optimiser is not None
     model.train(training)
     total, count = 0.0, 0
@@ -76,7 +91,7 @@ def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=No
         # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
-            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype, weights)
+            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype, weights, distance_loss)
             if training:
                 optimiser_step(loss, optimiser, scaler)
                 if scheduler is not None:
@@ -137,9 +152,10 @@ def train_model(
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
     scheduler = None
-    if settings.lr_schedule == "cosine":
+    if settings.lr_schedule != "constant" or settings.warmup > 0:
         total = settings.epochs * math.ceil(len(train_windows.epoch(0)) / settings.batch_size)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: learning_rate_factor(step, total, settings.lr_schedule, settings.warmup))
     config = json.dumps({"model": asdict(spec), "train": asdict(settings), **(extra_config or {})})
     history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "train_seconds": []}
     start_epoch, best = 0, float("inf")
@@ -162,9 +178,10 @@ def train_model(
             loader = DataLoader(train_data, settings.batch_size, shuffle=False, num_workers=settings.num_workers)
             started = time.perf_counter()
             desc = f"epoch {epoch + 1}/{settings.epochs}"
-            train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler)
+            train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler,
+                                    distance_loss=settings.distance_loss)
             train_seconds = time.perf_counter() - started
-            val_loss = _run_epoch(model, validation, device, spec.system, loss_weights)
+            val_loss = _run_epoch(model, validation, device, spec.system, loss_weights, distance_loss=settings.distance_loss)
             history["train_loss"].append(train_loss)
             history["validation_loss"].append(val_loss)
             history["train_seconds"].append(train_seconds)

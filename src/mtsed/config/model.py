@@ -56,9 +56,11 @@ class ModelConfig:
     hidden: int = 64  # H per GRU direction
     dropout: float = 0.25
     residual: str = "sum"  # "sum" or "concat"
+    distances: str = "linear"  # linear (paper): p = d/T; log: log1p(d)/log1p(T) (mtsed.distances)
 
     def __post_init__(self) -> None:
         _require(self.filters >= 1, "filters", "must be >= 1")
         _require(self.hidden >= 1, "hidden", "must be >= 1")
         _require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         _require(self.residual in ("sum", "concat"), "residual", "must be 'sum' or 'concat'")
+        _require(self.distances in ("linear", "log"), "distances", "must be 'linear' or 'log'")

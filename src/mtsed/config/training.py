@@ -86,6 +86,8 @@ class TrainConfig:
     batch_size: int = 8
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # constant, or cosine: decays to 0 over the run's steps
+    warmup: float = 0.0  # fraction of the run's steps over which the rate rises from 0 (0: none, the paper)
+    distance_loss: str = "squared"  # squared (paper), or smooth-l1 over active class-frames (mtsed.losses)
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     loss_weights: LossWeights = LossWeights()
@@ -100,6 +102,8 @@ class TrainConfig:
         _require(self.batch_size >= 1, "batch_size", "must be >= 1")
         _require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)")
         _require(self.lr_schedule in ("constant", "cosine"), "lr_schedule", "must be 'constant' or 'cosine'")
+        _require(0 <= self.warmup < 1, "warmup", "must be a fraction in [0, 1)")
+        _require(self.distance_loss in ("squared", "smooth-l1"), "distance_loss", "must be 'squared' or 'smooth-l1'")
         _require(self.num_workers >= 0, "num_workers", "must be >= 0")
         _require(self.distance_targets == "window" or self.augment.remix == 0, "augment.remix",
                  "needs distance_targets: window (remixed windows have no recording-level distances)")
@@ -108,18 +112,22 @@ class TrainConfig:
 @dataclass(frozen=True)
 class ThresholdConfig:
     """Stage ``thresholds``: how per-class thresholds are chosen on validation data
-    (:mod:`mtsed.thresholds`)."""
+    (:mod:`mtsed.thresholds`), and which decoders system ``multitask`` chooses among."""
 
     smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
     variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
+    multitask: tuple[str, ...] = ("bounded",)  # system multitask: the one with the best validation F1
 
     def __post_init__(self) -> None:
+        from mtsed.decoders import DECODERS
+
         _require(min(self.smoothing) >= 0, "smoothing", "must be >= 0 steps")
         _require(self.shrinkage_events >= 0, "shrinkage_events", "must be >= 0 (0: each class on its own)")
-        known = ("confidence", "confidence-mean", "activity", "bounded", "sebbs")
-        unknown = [v for v in self.variants if v not in known]
-        _require(not unknown, "variants", f"unknown decoder(s) {unknown}; known: {list(known)}")
+        for key in ("variants", "multitask"):
+            unknown = [v for v in getattr(self, key) if v not in DECODERS]
+            _require(not unknown, key, f"unknown decoder(s) {unknown}; known: {list(DECODERS)}")
+        _require(len(self.multitask) >= 1, "multitask", "must name at least one decoder")
 
 
 @dataclass(frozen=True)

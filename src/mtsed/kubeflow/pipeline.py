@@ -10,9 +10,9 @@ from pathlib import Path
 from kfp import compiler, dsl
 
 from mtsed.kubeflow.components import data, evaluation, tracking, training
+from mtsed.systems import NETWORKS
 
 SETS = ("isolated", "overlapping")
-SYSTEMS = ("proposed", "baseline")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def build_pipeline(default_params_yaml: str, resources: Resources = Resources())
                 targs = _sized(data.targets(set_name=set_name, data=prepared.outputs["data"], features=feats.outputs["features"], **common), resources)
                 folds = data.list_folds(set_name=set_name, features=feats.outputs["features"])
                 trained, per_system = {}, {}
-                for system in SYSTEMS:
+                for system in NETWORKS:
                     with dsl.ParallelFor(folds.output, parallelism=resources.parallelism) as fold:
                         task = training.train(set_name=set_name, fold=fold, system=system, features=feats.outputs["features"],
                                               targets=targs.outputs["targets"], **common)
@@ -64,13 +64,17 @@ def build_pipeline(default_params_yaml: str, resources: Resources = Resources())
                     trained[system] = task  # a dsl.Collected may feed one consumer only (kfp 2.17): one per use
                     outputs = _sized(evaluation.ensemble(set_name=set_name, system=system, features=feats.outputs["features"],
                                                          models=dsl.Collected(task.outputs["model"]), **common), resources)
-                    bundle = _sized(evaluation.thresholds(set_name=set_name, system=system, data=prepared.outputs["data"],
+                    bundle = _sized(evaluation.thresholds(set_name=set_name, system=system, network=system, data=prepared.outputs["data"],
                                                           outputs=outputs.outputs["outputs"], models=dsl.Collected(task.outputs["model"]), **common), resources)
                     per_system[system] = (outputs.outputs["outputs"], bundle.outputs["bundle"])
+                multitask = _sized(evaluation.thresholds(set_name=set_name, system="multitask", network="proposed", data=prepared.outputs["data"],
+                                                         outputs=per_system["proposed"][0], models=dsl.Collected(trained["proposed"].outputs["model"]),
+                                                         **common), resources)
+                multitask.set_display_name(f"thresholds {set_name} multitask")
                 evaluations.append(evaluation.evaluate(
                     set_name=set_name, data=prepared.outputs["data"], features=feats.outputs["features"],
                     targets=targs.outputs["targets"], proposed_outputs=per_system["proposed"][0], baseline_outputs=per_system["baseline"][0],
-                    proposed_bundle=per_system["proposed"][1], baseline_bundle=per_system["baseline"][1],
+                    proposed_bundle=per_system["proposed"][1], baseline_bundle=per_system["baseline"][1], multitask_bundle=multitask.outputs["bundle"],
                     proposed_models=dsl.Collected(trained["proposed"].outputs["model"]),
                     baseline_models=dsl.Collected(trained["baseline"].outputs["model"]), **common,
                 ))

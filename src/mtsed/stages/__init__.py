@@ -6,6 +6,7 @@ logic is written twice.  Every stage builds its output folder aside and swaps it
 """
 
 from mtsed.stages.preparation import DEFAULT_SETS, clips, features, prepare, targets
-from mtsed.stages.training import SYSTEMS, train
+from mtsed.stages.training import train
+from mtsed.systems import NETWORKS, SYSTEMS
 
-__all__ = ["DEFAULT_SETS", "SYSTEMS", "clips", "features", "prepare", "targets", "train"]
+__all__ = ["DEFAULT_SETS", "NETWORKS", "SYSTEMS", "clips", "features", "prepare", "targets", "train"]

@@ -14,11 +14,9 @@ from mtsed.decoders import Decoder, get_decoder
 from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
 from mtsed.inference import network_outputs
+from mtsed.systems import PAPER_DECODERS, network_of
 from mtsed.thresholds import GridCounts, Selection, ValidationRecording, chosen_constants, fixed_selection, grid_counts, micro_f1, select
 from mtsed.train import pick_device
-
-SYSTEM_DECODERS = {"proposed": "confidence", "baseline": "activity"}  # the paper's post-processing of each system
-
 
 def _fold_models(models_dir: Path, folds: list[str]) -> list[tuple[FoldModel, dict]]:
     """The data set's fold models, in fold order (stale folders of other folds are ignored)."""
@@ -95,7 +93,14 @@ def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selec
         "norm": chosen_constants(counts, selection.alpha_index), "fixed_norm": chosen_constants(counts, fixed.alpha_index),
         "validation_f1": f1(selection.validation_f1), "validation_f1_fixed": f1(fixed.validation_f1),
         "validation_overall_f1": round(micro_f1(counts, selection), 4), "validation_overall_f1_fixed": round(micro_f1(counts, fixed), 4),
+        "validation_class_average_f1": round(class_average(selection.validation_f1), 4),
     }
+
+
+def class_average(values: np.ndarray) -> float:
+    """Mean of the defined class F1 values (NaN where a class has no validation events); 0 if none."""
+    values = np.asarray(values, float)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
 
 
 def search(dec: Decoder, validation: list[ValidationRecording], labels: list[str], segment_frames: int, frame_seconds: float,
@@ -116,21 +121,41 @@ def bundle_from_choice(system: str, choice: dict, labels: list[str], feature_cfg
                   with_norms, (choice["fixed"]["alpha"], choice["fixed"][dec.second_name]))
 
 
+def system_decoders(system: str, cfg: ThresholdConfig) -> tuple[str, ...]:
+    """The decoders a system's threshold stage searches: the paper's own for ``proposed``
+    and ``baseline`` (plus the reported ``variants`` for ``proposed``), the candidates of
+    ``thresholds.multitask`` for ``multitask``."""
+    if system == "multitask":
+        return tuple(dict.fromkeys(cfg.multitask))
+    return tuple(dict.fromkeys([PAPER_DECODERS[system], *(cfg.variants if system == "proposed" else ())]))
+
+
+def best_choice(system: str, choices: dict[str, dict]) -> str:
+    """The decoder a system's bundle uses: the paper's for ``proposed`` and ``baseline``; for
+    ``multitask`` the candidate with the highest validation class-average F1 (first on ties)."""
+    if system != "multitask":
+        return PAPER_DECODERS[system]
+    return max(choices, key=lambda name: choices[name]["validation_class_average_f1"])
+
+
 def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Path, ensemble_dir: Path, models_dir: Path,
-               out_dir: Path) -> dict:
+               out_dir: Path, system: str = "") -> dict:
     """Search per-class thresholds on out-of-fold validation outputs; write the model bundle
-    (the system's own decoder) and the thresholds of the variant decoders (proposed only)."""
+    of ``system`` (default: the network's own, i.e. the paper's decoder) and the thresholds
+    of the other decoders searched (``variants.json``)."""
     started = time.perf_counter()
     manifest = read_json(ensemble_dir / "manifest.json")
-    labels, system, segment_frames = manifest["labels"], manifest["system"], int(manifest["segment_frames"])
+    labels, network, segment_frames = manifest["labels"], manifest["system"], int(manifest["segment_frames"])
+    system = system or network
+    if network_of(system) != network:
+        raise ValueError(f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}")
     validation = validation_recordings(dataset_dir, ensemble_dir)
-    names = [SYSTEM_DECODERS[system], *(cfg.variants if system == "proposed" else ())]
     choices, seconds = {}, {}
-    for name in dict.fromkeys(names):
+    for name in system_decoders(system, cfg):
         begun = time.perf_counter()
         choices[name] = search(get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg)
         seconds[name] = round(time.perf_counter() - begun, 3)
-    main = choices[SYSTEM_DECODERS[system]]
+    main = choices[best_choice(system, choices)]
     folds = [fold for fold, _ in _fold_models(models_dir, manifest["folds"])]
     bundle = bundle_from_choice(system, main, labels, feature_cfg, segment_frames, folds)
     with atomic_dir(out_dir) as tmp:
@@ -140,7 +165,9 @@ def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Pa
         np.save(tmp / "validation_f1_grid.npy", main["grid_f1"])
     return {"system": system, "decoder": bundle.decoder, "search_seconds": seconds[bundle.decoder],
             "grid_points": int(main["grid_f1"].size), "validation_overall_f1": main["validation_overall_f1"],
-            "validation_overall_f1_fixed": main["validation_overall_f1_fixed"], "validation_f1": main["validation_f1"],
-            "variants": {k: {"validation_overall_f1": c["validation_overall_f1"], "search_seconds": seconds[k]}
+            "validation_overall_f1_fixed": main["validation_overall_f1_fixed"],
+            "validation_class_average_f1": main["validation_class_average_f1"], "validation_f1": main["validation_f1"],
+            "variants": {k: {"validation_overall_f1": c["validation_overall_f1"],
+                             "validation_class_average_f1": c["validation_class_average_f1"], "search_seconds": seconds[k]}
                          for k, c in choices.items() if c is not main},
             "seconds": round(time.perf_counter() - started, 2)}

@@ -24,6 +24,7 @@ from mtsed.data import load_dataset
 from mtsed.events import Event, write_event_list
 from mtsed.fileio import atomic_dir, read_json, write_json
 from mtsed.metrics import evaluate_events, evaluate_segments
+from mtsed.systems import network_of
 
 
 def _outputs(ensemble_dir: Path, split: str, ids: list[str]) -> dict[str, list[np.ndarray]]:
@@ -51,8 +52,9 @@ def _score(bundle: Bundle, outputs: dict[str, list[np.ndarray]], reference: dict
 
 
 def _diagnostics(outputs: dict[str, list[np.ndarray]], targets_dir: Path, segment_frames: int, reading: str, n_classes: int) -> dict:
-    """Frame-level F1 of the activity head and the median boundary errors (proposed)."""
-    counts, onset, offset = [], [], []
+    """Frame-level F1 of the activity head and, for the proposed network, the median
+    boundary errors and the signed distance errors binned by true distance."""
+    counts, onset, offset, signed = [], [], [], []
     for rid, folds in outputs.items():
         mean = np.mean(folds, axis=0)
         targets = diagnostics.inference_targets(np.load(targets_dir / f"{rid}.npy"), segment_frames, reading)
@@ -61,8 +63,10 @@ def _diagnostics(outputs: dict[str, list[np.ndarray]], targets_dir: Path, segmen
             errors = diagnostics.boundary_errors(mean, targets, segment_frames)
             onset.append(errors[0])
             offset.append(errors[1])
+            signed.append(diagnostics.signed_distance_errors(mean, targets, segment_frames))
+    binned = {name: diagnostics.binned_errors(s[name] for s in signed) for name in ("onset", "offset")} if signed else None
     return {"frame_f1": diagnostics.frame_f1(counts), "onset_error_frames": diagnostics.median_or_none(onset),
-            "offset_error_frames": diagnostics.median_or_none(offset)}
+            "offset_error_frames": diagnostics.median_or_none(offset), "distance_errors": binned}
 
 
 def _beyond_events(bundle: Bundle, reference: dict[str, list[Event]], events: dict[str, list[Event]],
@@ -92,7 +96,8 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
     evaluation = dataset.evaluation()
     reference = {r.id: dataset.events(r) for r in evaluation}
     durations = {r.id: audio_duration(dataset.audio_path(r)) for r in evaluation}
-    results, study, variants, scores = {}, {}, {}, {}
+    results, study, variants, scores, misses = {}, {}, {}, {}, {}
+    network_diagnostics: dict[tuple[str, str], dict] = {}  # systems of one network share its diagnostics
     with atomic_dir(out_dir) as tmp:
         for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
             bundle = load_bundle(bundle_dir / "bundle.pt")
@@ -109,26 +114,32 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
                     results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
                                                                     tmp / "scores" / system)}
                     scores[system] = split_scores
+                    misses[system] = diagnostics.miss_reasons(ref, events, labels)
                     for rid, found in events.items():
                         write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
-                study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed),
-                                        **_diagnostics(outputs, targets_dir, bundle.segment_frames,
-                                                       manifest.get("distance_targets", "window"), len(labels))}
+                key = (network_of(system), split)
+                if key not in network_diagnostics:
+                    network_diagnostics[key] = _diagnostics(outputs, targets_dir, bundle.segment_frames,
+                                                            manifest.get("distance_targets", "window"), len(labels))
+                study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed), **network_diagnostics[key]}
             choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
             for name, choice in choices.items():
                 variant = _variant(bundle, choice)
                 outputs, ref = splits["evaluation"]
                 variants[f"{system}:{name}"] = {"searched": _headline(_score(variant, outputs, ref, labels)[0]),
-                                                 "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0])}
-            histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in manifest["folds"]}
-            report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
+                                                 "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0]),
+                                                 "validation_class_average_f1": choice.get("validation_class_average_f1")}
+            if network_of(system) == system:
+                histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in manifest["folds"]}
+                report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
         title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
             f"{dataset.name}: {len(evaluation)} evaluation recordings"
         decoders = {s: load_bundle(b / "bundle.pt").decoder for s, (_, b, _) in systems.items()}
         table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
-            report.study_tables(study, variants, decoders)
+            report.study_tables(study, variants, decoders) + "\n" + report.distance_error_table(study) + "\n" + \
+            report.miss_reason_table(misses, labels)
         (tmp / "table.md").write_text(table)
-        full = {**results, "study": study, "variants": variants}
+        full = {**results, "study": study, "variants": variants, "miss_reasons": misses}
         write_json(tmp / "table.json", full)
         (tmp / "per_class.csv").write_text(report.per_class_csv(results, labels))
         report.plot_f1_bars(tmp / "f1_per_class.png", results, labels, title)
@@ -143,7 +154,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
 def report_metrics(table: dict) -> dict:
     """The evaluate stage's metrics out of a full report (``table.json``): the scores
     summary plus the study and decoder-variant figures, as DVC and Kubeflow both log them."""
-    return {**scores_summary(table), "study": table["study"], "variants": table["variants"]}
+    return {**scores_summary(table), "study": table["study"], "variants": table["variants"], "miss_reasons": table.get("miss_reasons", {})}
 
 
 def scores_summary(results: dict) -> dict:
@@ -152,4 +163,4 @@ def scores_summary(results: dict) -> dict:
     return {s: {"overall": r["overall"], "class_average": r["class_average"],
                 "per_class": {label: {"f1": c["f1"], "er": c["er"]} for label, c in r["per_class"].items()},
                 "segment_based": r["segment_based"], "threshold_free": r["threshold_free"]}
-            for s, r in results.items() if s not in ("study", "variants")}
+            for s, r in results.items() if s not in ("study", "variants", "miss_reasons")}

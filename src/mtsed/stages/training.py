@@ -13,9 +13,8 @@ from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json
 from mtsed.model import CRNN, ModelSpec, count_parameters
 from mtsed.segments import Recordings, WindowOptions, WindowSampler, validation_set
+from mtsed.systems import NETWORKS
 from mtsed.train import TrainSettings, pick_device, train_model
-
-SYSTEMS = ("proposed", "baseline")
 
 
 def partial_dir(out_dir: Path) -> Path:
@@ -24,8 +23,8 @@ def partial_dir(out_dir: Path) -> Path:
 
 
 def _check_inputs(features_manifest: dict, targets_manifest: dict, fold: str, system: str, where: Path) -> None:
-    if system not in SYSTEMS:
-        raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}")
+    if system not in NETWORKS:
+        raise ValueError(f"system must be one of the networks {NETWORKS}, got {system!r}")
     if fold not in features_manifest["folds"]:
         raise ValueError(f"{where}: no fold {fold!r}; the data set has folds {sorted(features_manifest['folds'])}")
     if features_manifest["labels"] != targets_manifest["labels"]:
@@ -64,11 +63,13 @@ def train(
     spec = ModelSpec(
         n_classes=len(labels), n_mels=int(features_manifest["n_mels"]), filters=model_cfg.filters,
         hidden=model_cfg.hidden, dropout=model_cfg.dropout, residual=model_cfg.residual, system=system,
+        distances=model_cfg.distances,
     )
     settings = TrainSettings(
         epochs=train_cfg.epochs.of(features_manifest["kind"]), batch_size=train_cfg.batch_size,
         learning_rate=train_cfg.learning_rate, seed=train_cfg.seed, num_workers=train_cfg.num_workers,
-        loss_weights=train_cfg.loss_weights.as_tuple(), lr_schedule=train_cfg.lr_schedule,
+        loss_weights=train_cfg.loss_weights.as_tuple(), lr_schedule=train_cfg.lr_schedule, warmup=train_cfg.warmup,
+        distance_loss=train_cfg.distance_loss,
     )
     extra = {
         "dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold,

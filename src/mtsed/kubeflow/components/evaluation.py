@@ -24,38 +24,39 @@ def ensemble(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: 
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def thresholds(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, system: str, data: Input[Dataset],
+def thresholds(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, system: str, network: str, data: Input[Dataset],
                outputs: Input[Dataset], models: Input[List[Model]], bundle: Output[Model], metrics: Output[Metrics]):
-    """Per-class threshold search; ``<bundle>/<set>/<system>/bundle.pt`` is the detector."""
+    """Per-class threshold search; ``<bundle>/<set>/<system>/bundle.pt`` is the detector
+    (``network``: the trained network the system reads, ``proposed`` for ``multitask``)."""
     import tempfile
     from pathlib import Path
 
     from mtsed.kubeflow.runtime import fold_links, link_tree, run_stage
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{system}"))
-        run_stage(params_yaml, ["thresholds", "--data", f"{data.path}/{set_name}", "--outputs", f"{outputs.path}/{set_name}/{system}",
-                                "--models", str(root / "models" / set_name / system), "--out", f"{bundle.path}/{set_name}/{system}"],
-                  tracking_uri, parent_run_id, metrics)
+        root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{network}"))
+        run_stage(params_yaml, ["thresholds", "--data", f"{data.path}/{set_name}", "--outputs", f"{outputs.path}/{set_name}/{network}",
+                                "--models", str(root / "models" / set_name / network), "--out", f"{bundle.path}/{set_name}/{system}",
+                                "--system", system], tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def evaluate(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, data: Input[Dataset], features: Input[Dataset],
              targets: Input[Dataset], proposed_outputs: Input[Dataset], baseline_outputs: Input[Dataset], proposed_bundle: Input[Model],
-             baseline_bundle: Input[Model], proposed_models: Input[List[Model]], baseline_models: Input[List[Model]],
-             report: Output[Dataset], table: Output[Markdown], metrics: Output[Metrics]):
-    """Tables, event lists and figures of both systems (``<report>/<set>``); the table as Markdown."""
+             baseline_bundle: Input[Model], multitask_bundle: Input[Model], proposed_models: Input[List[Model]],
+             baseline_models: Input[List[Model]], report: Output[Dataset], table: Output[Markdown], metrics: Output[Metrics]):
+    """Tables, event lists and figures of every system (``<report>/<set>``); the table as Markdown."""
     import tempfile
     from pathlib import Path
 
     from mtsed.kubeflow.runtime import fold_links, link_tree, run_stage
 
     links = {}
-    for system, outputs, bundle, models in (("proposed", proposed_outputs, proposed_bundle, proposed_models),
-                                            ("baseline", baseline_outputs, baseline_bundle, baseline_models)):
-        links[f"outputs/{set_name}/{system}"] = f"{outputs.path}/{set_name}/{system}"
+    for network, outputs, models in (("proposed", proposed_outputs, proposed_models), ("baseline", baseline_outputs, baseline_models)):
+        links[f"outputs/{set_name}/{network}"] = f"{outputs.path}/{set_name}/{network}"
+        links.update(fold_links([m.path for m in models], f"models/{set_name}/{network}"))
+    for system, bundle in (("proposed", proposed_bundle), ("baseline", baseline_bundle), ("multitask", multitask_bundle)):
         links[f"bundles/{set_name}/{system}"] = f"{bundle.path}/{set_name}/{system}"
-        links.update(fold_links([m.path for m in models], f"models/{set_name}/{system}"))
     with tempfile.TemporaryDirectory() as tmp:
         root = link_tree(Path(tmp), links)
         run_stage(params_yaml, ["evaluate-set", "--data", f"{data.path}/{set_name}", "--features", f"{features.path}/{set_name}",
