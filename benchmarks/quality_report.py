@@ -72,7 +72,8 @@ def _chosen_table(root: Path, runs: dict[int, dict[str, dict]]) -> list[str]:
 
 
 def _distance_table(runs: dict[int, dict[str, dict]]) -> list[str]:
-    bins = ("<5", "5-20", "20-100", ">100")
+    first = next(iter(runs.values()))
+    bins = tuple(first[SETS[0]]["study"]["proposed"]["evaluation"]["distance_errors"]["onset"])  # as the runs named them
     rows = ["| set | split | boundary | " + " | ".join(f"{b} frames" for b in bins) + " |", "|---|---|---|" + "---|" * len(bins)]
     for name in SETS:
         for split in ("training", "evaluation"):

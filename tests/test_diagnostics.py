@@ -49,9 +49,9 @@ def test_signed_errors_are_binned_by_true_distance():
     outputs[:, 1] += 2 / T  # every onset placed 2 frames farther
     errors = signed_distance_errors(outputs, targets, T)
     binned = binned_errors([errors["onset"]])
-    assert binned["<5"] == {"median_signed_error": pytest.approx(2.0), "frames": 2}
-    assert binned["5-20"]["frames"] == 5 and binned["20-100"]["frames"] == 3 and binned[">100"]["median_signed_error"] is None
-    assert binned_errors([errors["offset"]])["<5"]["median_signed_error"] == pytest.approx(0.0)
+    assert binned["0-5"] == {"median_signed_error": pytest.approx(2.0), "frames": 2}
+    assert binned["5-20"]["frames"] == 5 and binned["20-100"]["frames"] == 3 and binned["over-100"]["median_signed_error"] is None
+    assert binned_errors([errors["offset"]])["0-5"]["median_signed_error"] == pytest.approx(0.0)
 
 
 def test_each_missed_event_gets_its_reason():

@@ -1,6 +1,7 @@
 """Ensemble, threshold and evaluation stages on the tiny trained workspace."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,11 @@ def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Pa
     assert not (tmp_path / "report/training_multitask.png").exists()  # the proposed network's curves
     assert study["multitask"]["evaluation"]["frame_f1"] == study["proposed"]["evaluation"]["frame_f1"]
     binned = study["proposed"]["training"]["distance_errors"]["onset"]
-    assert set(binned) == {"<5", "5-20", "20-100", ">100"} and sum(b["frames"] for b in binned.values()) > 0
+    assert set(binned) == {"0-5", "5-20", "20-100", "over-100"} and sum(b["frames"] for b in binned.values()) > 0
+    from mtsed.tracking import numeric_metrics
+
+    names = numeric_metrics(metrics)
+    assert names and all(re.fullmatch(r"[/\w.\- :]+", name) for name in names)  # what MLflow accepts as metric names
     from mtsed.data import load_dataset
 
     dataset = load_dataset(root / "data/isolated")

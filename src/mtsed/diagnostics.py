@@ -66,7 +66,7 @@ def median_or_none(values: Iterable[np.ndarray]) -> float | None:
 
 
 DISTANCE_BINS = (0.0, 5.0, 20.0, 100.0, np.inf)  # true distance in frames: < 5, 5-20, 20-100, > 100
-BIN_NAMES = ("<5", "5-20", "20-100", ">100")
+BIN_NAMES = ("0-5", "5-20", "20-100", "over-100")  # MLflow metric names allow no < or >
 
 
 def signed_distance_errors(outputs: np.ndarray, targets: np.ndarray, segment_frames: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
