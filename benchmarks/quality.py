@@ -185,7 +185,8 @@ def main() -> None:
     from benchmarks.quality_report import write_report
 
     write_report(root, params, chosen, args.seeds, Path(args.out))
-    shutil.copy(args.out, root / "QUALITY.md")
+    if Path(args.out).resolve() != (root / "QUALITY.md").resolve():
+        shutil.copy(args.out, root / "QUALITY.md")
 
 
 if __name__ == "__main__":
