@@ -46,9 +46,6 @@ WINDOWS = np.arange(1, 257, 6)
 BOUND_FRAMES = 5
 FIXED_ALPHA = 0.5
 
-KINDS = ("votes", "mean-votes", "activity", "bounded", "sebbs")
-
-
 @dataclass(frozen=True)
 class Decoder:
     """A decoder's name, kind, and the grids and fixed defaults of its two parameters.

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from mtsed.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR
 from mtsed.segments import window_distances
 
 
@@ -101,7 +102,8 @@ def binned_errors(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, d
 MISS_REASONS = ("hit", "not found", "fragmented", "onset", "offset")
 
 
-def miss_reason(onset: float, offset: float, estimates: np.ndarray, collar: float = 0.2, offset_fraction: float = 0.5) -> str:
+def miss_reason(onset: float, offset: float, estimates: np.ndarray, collar: float = T_COLLAR,
+                offset_fraction: float = OFFSET_LENGTH_FRACTION) -> str:
     """Why one reference event is or is not detected by estimates ``(n, 2)`` of its class
     (sed_eval's collars: onset within ``collar`` s, offset within ``max(collar, fraction x length)``):
     ``hit``; ``not found`` (no estimate overlaps it); ``fragmented`` (several overlap it, none

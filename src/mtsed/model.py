@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mtsed.distances import KINDS as DISTANCE_KINDS
+
 POOL_SIZES = (5, 4, 2)  # frequency-only pooling: 40 -> 8 -> 2 -> 1 bands
 
 
@@ -37,8 +39,8 @@ class ModelSpec:
             raise ValueError(f"residual must be 'sum' or 'concat', got {self.residual!r}")
         if self.system not in ("proposed", "baseline"):
             raise ValueError(f"system must be 'proposed' or 'baseline', got {self.system!r}")
-        if self.distances not in ("linear", "log"):
-            raise ValueError(f"distances must be 'linear' or 'log', got {self.distances!r}")
+        if self.distances not in DISTANCE_KINDS:
+            raise ValueError(f"distances must be one of {DISTANCE_KINDS}, got {self.distances!r}")
 
     @property
     def n_outputs(self) -> int:

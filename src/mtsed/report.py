@@ -107,17 +107,18 @@ def distance_error_table(study: Mapping[str, dict]) -> str:
     """Markdown: the distance head's median signed error (frames) binned by true distance,
     per network and split (positive: the boundary is placed farther away than it is)."""
     from mtsed.diagnostics import BIN_NAMES
+    from mtsed.systems import network_of
 
     rows = ["**Where the distance head errs** (median signed error of p_hat*T and q_hat*T in frames on active "
             "frames, by true distance in frames; frames counted)", "",
             "| network | split | boundary | " + " | ".join(BIN_NAMES) + " |", "|---|---|---|" + "---|" * len(BIN_NAMES)]
-    shown = set()
     for system, splits in study.items():
+        if network_of(system) != system:  # the same network's figures, already shown
+            continue
         for split, r in splits.items():
             binned = r.get("distance_errors")
-            if not binned or id(binned) in shown:
+            if not binned:
                 continue
-            shown.add(id(binned))
             for boundary in ("onset", "offset"):
                 cells = [f"{_frames(b['median_signed_error'])} ({b['frames']})" for b in binned[boundary].values()]
                 rows.append(f"| {system} | {split} | {boundary} | " + " | ".join(cells) + " |")
