@@ -50,15 +50,85 @@ def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path)
     assert set(variants) == {"confidence-mean", "bounded", "activity"}
 
 
-def test_multitask_keeps_the_candidate_with_the_best_validation_f1(tiny_trained: Path):
+def test_multitask_keeps_each_class_s_best_candidate(tiny_trained: Path):
     folder = tiny_trained / "bundles/isolated/multitask"
     bundle, chosen = load_bundle(folder / "bundle.pt"), json.loads((folder / "thresholds.json").read_text())
     others = json.loads((folder / "variants.json").read_text())
-    assert bundle.system == "multitask" and bundle.decoder == chosen["decoder"] in ("bounded", "capped-8", "activity")
-    assert set(others) | {bundle.decoder} == {"bounded", "capped-8", "activity"}
-    assert all(chosen["validation_class_average_f1"] >= c["validation_class_average_f1"] for c in others.values())
+    candidates = {"bounded", "capped-8", "activity"}
+    assert bundle.system == "multitask" and bundle.decoder == chosen["decoder"]
+    per_class = [d.name for d in bundle.class_specs]
+    assert set(per_class) <= candidates and set(others) | ({chosen["decoder"]} - {"per-class"}) == candidates
+    everything = {**others, **({} if chosen["decoder"] == "per-class" else {chosen["decoder"]: chosen})}
+    for label, name in zip(bundle.labels, per_class):  # each class carries its own candidate's validation F1
+        assert chosen["validation_f1"][label] == everything[name]["validation_f1"][label]
     proposed = load_bundle(tiny_trained / "bundles/isolated/proposed/bundle.pt")
     assert [f.name for f in bundle.folds] == [f.name for f in proposed.folds]  # the same network's fold models
+
+
+def _candidate(f1: list[float | None], events: list[int], name: str = "bounded") -> dict:
+    known = [v for v in f1 if v is not None]
+    per_class = {f"c{k}": v for k, v in enumerate(f1)}
+    return {"decoder": name, "validation_f1": per_class, "held_out_f1": per_class, "validation_events": events,
+            "validation_class_average_f1": sum(known) / len(known), "held_out_class_average_f1": sum(known) / len(known)}
+
+
+def test_a_class_leaves_the_best_shared_decoder_only_on_its_own_evidence():
+    choices = {"bounded": _candidate([0.9, 0.9, 0.0, 0.6], [200, 200, 200, 4]),
+               "capped-8": _candidate([0.5, 0.5, 0.4, 0.8], [200, 200, 200, 4])}  # class average 0.6 vs 0.55
+    # class 2 is never detected by bounded: 200 events of evidence move it; class 3's 4 events do not
+    assert evaluation.class_decoders(choices, 50.0) == ["bounded", "bounded", "capped-8", "bounded"]
+    assert evaluation.class_decoders(choices, 0.0) == ["bounded", "bounded", "capped-8", "capped-8"]
+    tied = {"capped-8": _candidate([0.5, 0.5], [10, 10]), "bounded": _candidate([0.5, 0.5], [10, 10])}
+    assert evaluation.class_decoders(tied, 50.0) == ["capped-8", "capped-8"]  # first on ties
+
+
+def test_a_per_class_choice_joins_each_class_s_thresholds_and_pools_its_counts():
+    def choice(name: str, second_name: str, alpha: float, second: float, norm: list[float] | None, tp: list[float]) -> dict:
+        counts = np.array([tp, [10.0, 10.0], [10.0, 10.0]])
+        return {**_candidate([0.1, 0.2], [10, 10], name), "alpha": [alpha] * 2, second_name: [second] * 2,
+                "fixed": {"alpha": 0.5, second_name: second}, "norm": {"0": norm} if norm else {},
+                "fixed_norm": {"0": norm} if norm else {}, "validation_f1_fixed": {"c0": 0.0, "c1": 0.0},
+                "chosen_counts": counts, "fixed_counts": counts, "held_out_counts": counts / 2}
+
+    choices = {"capped-8": choice("capped-8", "beta", 0.3, 0.4, [5.0, 6.0], [2.0, 4.0]),
+               "bounded": choice("bounded", "median_window", 0.6, 7.0, None, [6.0, 8.0])}
+    joined = evaluation.per_class_choice(choices, ["capped-8", "bounded"])
+    assert joined["decoder"] == "per-class" and joined["class_decoders"] == ["capped-8", "bounded"]
+    assert joined["alpha"] == [0.3, 0.6] and joined["second"] == [0.4, 7.0]
+    assert joined["norm"] == {"0": [5.0, 1.0]}  # bounded needs no normaliser
+    assert joined["validation_f1"] == {"c0": 0.1, "c1": 0.2}
+    assert joined["validation_overall_f1"] == pytest.approx(2 * (2 + 8) / (20 + 20), abs=1e-4)
+    assert joined["held_out_f1"] == {"c0": 0.2, "c1": 0.8} and joined["held_out_class_average_f1"] == pytest.approx(0.5)
+
+
+def test_a_per_class_bundle_decodes_each_class_as_its_own_decoder_does(tiny_trained: Path, tmp_path: Path):
+    root = tiny_trained / "bundles/isolated"
+    proposed = load_bundle(root / "proposed/bundle.pt")
+    variants = json.loads((root / "proposed/variants.json").read_text())
+    paper = json.loads((root / "proposed/thresholds.json").read_text())
+    bounded = proposed.with_thresholds(variants["bounded"])
+    n = len(proposed.labels)
+    names = ["confidence" if c % 2 else "bounded" for c in range(n)]
+    picked = [paper if name == "confidence" else variants["bounded"] for name in names]
+    second = [c["beta"][k] if name == "confidence" else c["median_window"][k] for k, (name, c) in enumerate(zip(names, picked))]
+    norm = {f: [c["norm"][f][k] if f in c["norm"] else 1.0 for k, c in enumerate(picked)] for f in paper["norm"]}
+    fixed_norm = {f: [c["fixed_norm"][f][k] if f in c["fixed_norm"] else 1.0 for k, c in enumerate(picked)] for f in paper["fixed_norm"]}
+    mixed = proposed.with_thresholds({"decoder": "per-class", "class_decoders": names, "norm": norm, "fixed_norm": fixed_norm,
+                                      "alpha": [c["alpha"][k] for k, c in enumerate(picked)], "second": second})
+    mixed.save(tmp_path / "bundle.pt")
+    loaded = load_bundle(tmp_path / "bundle.pt")
+    assert loaded.class_decoders == tuple(names) and loaded.summary.startswith("per-class")
+    outputs = tiny_trained / "outputs/isolated/proposed"
+    rid = json.loads((outputs / "manifest.json").read_text())["evaluation"][0]
+    folds = list(np.load(outputs / "evaluation" / f"{rid}.npy"))
+    for detector in (loaded, loaded.with_fixed_thresholds()):
+        singles = (proposed, bounded) if detector is loaded else (proposed.with_fixed_thresholds(), bounded.with_fixed_thresholds())
+        events, scores = detector.decode(folds)
+        for c, label in enumerate(proposed.labels):
+            single = singles[0] if names[c] == "confidence" else singles[1]
+            own_events, own_scores = single.decode(folds)
+            assert [e for e in events if e.label == label] == [e for e in own_events if e.label == label]
+            np.testing.assert_array_equal(scores[:, c], own_scores[:, c])
 
 
 def test_a_system_must_read_its_own_network(tiny_trained: Path, tmp_path: Path):
@@ -70,9 +140,10 @@ def test_a_system_must_read_its_own_network(tiny_trained: Path, tmp_path: Path):
                               tiny_trained / "models/isolated/baseline", tmp_path / "out", "multitask")
 
 
-def test_best_choice_takes_the_first_of_equal_candidates():
-    choices = {"bounded": {"validation_class_average_f1": 0.8}, "capped-8": {"validation_class_average_f1": 0.8},
-               "activity": {"validation_class_average_f1": 0.7}}
+def test_best_choice_goes_by_held_out_f1_and_takes_the_first_of_equal_candidates():
+    choices = {"bounded": {"validation_class_average_f1": 0.8, "held_out_class_average_f1": 0.7},
+               "capped-8": {"validation_class_average_f1": 0.9, "held_out_class_average_f1": 0.7},  # in-sample peak: overfit
+               "activity": {"validation_class_average_f1": 0.7, "held_out_class_average_f1": 0.6}}
     assert evaluation.best_choice("multitask", choices) == "bounded"
     assert evaluation.best_choice("proposed", choices) == "confidence"
 

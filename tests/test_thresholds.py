@@ -9,7 +9,8 @@ import sed_eval
 
 from mtsed.config import ThresholdConfig
 from mtsed.decoders import DECODERS, decode, ensemble_scores
-from mtsed.thresholds import GridCounts, ValidationRecording, fixed_selection, grid_counts, micro_f1, select
+from mtsed.thresholds import (GridCounts, ValidationRecording, fixed_selection, grid_counts, held_out_counts, micro_f1, select,
+                              validation_groups)
 
 LABELS = ["a", "b"]
 FRAME = 0.02
@@ -42,7 +43,10 @@ def _sed_eval_f1(references, estimated_per_file, label):
     metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=LABELS, t_collar=0.2, percentage_of_length=0.5)
     for ref, est in zip(references, estimated_per_file):
         metrics.evaluate(ref, est)
-    return metrics.results()["class_wise"][label]["f_measure"]["f_measure"]
+    scores = metrics.results()["class_wise"][label]
+    if scores["count"]["Nsys"] == 0 and scores["count"]["Nref"] > 0:
+        return 0.0  # sed_eval's NaN, which its class average skips; mtsed.metrics counts it as 0
+    return scores["f_measure"]["f_measure"]
 
 
 @pytest.mark.parametrize("name", list(DECODERS))
@@ -109,3 +113,27 @@ def test_fixed_defaults_sit_on_the_grid_and_micro_f1_pools_classes():
     fixed = fixed_selection(dec, counts)
     assert counts.alphas[fixed.alpha_index[0]] == 0.5 and dec.seconds[fixed.second_index[0]] == 25
     assert micro_f1(counts, fixed) == pytest.approx(2 * 2 / (6 + 4))
+
+
+def test_validation_groups_hold_out_a_fold_or_half_the_recordings():
+    recordings, _ = _case(1, 3)  # folds 0, 1, 0
+    assert validation_groups(recordings) == [[0, 2], [1]]
+    one_fold = [ValidationRecording(r.outputs, "0", r.reference) for r in recordings]
+    assert validation_groups(one_fold) == [[0, 2], [1]]
+    assert validation_groups(one_fold[:1]) == [[0]]  # nothing to hold out: held-out counts are in-sample
+
+
+def test_a_held_out_group_is_counted_at_the_thresholds_the_others_chose():
+    recordings, _ = _case(2, 3)
+    twins = [recordings[0], ValidationRecording(recordings[0].outputs, "1", recordings[0].reference)]
+    cfg = ThresholdConfig(smoothing=(1, 1), shrinkage_events=0)
+    dec = replace(DECODERS["capped-8"], seconds=COARSE["votes"])
+    held = held_out_counts(dec, twins, [[0], [1]], 2, T, FRAME, cfg)
+    alone = grid_counts(dec, twins[:1], 2, T, FRAME)
+    chosen = select(alone, cfg)  # each twin's choice is the other's: held-out equals in-sample twice over
+    rows = np.arange(2)
+    expected = [alone.tp[rows, chosen.alpha_index, chosen.second_index], alone.n_sys[rows, chosen.alpha_index, chosen.second_index],
+                alone.n_ref]
+    np.testing.assert_array_equal(held, 2 * np.array(expected, float))
+    different = held_out_counts(dec, recordings, [[0, 2], [1]], 2, T, FRAME, cfg)
+    assert list(different[2]) == list(grid_counts(dec, recordings, 2, T, FRAME).n_ref)  # every reference counted once

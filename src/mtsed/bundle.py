@@ -8,7 +8,7 @@ and a JSON string and loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +25,17 @@ from mtsed.inference import SegmentRunner
 from mtsed.model import CRNN, ModelSpec
 from mtsed.train import pick_device
 
-FORMAT = "mtsed-bundle-2"
+FORMAT = "mtsed-bundle-3"  # 3: optional per-class decoders (system multitask)
+READABLE_FORMATS = ("mtsed-bundle-2", FORMAT)
+PER_CLASS = "per-class"  # the decoder name of a bundle whose classes decode differently
+
+
+def decoder_summary(decoder: str, class_decoders: Sequence[str] = ()) -> str:
+    """A bundle's decoder in a few words, e.g. ``bounded-10`` or ``per-class: capped-16 x7, capped-8 x1``."""
+    if not class_decoders:
+        return decoder
+    names = list(class_decoders)
+    return f"{PER_CLASS}: " + ", ".join(f"{n} x{names.count(n)}" for n in dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,10 @@ class Bundle:
 
     ``decoder`` names how outputs become events (:mod:`mtsed.decoders`); ``alpha`` and
     ``second`` (beta or median window) are its searched per-class thresholds, ``fixed``
-    the fixed defaults (alpha, second) that the evaluation reports beside them.
+    the fixed defaults (alpha, second) that the evaluation reports beside them.  A bundle
+    whose ``decoder`` is ``per-class`` names each class's decoder in ``class_decoders``
+    (system multitask: keyboard impulses and applause need different decoders); its fixed
+    defaults are each class decoder's own.
     """
 
     system: str
@@ -66,22 +79,63 @@ class Bundle:
     second: tuple[float, ...]
     folds: tuple[FoldModel, ...]
     fixed: tuple[float, float] = (0.5, 0.5)
+    class_decoders: tuple[str, ...] = ()
     precision: str = "auto"  # how the networks run here (mtsed.inference.PRECISIONS); not saved
 
     @property
     def frame_seconds(self) -> float:
         return self.features.frame_seconds
 
+    def __post_init__(self) -> None:
+        if (self.decoder == PER_CLASS) != bool(self.class_decoders):
+            raise ValueError(f"decoder {self.decoder!r} with class decoders {list(self.class_decoders)}: "
+                             f"a {PER_CLASS!r} bundle names one decoder per class, any other none")
+        if self.class_decoders and len(self.class_decoders) != len(self.labels):
+            raise ValueError(f"{len(self.class_decoders)} class decoders for {len(self.labels)} labels")
+        for name in self.class_decoders:
+            get_decoder(name)  # unknown names fail here, not at the first file
+
     @property
     def spec(self) -> Decoder:
+        """The decoder of every class (not defined for a per-class bundle: see :attr:`class_specs`)."""
+        if self.class_decoders:
+            raise ValueError(f"a {PER_CLASS} bundle has one decoder per class: {', '.join(self.class_decoders)}")
         return get_decoder(self.decoder)
+
+    @property
+    def class_specs(self) -> tuple[Decoder, ...]:
+        """Each class's decoder."""
+        if self.class_decoders:
+            return tuple(get_decoder(name) for name in self.class_decoders)
+        return (self.spec,) * len(self.labels)
+
+    @property
+    def summary(self) -> str:
+        """The decoder in a few words (:func:`decoder_summary`)."""
+        return decoder_summary(self.decoder, self.class_decoders)
+
+    def _groups(self) -> list[tuple[Decoder, list[int]]]:
+        """Classes grouped by decoder, in class order."""
+        groups: dict[str, tuple[Decoder, list[int]]] = {}
+        for c, dec in enumerate(self.class_specs):
+            groups.setdefault(dec.name, (dec, []))[1].append(c)
+        return list(groups.values())
+
+    def fixed_pairs(self) -> list[tuple[float, float]]:
+        """Each class's fixed default (alpha, second)."""
+        if self.class_decoders:
+            return [(dec.fixed_first, float(dec.fixed_second)) for dec in self.class_specs]
+        return [tuple(self.fixed)] * len(self.labels)
 
     def meta(self) -> dict:
         """Everything but the weights, as plain JSON."""
+        if self.class_decoders:
+            thresholds = {"class_decoders": list(self.class_decoders), "second": list(self.second)}
+        else:
+            thresholds = {self.spec.second_name: list(self.second), "fixed": {"alpha": self.fixed[0], self.spec.second_name: self.fixed[1]}}
         return {
             "format": FORMAT, "system": self.system, "decoder": self.decoder, "labels": list(self.labels),
-            "features": asdict(self.features), "segment_frames": self.segment_frames, "alpha": list(self.alpha),
-            self.spec.second_name: list(self.second), "fixed": {"alpha": self.fixed[0], self.spec.second_name: self.fixed[1]},
+            "features": asdict(self.features), "segment_frames": self.segment_frames, "alpha": list(self.alpha), **thresholds,
             "folds": [{"name": f.name, "spec": asdict(f.spec), "standardiser": f.standardiser, "norm": list(f.norm),
                        "fixed_norm": list(f.fixed_norm)} for f in self.folds],
         }
@@ -92,9 +146,24 @@ class Bundle:
 
     def with_fixed_thresholds(self) -> Bundle:
         """The same detector with the fixed default thresholds instead of the searched ones."""
-        n = len(self.labels)
+        pairs = self.fixed_pairs()
         folds = tuple(replace(f, norm=f.fixed_norm) for f in self.folds)
-        return replace(self, alpha=(self.fixed[0],) * n, second=(self.fixed[1],) * n, folds=folds)
+        return replace(self, alpha=tuple(a for a, _ in pairs), second=tuple(s for _, s in pairs), folds=folds)
+
+    def with_thresholds(self, choice: dict) -> Bundle:
+        """The same fold networks under another searched choice of decoder(s), thresholds and
+        normalisers, as the thresholds stage writes it (``thresholds.json``, ``variants.json``)."""
+        n = len(self.labels)
+        folds = tuple(replace(f, norm=tuple(choice["norm"].get(f.name, ())), fixed_norm=tuple(choice["fixed_norm"].get(f.name, ())))
+                      for f in self.folds)
+        if choice["decoder"] == PER_CLASS:
+            return replace(self, decoder=PER_CLASS, class_decoders=tuple(choice["class_decoders"]), alpha=tuple(choice["alpha"]),
+                           second=tuple(choice["second"]), folds=folds)
+        dec = get_decoder(choice["decoder"])
+        if len(choice["alpha"]) != n:
+            raise ValueError(f"thresholds of {len(choice['alpha'])} classes for a bundle of {n}")
+        return replace(self, decoder=dec.name, class_decoders=(), alpha=tuple(choice["alpha"]), second=tuple(choice[dec.second_name]),
+                       folds=folds, fixed=(choice["fixed"]["alpha"], choice["fixed"][dec.second_name]))
 
     @cached_property
     def _networks(self) -> list[tuple[CRNN, Standardiser]]:
@@ -120,14 +189,22 @@ class Bundle:
         """Ensemble scores ``(frames, C)`` in [0, 1]: the decoder's confidence (proposed) or
         mean activity (baseline), averaged over the fold models."""
         norms = [np.asarray(f.norm) for f in self.folds]
-        return ensemble_scores(self.spec, fold_outputs, np.asarray(self.alpha), self.segment_frames, norms)
+        groups, alpha = self._groups(), np.asarray(self.alpha)
+        if len(groups) == 1:
+            return ensemble_scores(groups[0][0], fold_outputs, alpha, self.segment_frames, norms)
+        scores = np.zeros((len(fold_outputs[0]), len(self.labels)))
+        for dec, classes in groups:
+            scores[:, classes] = ensemble_scores(dec, fold_outputs, alpha, self.segment_frames, norms, classes)[:, classes]
+        return scores
 
     def decode(self, fold_outputs: list[np.ndarray], file: str = "") -> tuple[list[Event], np.ndarray]:
         """Events of one recording from its fold outputs, and the ensemble scores."""
         scores = self.scores(fold_outputs)
-        events = decode(self.spec, scores, fold_outputs, np.asarray(self.alpha), np.asarray(self.second), self.labels,
-                        self.frame_seconds, self.segment_frames, file)
-        return events, scores
+        events = []
+        for dec, classes in self._groups():
+            events += decode(dec, scores, fold_outputs, np.asarray(self.alpha), np.asarray(self.second), self.labels,
+                             self.frame_seconds, self.segment_frames, file, classes)
+        return sorted(events, key=lambda e: (e.onset, e.offset, e.label)), scores
 
     def detect(self, path: Path, file: str = "") -> tuple[list[Event], float]:
         """Events in one audio file (any format libsndfile reads) and its duration in seconds;
@@ -184,16 +261,22 @@ def load_bundle(path: Path) -> Bundle:
         meta = json.loads(raw["meta"])
     except Exception as error:
         raise ValueError(f"{path}: not a model bundle ({error})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r}")
-    dec = get_decoder(meta["decoder"])
+    if meta.get("format") not in READABLE_FORMATS:
+        raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads {', '.join(READABLE_FORMATS)})")
     folds = tuple(
         FoldModel(f["name"], ModelSpec(**f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
         for f, weights in zip(meta["folds"], raw["weights"])
     )
-    fixed = (float(meta["fixed"]["alpha"]), float(meta["fixed"][dec.second_name]))
-    return Bundle(meta["system"], dec.name, tuple(meta["labels"]), FeatureConfig(**meta["features"]), int(meta["segment_frames"]),
-                  tuple(meta["alpha"]), tuple(meta[dec.second_name]), folds, fixed)
+    common = (meta["system"], meta["decoder"], tuple(meta["labels"]), FeatureConfig(**meta["features"]), int(meta["segment_frames"]),
+              tuple(meta["alpha"]))
+    try:
+        if meta["decoder"] == PER_CLASS:
+            return Bundle(*common, tuple(meta["second"]), folds, class_decoders=tuple(meta["class_decoders"]))
+        dec = get_decoder(meta["decoder"])
+        fixed = (float(meta["fixed"]["alpha"]), float(meta["fixed"][dec.second_name]))
+        return Bundle(*common, tuple(meta[dec.second_name]), folds, fixed)
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"{path}: damaged model bundle ({error})") from None
 
 
 def load_fold_model(checkpoint: Path) -> tuple[FoldModel, dict]:

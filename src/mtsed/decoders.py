@@ -183,33 +183,37 @@ def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants:
 
 
 def ensemble_scores(dec: Decoder, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, segment_frames: int,
-                    norms: Sequence[np.ndarray] = ()) -> np.ndarray:
+                    norms: Sequence[np.ndarray] = (), classes: Sequence[int] | None = None) -> np.ndarray:
     """Scores ``(frames, C)`` in [0, 1] of an ensemble of fold models: confidence per fold
-    at each class's ``alpha`` then averaged, or the mean activity."""
+    at each class's ``alpha`` then averaged, or the mean activity; vote scores only for
+    ``classes`` (default: all; the other columns stay 0)."""
     n_classes = len(alpha)
     if dec.kind not in ("votes", "mean-votes"):
         return np.mean([o[:, :n_classes] for o in fold_outputs], axis=0)
-    per_fold = []
+    classes = range(n_classes) if classes is None else classes
+    scores = np.zeros((len(fold_outputs[0]), n_classes))
     for k, outputs in enumerate(fold_outputs):
-        columns = []
-        for c in range(n_classes):
+        for c in classes:
             constant = np.asarray(norms[k])[c:c + 1] if dec.normalised else None
-            columns.append(class_scores(dec, ClassOutputs.of(outputs, c, n_classes), alpha[c:c + 1], segment_frames, constant)[0])
-        per_fold.append(np.stack(columns, axis=1))
-    return np.mean(per_fold, axis=0)
+            scores[:, c] += class_scores(dec, ClassOutputs.of(outputs, c, n_classes), alpha[c:c + 1], segment_frames, constant)[0]
+    return scores / len(fold_outputs)
 
 
 def decode(dec: Decoder, scores: np.ndarray, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, second: np.ndarray,
-           labels: Sequence[str], frame_seconds: float, segment_frames: int, file: str = "") -> list[Event]:
-    """Events of an ensemble from its scores (and, for ``bounded`` kinds, its mean distances)."""
+           labels: Sequence[str], frame_seconds: float, segment_frames: int, file: str = "",
+           classes: Sequence[int] | None = None) -> list[Event]:
+    """Events of an ensemble from its scores (and, for ``bounded`` kinds, its mean distances),
+    of ``classes`` only (default: all)."""
+    classes = list(range(len(labels))) if classes is None else list(classes)
     if dec.kind == "sebbs":
         from mtsed import sebbs_decoder
 
-        boxes = sebbs_decoder.decode(scores, alpha, second, labels, frame_seconds)
+        boxes = sebbs_decoder.decode(scores[:, classes], alpha[classes], second[classes], [labels[c] for c in classes], frame_seconds)
         return sorted((Event(float(a), float(b), label, file) for a, b, label in boxes), key=lambda e: (e.onset, e.offset, e.label))
     mean = np.mean(fold_outputs, axis=0) if dec.kind == "bounded" else None
     events = []
-    for c, label in enumerate(labels):
+    for c in classes:
+        label = labels[c]
         if dec.filtered:
             active = median_filter_binary(scores[:, c] > alpha[c], int(second[c]))
         else:

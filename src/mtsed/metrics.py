@@ -1,5 +1,12 @@
 """Event-based (SPEC section 8) and segment-based F1 and error rate, as sed_eval computes them.
 
+One deliberate difference: a class with reference events that a system never detects
+scores F1 0, not sed_eval's NaN.  sed_eval returns NaN precision when nothing was detected
+and its class-wise average skips NaN, so a system that gives up on a class would score a
+*higher* class-average F1 than one that tries (issue 18: system multitask's decoder chosen
+on validation never fired for keyboard_typing, and the skipped class lifted its
+class-average F1 by about 9 points).  A class without reference events stays undefined.
+
 Final numbers (tables, ``mtsed evaluate``) come from sed_eval itself.  The threshold search
 needs tens of thousands of class-wise evaluations, so :func:`matched_count` counts a class's
 true positives without sed_eval: the size of a maximum matching between reference and
@@ -68,9 +75,12 @@ def matched_counts(rows: np.ndarray, n_rows: int, ref_on: np.ndarray, ref_off: n
 
 
 def f_measure(tp: float, n_ref: float, n_sys: float) -> float:
-    """sed_eval's F1, computed the same way (NaN when nothing was detected)."""
-    if n_sys == 0 or n_ref == 0:
+    """sed_eval's class-wise F1, computed the same way; 0 (not NaN) when nothing was
+    detected, NaN when there is nothing to detect."""
+    if n_ref == 0:
         return math.nan
+    if n_sys == 0:
+        return 0.0
     precision, recall = float(tp / float(n_sys)), float(tp / float(n_ref))
     if precision == 0 and recall == 0:
         return 0.0
@@ -86,13 +96,28 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _class_f1(scores: Mapping) -> float | None:
+    """sed_eval's class-wise F1, or 0 where the class has references and no estimates."""
+    value = float(scores["f_measure"]["f_measure"])
+    if math.isnan(value) and scores["count"]["Nref"] > 0:
+        return 0.0
+    return _number(value)
+
+
+def _class_average(results: Mapping, labels: Sequence[str]) -> dict:
+    """Mean class-wise F1 over classes with reference events (see the module docstring), and
+    sed_eval's class-average error rate (defined for exactly those classes)."""
+    values = [f for f in (_class_f1(results["class_wise"][label]) for label in labels) if f is not None]
+    return {"f1": float(np.mean(values)) if values else None, "er": _number(results["class_wise_average"]["error_rate"]["error_rate"])}
+
+
 def evaluate_events(
     reference: Mapping[str, Sequence[Event]], estimated: Mapping[str, Sequence[Event]], labels: Sequence[str]
 ) -> dict:
     """sed_eval event-based scores over files (keys of ``reference``; missing estimates: none).
 
     Returns ``{"overall": {...}, "class_average": {...}, "per_class": {label: {...}}}`` with
-    F1 and ER as fractions; an undefined value (no reference or no estimate) is ``None``.
+    F1 and ER as fractions; an undefined value is ``None`` (F1 of a class without references).
     """
     import sed_eval  # imports dcase_util: slow, so only when evaluating
 
@@ -105,12 +130,12 @@ def evaluate_events(
     for file in sorted(reference):
         metrics.evaluate(_as_items(reference[file], file), _as_items(estimated.get(file, []), file))
     results = metrics.results()
-    overall, average = results["overall"], results["class_wise_average"]
+    overall = results["overall"]
     per_class = {}
     for label in labels:
         scores = results["class_wise"][label]
         per_class[label] = {
-            "f1": _number(scores["f_measure"]["f_measure"]), "er": _number(scores["error_rate"]["error_rate"]),
+            "f1": _class_f1(scores), "er": _number(scores["error_rate"]["error_rate"]),
             "n_ref": int(scores["count"]["Nref"]), "n_sys": int(scores["count"]["Nsys"]),
         }
     return {
@@ -121,7 +146,7 @@ def evaluate_events(
             "deletion_rate": _number(overall["error_rate"]["deletion_rate"]),
             "insertion_rate": _number(overall["error_rate"]["insertion_rate"]),
         },
-        "class_average": {"f1": _number(average["f_measure"]["f_measure"]), "er": _number(average["error_rate"]["error_rate"])},
+        "class_average": _class_average(results, labels),
         "per_class": per_class,
     }
 
@@ -150,6 +175,7 @@ def evaluate_segments(
     results = metrics.results()
     return {
         "overall": _f1_er(results["overall"]),
-        "class_average": _f1_er(results["class_wise_average"]),
-        "per_class": {label: _f1_er(results["class_wise"][label]) for label in labels},
+        "class_average": _class_average(results, labels),
+        "per_class": {label: {"f1": _class_f1(results["class_wise"][label]),
+                              "er": _number(results["class_wise"][label]["error_rate"]["error_rate"])} for label in labels},
     }

@@ -21,6 +21,11 @@ a steadier objective (both parts are params, ``thresholds:``):
 Validation scores are out-of-fold: each validation recording is scored by the fold model
 that did not train on it, and for summed votes that fold's normalisation constant (the
 maximum of its raw votes over its own validation recordings) scales its scores.
+
+The F1 at the chosen point is in-sample: it was picked on the very counts it is read
+from, and more so for a decoder whose grid has more ways to fit.  Choosing *between*
+decoders on it favours the one that overfits most, so :func:`held_out_counts` scores each
+group of validation recordings at the thresholds the other groups choose.
 """
 
 from __future__ import annotations
@@ -58,10 +63,11 @@ class GridCounts:
     seconds: np.ndarray  # (S,) beta or median window
 
     def f1(self) -> np.ndarray:
-        """sed_eval's class-wise F1 on the grid, ``2 tp / (n_ref + n_sys)``; NaN where undefined."""
-        n_ref = self.n_ref[:, None, None].astype(float)
+        """Class-wise F1 on the grid, ``2 tp / (n_ref + n_sys)`` as :func:`mtsed.metrics.f_measure`:
+        0 where nothing was detected, NaN only for a class without validation events."""
+        n_ref = np.broadcast_to(self.n_ref[:, None, None].astype(float), self.tp.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where((self.n_sys > 0) & (n_ref > 0), 2 * self.tp / (n_ref + self.n_sys), np.nan)
+            return np.where(n_ref > 0, 2 * self.tp / (n_ref + self.n_sys), np.nan)
 
 
 @dataclass(frozen=True)
@@ -146,3 +152,41 @@ def micro_f1(counts: GridCounts, selection: Selection) -> float:
     total = counts.n_ref.sum() + n_sys
     return float(2 * tp / total) if total else float("nan")
 
+
+
+def validation_groups(recordings: Sequence[ValidationRecording]) -> list[list[int]]:
+    """Recordings held out together by :func:`held_out_counts`: one group per fold when the
+    validation data span several folds, else alternate recordings in two halves (one group
+    of a lone recording: nothing can be held out)."""
+    folds = sorted({r.fold for r in recordings})
+    if len(folds) > 1:
+        return [[i for i, r in enumerate(recordings) if r.fold == fold] for fold in folds]
+    if len(recordings) < 2:
+        return [list(range(len(recordings)))]
+    return [list(range(0, len(recordings), 2)), list(range(1, len(recordings), 2))]
+
+
+def held_out_counts(dec: Decoder, recordings: Sequence[ValidationRecording], groups: Sequence[Sequence[int]], n_classes: int,
+                    segment_frames: int, frame_seconds: float, cfg: ThresholdConfig) -> np.ndarray:
+    """``(3, C)``: true positives, detections and reference events of each class, summed over
+    ``groups`` of validation recordings, each group counted at the thresholds that
+    :func:`select` chooses on all the other groups: F1 on recordings the choice never saw
+    (with a single group, the in-sample counts at its own choice)."""
+    per_group = [grid_counts(dec, [recordings[i] for i in group], n_classes, segment_frames, frame_seconds) for group in groups]
+    rows = np.arange(n_classes)
+    total = np.zeros((3, n_classes))
+    for k, held in enumerate(per_group):
+        others = [c for j, c in enumerate(per_group) if j != k] or [held]
+        pooled = GridCounts(sum(c.tp for c in others), sum(c.n_sys for c in others), sum(c.n_ref for c in others), {},
+                            held.alphas, held.seconds)
+        chosen = select(pooled, cfg)
+        total += [held.tp[rows, chosen.alpha_index, chosen.second_index], held.n_sys[rows, chosen.alpha_index, chosen.second_index],
+                  held.n_ref]
+    return total
+
+
+def counts_f1(counts: np.ndarray) -> np.ndarray:
+    """Class-wise F1 of ``(3, C)`` counts (tp, detections, references), as :meth:`GridCounts.f1`."""
+    tp, n_sys, n_ref = counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_ref > 0, 2 * tp / (n_ref + n_sys), np.nan)

@@ -118,6 +118,7 @@ class ThresholdConfig:
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
     variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
     multitask: tuple[str, ...] = ("bounded",)  # system multitask: the one with the best validation F1
+    multitask_per_class: bool = True  # system multitask picks a decoder per class (shrunk as thresholds are)
 
     def __post_init__(self) -> None:
         from mtsed.decoders import DECODERS
@@ -128,6 +129,8 @@ class ThresholdConfig:
             unknown = [v for v in getattr(self, key) if v not in DECODERS]
             _require(not unknown, key, f"unknown decoder(s) {unknown}; known: {list(DECODERS)}")
         _require(len(self.multitask) >= 1, "multitask", "must name at least one decoder")
+        _require(not (self.multitask_per_class and "sebbs" in self.multitask), "multitask",
+                 "sebbs decodes all classes together: not with multitask_per_class")
 
 
 @dataclass(frozen=True)

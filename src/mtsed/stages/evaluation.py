@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.bundle import Bundle, FoldModel, load_fold_model
+from mtsed.bundle import PER_CLASS, Bundle, FoldModel, load_fold_model
 from mtsed.config import FeatureConfig, ThresholdConfig
 from mtsed.data import EVALUATION_SPLITS, load_dataset
 from mtsed.decoders import Decoder, get_decoder
@@ -15,7 +15,8 @@ from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
 from mtsed.inference import network_outputs
 from mtsed.systems import PAPER_DECODERS, network_of
-from mtsed.thresholds import GridCounts, Selection, ValidationRecording, chosen_constants, fixed_selection, grid_counts, micro_f1, select
+from mtsed.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_f1, fixed_selection, grid_counts,
+                              held_out_counts, micro_f1, select, validation_groups)
 from mtsed.train import pick_device
 
 def _fold_models(models_dir: Path, folds: list[str]) -> list[tuple[FoldModel, dict]]:
@@ -81,10 +82,14 @@ def validation_recordings(dataset_dir: Path, ensemble_dir: Path) -> list[Validat
     return out
 
 
+def _per_label(values: np.ndarray, labels: list[str]) -> dict[str, float | None]:
+    return {label: (None if not np.isfinite(v) else round(float(v), 4)) for label, v in zip(labels, values)}
+
+
 def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selection, labels: list[str]) -> dict:
     """A decoder's searched and fixed thresholds, normalisers and validation F1, as JSON."""
     def f1(values: np.ndarray) -> dict[str, float | None]:
-        return {label: (None if not np.isfinite(v) else round(float(v), 4)) for label, v in zip(labels, values)}
+        return _per_label(values, labels)
 
     return {
         "decoder": dec.name, "alpha": [float(counts.alphas[i]) for i in selection.alpha_index],
@@ -94,6 +99,7 @@ def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selec
         "validation_f1": f1(selection.validation_f1), "validation_f1_fixed": f1(fixed.validation_f1),
         "validation_overall_f1": round(micro_f1(counts, selection), 4), "validation_overall_f1_fixed": round(micro_f1(counts, fixed), 4),
         "validation_class_average_f1": round(class_average(selection.validation_f1), 4),
+        "validation_events": [int(n) for n in counts.n_ref],
     }
 
 
@@ -104,21 +110,93 @@ def class_average(values: np.ndarray) -> float:
 
 
 def search(dec: Decoder, validation: list[ValidationRecording], labels: list[str], segment_frames: int, frame_seconds: float,
-           cfg: ThresholdConfig) -> dict:
-    """Search one decoder's thresholds; returns :func:`_choice`'s JSON plus the grid."""
+           cfg: ThresholdConfig, groups: list[list[int]] | None = None) -> dict:
+    """Search one decoder's thresholds; returns :func:`_choice`'s JSON plus, under keys that
+    are not saved (:data:`UNSAVED`), the grid's F1 and the counts at the chosen points.
+    With ``groups`` it also holds the held-out validation F1 (:func:`_held_out`)."""
     counts = grid_counts(dec, validation, len(labels), segment_frames, frame_seconds)
-    choice = _choice(dec, counts, select(counts, cfg), fixed_selection(dec, counts), labels)
-    return {**choice, "grid_f1": counts.f1()}
+    selection, fixed = select(counts, cfg), fixed_selection(dec, counts)
+    choice = _choice(dec, counts, selection, fixed, labels)
+    if groups is not None:
+        choice.update(_held_out(held_out_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds, cfg), labels))
+    return {**choice, "grid_f1": counts.f1(), "chosen_counts": _chosen_counts(counts, selection),
+            "fixed_counts": _chosen_counts(counts, fixed)}
+
+
+def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
+    """Held-out validation F1 (:func:`mtsed.thresholds.held_out_counts`) per class, class-averaged and pooled."""
+    total = counts[2].sum() + counts[1].sum()
+    return {"held_out_f1": _per_label(counts_f1(counts), labels), "held_out_class_average_f1": round(class_average(counts_f1(counts)), 4),
+            "held_out_overall_f1": round(float(2 * counts[0].sum() / total), 4) if total else None, "held_out_counts": counts}
+
+
+UNSAVED = ("grid_f1", "chosen_counts", "fixed_counts", "held_out_counts")
+
+
+def _chosen_counts(counts: GridCounts, selection: Selection) -> np.ndarray:
+    """``(3, C)``: true positives, detections and references of each class at its chosen point."""
+    rows = np.arange(len(counts.n_ref))
+    return np.stack([counts.tp[rows, selection.alpha_index, selection.second_index],
+                     counts.n_sys[rows, selection.alpha_index, selection.second_index], counts.n_ref.astype(float)])
+
+
+def _saved(choice: dict) -> dict:
+    return {k: v for k, v in choice.items() if k not in UNSAVED}
+
+
+def class_decoders(choices: dict[str, dict], shrinkage_events: float) -> list[str]:
+    """Each class's decoder for system multitask: the candidate with the highest held-out
+    validation F1 shrunk toward that candidate's held-out class average, with the class's
+    weight ``n / (n + shrinkage)`` for ``n`` validation events (as :func:`mtsed.thresholds.select`
+    shrinks thresholds), so a class leaves the decoder that is best for all only on its own
+    evidence.  First on ties."""
+    names = list(choices)
+    n = np.asarray(choices[names[0]]["validation_events"], float)
+    weight = n / (n + shrinkage_events) if shrinkage_events > 0 else np.ones_like(n)
+    scores = []
+    for name in names:
+        own = np.array([np.nan if v is None else v for v in choices[name]["held_out_f1"].values()], float)
+        average = choices[name]["held_out_class_average_f1"]
+        scores.append(np.where(np.isfinite(own), weight * np.nan_to_num(own) + (1 - weight) * average, average))
+    return [names[i] for i in np.argmax(np.asarray(scores), axis=0)]
+
+
+def per_class_choice(choices: dict[str, dict], decoders: list[str]) -> dict:
+    """One choice (as :func:`_choice` writes it) out of each class's own candidate."""
+    labels = list(choices[decoders[0]]["validation_f1"])
+    picked = [choices[name] for name in decoders]
+    folds = sorted({fold for c in picked for fold in c["norm"]})
+
+    def norms(key: str) -> dict[str, list[float]]:
+        return {fold: [c[key][fold][k] if fold in c[key] else 1.0 for k, c in enumerate(picked)] for fold in folds}
+
+    def pooled(key: str) -> float:
+        counts = np.stack([c[key][:, k] for k, c in enumerate(picked)], axis=1)  # (3, C)
+        total = counts[2].sum() + counts[1].sum()
+        return (round(float(2 * counts[0].sum() / total), 4) if total else float("nan"))
+
+    def second(c: dict, k: int) -> float:
+        return c[get_decoder(c["decoder"]).second_name][k]
+
+    f1 = {label: c["validation_f1"][label] for label, c in zip(labels, picked)}
+    held_out = np.stack([c["held_out_counts"][:, k] for k, c in enumerate(picked)], axis=1)  # (3, C)
+    return {
+        "decoder": PER_CLASS, "class_decoders": list(decoders),
+        "alpha": [c["alpha"][k] for k, c in enumerate(picked)], "second": [second(c, k) for k, c in enumerate(picked)],
+        "norm": norms("norm"), "fixed_norm": norms("fixed_norm"),
+        "validation_f1": f1, "validation_f1_fixed": {label: c["validation_f1_fixed"][label] for label, c in zip(labels, picked)},
+        "validation_overall_f1": pooled("chosen_counts"), "validation_overall_f1_fixed": pooled("fixed_counts"),
+        "validation_class_average_f1": round(class_average(np.array([np.nan if v is None else v for v in f1.values()], float)), 4),
+        "validation_events": picked[0]["validation_events"], **_held_out(held_out, labels),
+    }
 
 
 def bundle_from_choice(system: str, choice: dict, labels: list[str], feature_cfg: FeatureConfig, segment_frames: int,
                        folds: list[FoldModel]) -> Bundle:
     """The detector: fold models plus one decoder's chosen thresholds and normalisers."""
-    dec = get_decoder(choice["decoder"])
-    with_norms = tuple(FoldModel(f.name, f.spec, f.weights, f.standardiser, tuple(choice["norm"].get(f.name, ())),
-                                 tuple(choice["fixed_norm"].get(f.name, ()))) for f in folds)
-    return Bundle(system, dec.name, tuple(labels), feature_cfg, segment_frames, tuple(choice["alpha"]), tuple(choice[dec.second_name]),
-                  with_norms, (choice["fixed"]["alpha"], choice["fixed"][dec.second_name]))
+    paper = PAPER_DECODERS[network_of(system)]
+    empty = Bundle(system, paper, tuple(labels), feature_cfg, segment_frames, (0.0,) * len(labels), (0.0,) * len(labels), tuple(folds))
+    return empty.with_thresholds(choice)
 
 
 def system_decoders(system: str, cfg: ThresholdConfig) -> tuple[str, ...]:
@@ -131,11 +209,22 @@ def system_decoders(system: str, cfg: ThresholdConfig) -> tuple[str, ...]:
 
 
 def best_choice(system: str, choices: dict[str, dict]) -> str:
-    """The decoder a system's bundle uses: the paper's for ``proposed`` and ``baseline``; for
-    ``multitask`` the candidate with the highest validation class-average F1 (first on ties)."""
+    """The one decoder a system's bundle uses: the paper's for ``proposed`` and ``baseline``; for
+    ``multitask`` the candidate with the highest held-out validation class-average F1 (first on ties)."""
     if system != "multitask":
         return PAPER_DECODERS[system]
-    return max(choices, key=lambda name: choices[name]["validation_class_average_f1"])
+    return max(choices, key=lambda name: choices[name]["held_out_class_average_f1"])
+
+
+def system_choice(system: str, choices: dict[str, dict], cfg: ThresholdConfig) -> dict:
+    """The choice a system's bundle is built from: :func:`best_choice`'s, or for ``multitask``
+    with ``multitask_per_class`` each class's own (:func:`class_decoders`) when they differ."""
+    if system == "multitask" and cfg.multitask_per_class:
+        decoders = class_decoders(choices, cfg.shrinkage_events)
+        if len(set(decoders)) > 1:
+            return per_class_choice(choices, decoders)
+        return choices[decoders[0]]
+    return choices[best_choice(system, choices)]
 
 
 def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Path, ensemble_dir: Path, models_dir: Path,
@@ -150,24 +239,28 @@ def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Pa
     if network_of(system) != network:
         raise ValueError(f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}")
     validation = validation_recordings(dataset_dir, ensemble_dir)
+    groups = validation_groups(validation) if system == "multitask" else None  # choosing between decoders: held-out F1
     choices, seconds = {}, {}
     for name in system_decoders(system, cfg):
         begun = time.perf_counter()
-        choices[name] = search(get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg)
+        choices[name] = search(get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg, groups)
         seconds[name] = round(time.perf_counter() - begun, 3)
-    main = choices[best_choice(system, choices)]
+    main = system_choice(system, choices, cfg)
+    used = main.get("class_decoders", [main["decoder"]])
     folds = [fold for fold, _ in _fold_models(models_dir, manifest["folds"])]
     bundle = bundle_from_choice(system, main, labels, feature_cfg, segment_frames, folds)
     with atomic_dir(out_dir) as tmp:
         bundle.save(tmp / "bundle.pt")
-        write_json(tmp / "thresholds.json", {k: v for k, v in main.items() if k != "grid_f1"})
-        write_json(tmp / "variants.json", {k: {n: v for n, v in c.items() if n != "grid_f1"} for k, c in choices.items() if c is not main})
-        np.save(tmp / "validation_f1_grid.npy", main["grid_f1"])
-    return {"system": system, "decoder": bundle.decoder, "search_seconds": seconds[bundle.decoder],
-            "grid_points": int(main["grid_f1"].size), "validation_overall_f1": main["validation_overall_f1"],
+        write_json(tmp / "thresholds.json", _saved(main))
+        write_json(tmp / "variants.json", {k: _saved(c) for k, c in choices.items() if c is not main})
+        if "grid_f1" in main:  # one decoder's grid (a per-class choice has none of its own)
+            np.save(tmp / "validation_f1_grid.npy", main["grid_f1"])
+    return {"system": system, "decoder": bundle.summary, "search_seconds": round(sum(seconds[n] for n in set(used)), 3),
+            "grid_points": int(sum(choices[n]["grid_f1"][0].size for n in used)), "validation_overall_f1": main["validation_overall_f1"],
             "validation_overall_f1_fixed": main["validation_overall_f1_fixed"],
             "validation_class_average_f1": main["validation_class_average_f1"], "validation_f1": main["validation_f1"],
-            "variants": {k: {"validation_overall_f1": c["validation_overall_f1"],
-                             "validation_class_average_f1": c["validation_class_average_f1"], "search_seconds": seconds[k]}
+            "variants": {k: {"validation_overall_f1": c["validation_overall_f1"], "validation_class_average_f1": c["validation_class_average_f1"],
+                             **({"held_out_class_average_f1": c["held_out_class_average_f1"]} if "held_out_class_average_f1" in c else {}),
+                             "search_seconds": seconds[k]}
                          for k, c in choices.items() if c is not main},
             "seconds": round(time.perf_counter() - started, 2)}

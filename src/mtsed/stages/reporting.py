@@ -12,7 +12,6 @@ scores, which the report also keeps in ``scores/<system>/`` (``sed_scores_eval``
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +28,6 @@ from mtsed.systems import network_of
 
 def _outputs(ensemble_dir: Path, split: str, ids: list[str]) -> dict[str, list[np.ndarray]]:
     return {rid: list(np.load(ensemble_dir / split / f"{rid}.npy")) for rid in ids}
-
-
-def _variant(bundle: Bundle, choice: dict) -> Bundle:
-    """The same fold networks under another decoder's searched thresholds."""
-    from mtsed.decoders import get_decoder
-
-    dec = get_decoder(choice["decoder"])
-    folds = tuple(replace(f, norm=tuple(choice["norm"].get(f.name, ())), fixed_norm=tuple(choice["fixed_norm"].get(f.name, ())))
-                  for f in bundle.folds)
-    return replace(bundle, decoder=dec.name, alpha=tuple(choice["alpha"]), second=tuple(choice[dec.second_name]), folds=folds,
-                   fixed=(choice["fixed"]["alpha"], choice["fixed"][dec.second_name]))
 
 
 def _score(bundle: Bundle, outputs: dict[str, list[np.ndarray]], reference: dict[str, list[Event]], labels: list[str]
@@ -124,17 +112,18 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
                 study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed), **network_diagnostics[key]}
             choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
             for name, choice in choices.items():
-                variant = _variant(bundle, choice)
+                variant = bundle.with_thresholds(choice)
                 outputs, ref = splits["evaluation"]
                 variants[f"{system}:{name}"] = {"searched": _headline(_score(variant, outputs, ref, labels)[0]),
                                                  "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0]),
-                                                 "validation_class_average_f1": choice.get("validation_class_average_f1")}
+                                                 "validation_class_average_f1": choice.get("validation_class_average_f1"),
+                                                 "held_out_class_average_f1": choice.get("held_out_class_average_f1")}
             if network_of(system) == system:
                 histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in manifest["folds"]}
                 report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
         title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
             f"{dataset.name}: {len(evaluation)} evaluation recordings"
-        decoders = {s: load_bundle(b / "bundle.pt").decoder for s, (_, b, _) in systems.items()}
+        decoders = {s: load_bundle(b / "bundle.pt").summary for s, (_, b, _) in systems.items()}
         table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
             report.study_tables(study, variants, decoders) + "\n" + report.distance_error_table(study) + "\n" + \
             report.miss_reason_table(misses, labels)
