@@ -235,3 +235,21 @@ def test_evaluate_scores_segments_and_psds_as_the_libraries_do(tiny_trained: Pat
                                         alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0)[0]
         assert metrics[system]["threshold_free"]["psds1"] == pytest.approx(psds1, abs=1e-6)
         assert metrics[system]["threshold_free"]["psds2"] == pytest.approx(psds2, abs=1e-6)
+
+
+def test_a_bundle_written_before_per_class_decoders_still_loads(tiny_trained: Path, tmp_path: Path):
+    import torch
+
+    path = tiny_trained / "bundles/isolated/baseline/bundle.pt"
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    meta = json.loads(raw["meta"])
+    meta["format"] = "mtsed-bundle-2"
+    for fold in meta["folds"]:
+        fold["spec"].pop("distances", None)  # written before the distance encoding was recorded
+    torch.save({"meta": json.dumps(meta), "weights": raw["weights"]}, tmp_path / "old.pt")
+    old, new = load_bundle(tmp_path / "old.pt"), load_bundle(path)
+    assert old.alpha == new.alpha and old.second == new.second and old.summary == "activity"
+    meta["format"] = "mtsed-bundle-9"
+    torch.save({"meta": json.dumps(meta), "weights": raw["weights"]}, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="future.pt: unknown bundle format 'mtsed-bundle-9'"):
+        load_bundle(tmp_path / "future.pt")
