@@ -144,13 +144,22 @@ def chosen_constants(counts: GridCounts, alpha_index: np.ndarray) -> dict[str, l
     return {fold: [float(v) for v in values[rows, alpha_index]] for fold, values in counts.constants.items()}
 
 
+def counts_at(counts: GridCounts, selection: Selection) -> np.ndarray:
+    """``(3, C)``: true positives, detections and reference events of each class at its selected point."""
+    rows = np.arange(len(counts.n_ref))
+    return np.stack([counts.tp[rows, selection.alpha_index, selection.second_index],
+                     counts.n_sys[rows, selection.alpha_index, selection.second_index], counts.n_ref.astype(float)])
+
+
+def pooled_f1(counts: np.ndarray) -> float:
+    """F1 of all classes together from ``(3, C)`` counts (tp, detections, references); NaN if empty."""
+    total = counts[2].sum() + counts[1].sum()
+    return float(2 * counts[0].sum() / total) if total else float("nan")
+
+
 def micro_f1(counts: GridCounts, selection: Selection) -> float:
     """Validation F1 of all classes together at the selected points."""
-    rows = np.arange(len(counts.n_ref))
-    tp = counts.tp[rows, selection.alpha_index, selection.second_index].sum()
-    n_sys = counts.n_sys[rows, selection.alpha_index, selection.second_index].sum()
-    total = counts.n_ref.sum() + n_sys
-    return float(2 * tp / total) if total else float("nan")
+    return pooled_f1(counts_at(counts, selection))
 
 
 
@@ -173,15 +182,12 @@ def held_out_counts(dec: Decoder, recordings: Sequence[ValidationRecording], gro
     :func:`select` chooses on all the other groups: F1 on recordings the choice never saw
     (with a single group, the in-sample counts at its own choice)."""
     per_group = [grid_counts(dec, [recordings[i] for i in group], n_classes, segment_frames, frame_seconds) for group in groups]
-    rows = np.arange(n_classes)
     total = np.zeros((3, n_classes))
     for k, held in enumerate(per_group):
         others = [c for j, c in enumerate(per_group) if j != k] or [held]
         pooled = GridCounts(sum(c.tp for c in others), sum(c.n_sys for c in others), sum(c.n_ref for c in others), {},
                             held.alphas, held.seconds)
-        chosen = select(pooled, cfg)
-        total += [held.tp[rows, chosen.alpha_index, chosen.second_index], held.n_sys[rows, chosen.alpha_index, chosen.second_index],
-                  held.n_ref]
+        total += counts_at(held, select(pooled, cfg))
     return total
 
 

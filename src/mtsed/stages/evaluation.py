@@ -15,8 +15,8 @@ from mtsed.features import Standardiser
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
 from mtsed.inference import network_outputs
 from mtsed.systems import PAPER_DECODERS, network_of
-from mtsed.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_f1, fixed_selection, grid_counts,
-                              held_out_counts, micro_f1, select, validation_groups)
+from mtsed.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_at, counts_f1, fixed_selection,
+                              grid_counts, held_out_counts, micro_f1, pooled_f1, select, validation_groups)
 from mtsed.train import pick_device
 
 def _fold_models(models_dir: Path, folds: list[str]) -> list[tuple[FoldModel, dict]]:
@@ -83,7 +83,13 @@ def validation_recordings(dataset_dir: Path, ensemble_dir: Path) -> list[Validat
 
 
 def _per_label(values: np.ndarray, labels: list[str]) -> dict[str, float | None]:
+    """Class F1 values as JSON (``None`` where undefined)."""
     return {label: (None if not np.isfinite(v) else round(float(v), 4)) for label, v in zip(labels, values)}
+
+
+def _values(per_label: dict[str, float | None]) -> np.ndarray:
+    """:func:`_per_label`'s JSON back to an array (NaN where undefined)."""
+    return np.array([np.nan if v is None else v for v in per_label.values()], float)
 
 
 def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selection, labels: list[str]) -> dict:
@@ -119,25 +125,17 @@ def search(dec: Decoder, validation: list[ValidationRecording], labels: list[str
     choice = _choice(dec, counts, selection, fixed, labels)
     if groups is not None:
         choice.update(_held_out(held_out_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds, cfg), labels))
-    return {**choice, "grid_f1": counts.f1(), "chosen_counts": _chosen_counts(counts, selection),
-            "fixed_counts": _chosen_counts(counts, fixed)}
+    return {**choice, "grid_f1": counts.f1(), "chosen_counts": counts_at(counts, selection), "fixed_counts": counts_at(counts, fixed)}
 
 
 def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
     """Held-out validation F1 (:func:`mtsed.thresholds.held_out_counts`) per class, class-averaged and pooled."""
-    total = counts[2].sum() + counts[1].sum()
+    pooled = pooled_f1(counts)
     return {"held_out_f1": _per_label(counts_f1(counts), labels), "held_out_class_average_f1": round(class_average(counts_f1(counts)), 4),
-            "held_out_overall_f1": round(float(2 * counts[0].sum() / total), 4) if total else None, "held_out_counts": counts}
+            "held_out_overall_f1": round(pooled, 4) if np.isfinite(pooled) else None, "held_out_counts": counts}
 
 
 UNSAVED = ("grid_f1", "chosen_counts", "fixed_counts", "held_out_counts")
-
-
-def _chosen_counts(counts: GridCounts, selection: Selection) -> np.ndarray:
-    """``(3, C)``: true positives, detections and references of each class at its chosen point."""
-    rows = np.arange(len(counts.n_ref))
-    return np.stack([counts.tp[rows, selection.alpha_index, selection.second_index],
-                     counts.n_sys[rows, selection.alpha_index, selection.second_index], counts.n_ref.astype(float)])
 
 
 def _saved(choice: dict) -> dict:
@@ -155,7 +153,7 @@ def class_decoders(choices: dict[str, dict], shrinkage_events: float) -> list[st
     weight = n / (n + shrinkage_events) if shrinkage_events > 0 else np.ones_like(n)
     scores = []
     for name in names:
-        own = np.array([np.nan if v is None else v for v in choices[name]["held_out_f1"].values()], float)
+        own = _values(choices[name]["held_out_f1"])
         average = choices[name]["held_out_class_average_f1"]
         scores.append(np.where(np.isfinite(own), weight * np.nan_to_num(own) + (1 - weight) * average, average))
     return [names[i] for i in np.argmax(np.asarray(scores), axis=0)]
@@ -171,9 +169,7 @@ def per_class_choice(choices: dict[str, dict], decoders: list[str]) -> dict:
         return {fold: [c[key][fold][k] if fold in c[key] else 1.0 for k, c in enumerate(picked)] for fold in folds}
 
     def pooled(key: str) -> float:
-        counts = np.stack([c[key][:, k] for k, c in enumerate(picked)], axis=1)  # (3, C)
-        total = counts[2].sum() + counts[1].sum()
-        return (round(float(2 * counts[0].sum() / total), 4) if total else float("nan"))
+        return round(pooled_f1(np.stack([c[key][:, k] for k, c in enumerate(picked)], axis=1)), 4)  # (3, C): each class's own
 
     def second(c: dict, k: int) -> float:
         return c[get_decoder(c["decoder"]).second_name][k]
@@ -186,7 +182,7 @@ def per_class_choice(choices: dict[str, dict], decoders: list[str]) -> dict:
         "norm": norms("norm"), "fixed_norm": norms("fixed_norm"),
         "validation_f1": f1, "validation_f1_fixed": {label: c["validation_f1_fixed"][label] for label, c in zip(labels, picked)},
         "validation_overall_f1": pooled("chosen_counts"), "validation_overall_f1_fixed": pooled("fixed_counts"),
-        "validation_class_average_f1": round(class_average(np.array([np.nan if v is None else v for v in f1.values()], float)), 4),
+        "validation_class_average_f1": round(class_average(_values(f1)), 4),
         "validation_events": picked[0]["validation_events"], **_held_out(held_out, labels),
     }
 
