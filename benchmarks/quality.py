@@ -11,8 +11,8 @@ Runs the stage functions (what ``dvc repro`` runs) in a scratch folder and write
   proposed network under the decoder that wins on validation) and every candidate decoder
   of ``thresholds.multitask`` (free: every run reports them);
 - a compute curve: F1 against training minutes at 0.5x to 8x the default epochs;
-- ablations of issue 18: the paper's distance head (linear d/T, squared error, weight 1),
-  and the paper's constant learning rate without warm-up.
+- ablations of issue 18: the paper's distance head (linear d/T, squared error, weight 1), the
+  distance loss at weight 1, and the paper's constant learning rate without warm-up.
 
 Every run is resumable: a finished run (its ``reports/<set>/table.json``) is not redone.
 The data stages run once; ablations that change only the proposed network reuse the
@@ -69,6 +69,8 @@ def studies(params: Params) -> dict[str, list[Study]]:
         "ablations": [
             Study("distances-paper", {"model.distances": "linear", "train.distance_loss": "squared", "train.loss_weights.distance": 1.0},
                   ("proposed",), "the paper's distance head: linear d/T, squared error, loss weight 1"),
+            Study("distance-w1", {"train.loss_weights.distance": 1.0}, ("proposed",),
+                  "distance loss weight 1 (the default before issue 18's study)"),
             Study("schedule-paper", {"train.lr_schedule": "constant", "train.warmup": 0.0}, ("proposed", "baseline"),
                   "constant learning rate, no warm-up"),
         ],
