@@ -175,14 +175,13 @@ def _minutes_table(root: Path, seeds: list[int]) -> list[str]:
     return rows
 
 
-def _held_out(root: Path, study: str, seeds: list[int], name: str) -> list[float | None]:
-    """System multitask's class-average F1 on held-out validation recordings, per seed: the figure
-    a recipe is chosen on (the evaluation columns are reported, never chosen on)."""
-    values = []
-    for seed in seeds:
-        path = root / "runs" / study / f"seed-{seed}" / "bundles" / name / "multitask" / "thresholds.json"
-        values.append(json.loads(path.read_text()).get("held_out_class_average_f1") if path.is_file() else None)
-    return values
+def _held_out(root: Path, study: str, seeds: list[int], name: str) -> list[float]:
+    """System multitask's class-average F1 on held-out validation recordings, per seed that
+    recorded it: the figure a recipe is chosen on (the evaluation columns are reported, never
+    chosen on).  A run without it is left out, not counted as 0 as :func:`_ms` counts None."""
+    paths = (root / "runs" / study / f"seed-{seed}" / "bundles" / name / "multitask" / "thresholds.json" for seed in seeds)
+    values = (json.loads(path.read_text()).get("held_out_class_average_f1") for path in paths if path.is_file())
+    return [v for v in values if v is not None]
 
 
 def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
