@@ -64,14 +64,18 @@ def _summary(choice: dict) -> str:
     return decoder_summary(choice["decoder"], choice.get("class_decoders", ()))
 
 
+def _multitask_choice(root: Path, study: str, seed: int, name: str) -> dict | None:
+    """What system multitask's thresholds stage chose and scored in one run, or None if it has not run."""
+    path = root / "runs" / study / f"seed-{seed}" / "bundles" / name / "multitask" / "thresholds.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _chosen_table(root: Path, runs: dict[int, dict[str, dict]]) -> list[str]:
     """The decoder system multitask kept in each run (chosen on validation)."""
     rows = ["| set | decoder kept per seed |", "|---|---|"]
     for name in SETS:
-        kept = []
-        for s in runs:
-            path = root / "runs" / "default" / f"seed-{s}" / "bundles" / name / "multitask" / "thresholds.json"
-            kept.append(_summary(json.loads(path.read_text())) if path.is_file() else "-")
+        choices = (_multitask_choice(root, "default", s, name) for s in runs)
+        kept = [_summary(choice) if choice is not None else "-" for choice in choices]
         rows.append(f"| {name} | {' / '.join(kept)} |")
     return rows
 
@@ -179,8 +183,8 @@ def _held_out(root: Path, study: str, seeds: list[int], name: str) -> list[float
     """System multitask's class-average F1 on held-out validation recordings, per seed that
     recorded it: the figure a recipe is chosen on (the evaluation columns are reported, never
     chosen on).  A run without it is left out, not counted as 0 as :func:`_ms` counts None."""
-    paths = (root / "runs" / study / f"seed-{seed}" / "bundles" / name / "multitask" / "thresholds.json" for seed in seeds)
-    values = (json.loads(path.read_text()).get("held_out_class_average_f1") for path in paths if path.is_file())
+    choices = (_multitask_choice(root, study, seed, name) for seed in seeds)
+    values = (choice.get("held_out_class_average_f1") for choice in choices if choice is not None)
     return [v for v in values if v is not None]
 
 
