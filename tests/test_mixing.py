@@ -152,3 +152,19 @@ def test_same_class_overlaps_are_counted_per_event():
 
     events = [Event(0, 2, "a"), Event(1, 3, "a"), Event(3, 4, "a"), Event(5, 6, "a"), Event(0, 9, "b"), Event(10, 11, "b")]
     assert same_class_overlaps(events) == 3  # the first three "a" touch each other; "b" never does
+
+
+def test_kept_stems_sum_to_the_mixture_and_change_nothing(bank: ClipBank):
+    args = (bank, _pools(bank), TINY_LABELS, 10.0, 200.0, 3, (0.0, 5.0), -35.0)
+    plain = overlapping_mixture(np.random.default_rng(2), *args)
+    kept = overlapping_mixture(np.random.default_rng(2), *args, keep_stems=True)
+    np.testing.assert_array_equal(plain.signal, kept.signal)
+    assert plain.stems == () and kept.stems[0].event is None
+    assert sorted(s.event for s in kept.stems[1:]) == list(kept.events)
+    total = np.zeros_like(kept.signal)
+    for stem in kept.stems:
+        total[stem.start : stem.start + stem.signal.size] += stem.signal
+    np.testing.assert_allclose(total, kept.signal, atol=1e-5)
+    session = isolated_session(np.random.default_rng(5), bank, _pools(bank), TINY_LABELS, 20.0, (0.2, 0.8), (0.0, 10.0),
+                               -35.0, keep_stems=True)
+    assert len(session.stems) == len(session.events) + 1

@@ -29,11 +29,23 @@ EQ_CONTROL_HZ = (100.0, 400.0, 1600.0, 6400.0)  # a take's equaliser curve passe
 
 
 @dataclass(frozen=True)
+class Stem:
+    """One part of a mixture as placed in it: the background bed (``event`` None, from
+    sample 0) or one event's scaled take from sample ``start``."""
+
+    start: int
+    signal: np.ndarray
+    event: Event | None = None
+
+
+@dataclass(frozen=True)
 class Mixture:
-    """One generated recording: its signal and its exact reference events."""
+    """One generated recording: its signal and its exact reference events; ``stems`` (kept
+    only on request) are its parts, which sum to ``signal``: what audibility studies read."""
 
     signal: np.ndarray
     events: tuple[Event, ...]
+    stems: tuple[Stem, ...] = ()
 
 
 class ClipBank:
@@ -112,10 +124,12 @@ def background_bed(rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip
     return (bed / max(rms(bed), 1e-9) * 10 ** (dbfs / 20)).astype(np.float32)
 
 
-def place_event(mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, background_rms: float) -> None:
-    """Add ``clip`` at sample ``start`` with an event-to-background ratio of ``snr_db``."""
-    gain = background_rms * 10 ** (snr_db / 20) / max(rms(clip), 1e-9)
-    mix[start : start + clip.size] += gain * clip
+def place_event(mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, background_rms: float) -> np.ndarray:
+    """Add ``clip`` at sample ``start`` with an event-to-background ratio of ``snr_db``;
+    returns the scaled clip as added."""
+    placed = (background_rms * 10 ** (snr_db / 20) / max(rms(clip), 1e-9)) * clip
+    mix[start : start + clip.size] += placed
+    return placed
 
 
 def vary_take(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, speed_variation: float,
@@ -136,11 +150,11 @@ def vary_take(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, sp
     return np.asarray(take, np.float32)
 
 
-def _finish(mix: np.ndarray, events: list[Event]) -> Mixture:
+def _finish(mix: np.ndarray, events: list[Event], stems: list[Stem] | None = None) -> Mixture:
     peak = float(np.max(np.abs(mix)))
-    if peak > PEAK_LIMIT:
-        mix = mix * (PEAK_LIMIT / peak)  # one gain for all: SNRs are kept
-    return Mixture(mix.astype(np.float32), tuple(sorted(events)))
+    scale = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0  # one gain for all: SNRs are kept
+    kept = tuple(Stem(s.start, (s.signal * scale).astype(np.float32), s.event) for s in stems or ())
+    return Mixture((mix * scale).astype(np.float32), tuple(sorted(events)), kept)
 
 
 def isolated_session(
@@ -153,6 +167,7 @@ def isolated_session(
     snr_db: tuple[float, float],
     background_dbfs: float,
     variation: tuple[float, float] = (0.0, 0.0),
+    keep_stems: bool = False,
 ) -> Mixture:
     """Non-overlapping events one after another, labels balanced in shuffled rounds; each
     event a new take of a clip in its label's pool (``variation``: speed and EQ of
@@ -161,6 +176,7 @@ def isolated_session(
     n = int(seconds * sr)
     mix = background_bed(rng, bank, pools[BACKGROUND], n, background_dbfs)
     level = rms(mix)
+    stems = [Stem(0, mix.copy())] if keep_stems else None
     events: list[Event] = []
     order: list[str] = []
     cursor = int(rng.uniform(*gap_seconds) * sr)
@@ -173,10 +189,12 @@ def isolated_session(
             clip = vary_take(rng, clip, sr, *variation)
         if cursor + clip.size > n:
             break
-        place_event(mix, clip, cursor, float(rng.uniform(*snr_db)), level)
+        placed = place_event(mix, clip, cursor, float(rng.uniform(*snr_db)), level)
         events.append(Event(cursor / sr, (cursor + clip.size) / sr, label))
+        if stems is not None:
+            stems.append(Stem(cursor, placed, events[-1]))
         cursor += clip.size + int(rng.uniform(*gap_seconds) * sr)
-    return _finish(mix, events)
+    return _finish(mix, events, stems)
 
 
 def overlapping_mixture(
@@ -190,6 +208,7 @@ def overlapping_mixture(
     snr_db: tuple[float, float],
     background_dbfs: float,
     attempts: int = 30,
+    keep_stems: bool = False,
 ) -> Mixture:
     """Events at random onsets, never more than ``max_polyphony`` sounding at once."""
     sr = bank.sample_rate
@@ -198,6 +217,7 @@ def overlapping_mixture(
     active = np.zeros(n // grid + 2, np.int16)
     mix = background_bed(rng, bank, pools[BACKGROUND], n, background_dbfs)
     level = rms(mix)
+    stems = [Stem(0, mix.copy())] if keep_stems else None
     events: list[Event] = []
     n_events = max(1, int(round(events_per_minute * seconds / 60)))
     rounds = -(-n_events // len(labels))  # labels balanced in shuffled rounds
@@ -209,10 +229,12 @@ def overlapping_mixture(
             span = slice(start // grid, (start + clip.size) // grid + 1)
             if active[span].max() < max_polyphony:
                 active[span] += 1
-                place_event(mix, clip, start, float(rng.uniform(*snr_db)), level)
+                placed = place_event(mix, clip, start, float(rng.uniform(*snr_db)), level)
                 events.append(Event(start / sr, (start + clip.size) / sr, label))
+                if stems is not None:
+                    stems.append(Stem(start, placed, events[-1]))
                 break
-    return _finish(mix, events)
+    return _finish(mix, events, stems)
 
 
 def polyphony(events: Sequence[Event]) -> int:

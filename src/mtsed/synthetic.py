@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,48 +62,65 @@ def _write(root: Path, rec_id: str, mixture: Mixture, sample_rate: int) -> tuple
     return audio, events
 
 
-def build_isolated_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str = "isolated") -> Dataset:
-    """Write the isolated-event set into ``root`` and return its manifest."""
+def isolated_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = False,
+                      desc: str = "prepare isolated") -> Iterator[tuple[str, str, Mixture]]:
+    """The isolated set's sessions as ``(session id, split, mixture)``, in order."""
     iso: IsolatedSetConfig = cfg.isolated
     n_train = iso.sessions - iso.test_sessions
     bank.require((*iso.labels, BACKGROUND))
-    sources = {label: _sources(bank.by_role[label], iso.sources_per_label, cfg.seed) for label in iso.labels}
+    sources = _isolated_sources(cfg, bank)
     rooms = _sources(bank.by_role[BACKGROUND], iso.rooms, cfg.seed)
-    recordings = []
-    for k in progress(range(iso.sessions), desc=f"prepare {name}", unit="session"):
-        split = "train" if k < n_train else "test"
-        session = f"session-{k + 1:02d}"
+    for k in progress(range(iso.sessions), desc=desc, unit="session"):
         mixture = isolated_session(
             _rng(cfg.seed, 0, k), bank, {**sources, BACKGROUND: [rooms[k % len(rooms)]]}, iso.labels, iso.session_seconds,
-            iso.gap_seconds, iso.snr_db, cfg.background_dbfs, (iso.speed_variation, iso.eq_db),
+            iso.gap_seconds, iso.snr_db, cfg.background_dbfs, (iso.speed_variation, iso.eq_db), keep_stems,
         )
+        yield f"session-{k + 1:02d}", "train" if k < n_train else "test", mixture
+
+
+def _isolated_sources(cfg: PrepareConfig, bank: ClipBank) -> dict[str, list[Clip]]:
+    return {label: _sources(bank.by_role[label], cfg.isolated.sources_per_label, cfg.seed) for label in cfg.isolated.labels}
+
+
+def build_isolated_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str = "isolated") -> Dataset:
+    """Write the isolated-event set into ``root`` and return its manifest."""
+    recordings = []
+    for session, split, mixture in isolated_mixtures(cfg, bank, desc=f"prepare {name}"):
         audio, events = _write(root, session, mixture, cfg.sample_rate)
         recordings.append(Recording(session, audio, events, split, session))
-    counts = sorted({len(v) for k, v in sources.items() if k != BACKGROUND})
+    counts = sorted({len(v) for v in _isolated_sources(cfg, bank).values()})
+    rooms = len(_sources(bank.by_role[BACKGROUND], cfg.isolated.rooms, cfg.seed))
     per_class = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
     protocol = (f"ITC-Irst protocol: the same sound sources ({per_class} per class) recur in every session as "
-                f"new takes, in {len(rooms)} recurring rooms; the test sessions hold new takes of known sources")
-    dataset = Dataset(name, "isolated", iso.labels, tuple(recordings), root, protocol=protocol)
+                f"new takes, in {rooms} recurring rooms; the test sessions hold new takes of known sources")
+    dataset = Dataset(name, "isolated", cfg.isolated.labels, tuple(recordings), root, protocol=protocol)
     dataset.save()
     return dataset
 
 
-def build_overlapping_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str = "overlapping") -> Dataset:
-    """Write the overlapping-event set into ``root`` and return its manifest."""
+def overlapping_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = False,
+                         desc: str = "prepare overlapping") -> Iterator[tuple[str, str, Mixture]]:
+    """The overlapping set's mixtures as ``(mixture id, split, mixture)``, in order."""
     ovl: OverlappingSetConfig = cfg.overlapping
     pools = _pools(bank, ovl.labels, [float(m) for m in ovl.mixtures], cfg.seed)
     splits = [s for s, count in zip(OVERLAPPING_SPLITS, ovl.mixtures) for _ in range(count)]
-    recordings = []
-    for k, split in enumerate(progress(splits, desc=f"prepare {name}", unit="mixture")):
-        rec_id = f"mix-{k + 1:03d}"
+    for k, split in enumerate(progress(splits, desc=desc, unit="mixture")):
         mixture = overlapping_mixture(
             _rng(cfg.seed, 1, k), bank, pools[OVERLAPPING_SPLITS.index(split)], ovl.labels,
             ovl.mixture_seconds, ovl.events_per_minute, ovl.max_polyphony, ovl.snr_db, cfg.background_dbfs,
+            keep_stems=keep_stems,
         )
+        yield f"mix-{k + 1:03d}", split, mixture
+
+
+def build_overlapping_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str = "overlapping") -> Dataset:
+    """Write the overlapping-event set into ``root`` and return its manifest."""
+    recordings = []
+    for rec_id, split, mixture in overlapping_mixtures(cfg, bank, desc=f"prepare {name}"):
         audio, events = _write(root, rec_id, mixture, cfg.sample_rate)
         recordings.append(Recording(rec_id, audio, events, split))
     protocol = "clips disjoint across splits: the evaluation mixtures hold sounds never heard in training"
-    dataset = Dataset(name, "overlapping", ovl.labels, tuple(recordings), root, protocol=protocol)
+    dataset = Dataset(name, "overlapping", cfg.overlapping.labels, tuple(recordings), root, protocol=protocol)
     dataset.save()
     return dataset
 
