@@ -39,7 +39,7 @@ import yaml
 
 from mtsed import stages
 from mtsed.config import Params, params_from_dict
-from mtsed.kubeflow.submit import with_overrides
+from mtsed.config.overrides import with_overrides
 from mtsed.stages import evaluation, reporting
 from mtsed.systems import NETWORKS, SYSTEMS, network_of
 

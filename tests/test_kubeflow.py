@@ -10,9 +10,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from mtsed.config import ConfigError
 from mtsed.kubeflow.pipeline import compile_pipeline
-from mtsed.kubeflow.submit import with_overrides
+from mtsed.config.overrides import with_overrides
 from tests.conftest import REPO
 
 COMPILED = REPO / "pipeline" / "pipeline.yaml"
@@ -48,18 +47,6 @@ def test_compiled_dag_fans_out_one_training_task_per_fold():
     for task in ("close-tracking", "start-tracking"):  # both find the parent run by the job id
         inputs = (root if task in root else stages)[task]["inputs"]["parameters"]
         assert inputs["execution"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}"
-
-
-def test_overrides_edit_and_validate_params():
-    text = (REPO / "params.yaml").read_text()
-    edited = yaml.safe_load(with_overrides(text, ["model.hidden=256", "train.epochs.isolated=100"]))
-    assert edited["model"]["hidden"] == 256 and edited["train"]["epochs"]["isolated"] == 100
-    with pytest.raises(ConfigError, match="model.hiden"):
-        with_overrides(text, ["model.hiden=3"])
-    with pytest.raises(ConfigError, match="model.hidden"):
-        with_overrides(text, ["model.hidden=-1"])
-    with pytest.raises(ConfigError, match="key.sub=value"):
-        with_overrides(text, ["model.hidden"])
 
 
 def test_dockerfile_passes_hadolint_and_runs_as_a_user():

@@ -142,7 +142,7 @@ def detect(args: argparse.Namespace) -> int:
 
 def preset(args: argparse.Namespace) -> int:
     """Print ``-S key=value`` for each override of a preset, checked against params.yaml."""
-    from mtsed.presets import apply_preset, read_preset
+    from mtsed.config.overrides import apply_preset, read_preset
 
     apply_preset(Path(args.params).read_text(), args.name)  # fails here, naming the key, if the preset is wrong
     print(" ".join(f"-S {item}" for item in read_preset(args.name)))
@@ -151,8 +151,7 @@ def preset(args: argparse.Namespace) -> int:
 
 def pipeline(args: argparse.Namespace) -> int:
     """``mtsed pipeline compile|submit|local``."""
-    from mtsed.kubeflow.submit import with_overrides
-    from mtsed.presets import apply_preset
+    from mtsed.config.overrides import apply_preset, with_overrides
 
     text = Path(args.params).read_text()
     if args.preset:

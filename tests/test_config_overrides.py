@@ -1,11 +1,11 @@
-"""Presets apply cleanly to params.yaml and print as `dvc exp run` arguments."""
+"""Overrides and presets edit params.yaml text and validate it; presets print as `dvc exp run` arguments."""
 
 import pytest
 import yaml
 
 from mtsed.cli import main
 from mtsed.config import ConfigError, params_from_dict
-from mtsed.presets import apply_preset, read_preset
+from mtsed.config.overrides import apply_preset, read_preset, with_overrides
 from tests.conftest import REPO
 
 
@@ -33,3 +33,15 @@ def test_a_bad_preset_is_named(tmp_path):
         apply_preset((REPO / "params.yaml").read_text(), "typo", tmp_path)
     with pytest.raises(ConfigError, match="no preset 'nope'.*typo"):
         read_preset("nope", tmp_path)
+
+
+def test_overrides_edit_and_validate_params():
+    text = (REPO / "params.yaml").read_text()
+    edited = yaml.safe_load(with_overrides(text, ["model.hidden=256", "train.epochs.isolated=100"]))
+    assert edited["model"]["hidden"] == 256 and edited["train"]["epochs"]["isolated"] == 100
+    with pytest.raises(ConfigError, match="model.hiden"):
+        with_overrides(text, ["model.hiden=3"])
+    with pytest.raises(ConfigError, match="model.hidden"):
+        with_overrides(text, ["model.hidden=-1"])
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        with_overrides(text, ["model.hidden"])
