@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 
-def run_stage(params_yaml: str, argv: Sequence[str], tracking_uri: str = "", parent_run_id: str = "",
+def run_stage(params_yaml: str, stage: str, options: Mapping[str, str], tracking_uri: str = "", parent_run_id: str = "",
               metrics_artifact: Any = None) -> dict:
-    """Run ``mtsed <argv>`` with these parameters; log its numeric metrics to a KFP Metrics artefact."""
-    from mtsed.cli import main
+    """Run one stage (:func:`mtsed.stages.runner.run_stage`) with these parameters, parsed
+    once here; log its numeric metrics to a KFP Metrics artefact."""
+    import yaml
+
+    from mtsed.config import params_from_dict
+    from mtsed.stages.runner import run_stage as run
     from mtsed.tracking import PARENT_ENV, numeric_metrics
 
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     if parent_run_id:
         os.environ[PARENT_ENV] = parent_run_id
-    with tempfile.TemporaryDirectory() as tmp:
-        params, metrics = Path(tmp) / "params.yaml", Path(tmp) / "metrics.json"
-        params.write_text(params_yaml)
-        code = main(["--params", str(params), "--metrics", str(metrics), *argv])
-        if code != 0:
-            raise RuntimeError(f"mtsed {argv[0]} failed (exit code {code}); its error is printed above")
-        values = json.loads(metrics.read_text())
+    values = run(stage, params_from_dict(yaml.safe_load(params_yaml)), options)
     if metrics_artifact is not None:
         for key, value in numeric_metrics(values).items():
             metrics_artifact.log_metric(key, value)

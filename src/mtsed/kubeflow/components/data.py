@@ -16,7 +16,7 @@ def clips(params_yaml: str, tracking_uri: str, parent_run_id: str, clips: Output
     from mtsed.kubeflow.runtime import run_stage
 
     with tempfile.TemporaryDirectory() as cache:
-        run_stage(params_yaml, ["clips", "--out", f"{clips.path}/clips", "--cache-dir", cache], tracking_uri, parent_run_id, metrics)
+        run_stage(params_yaml, "clips", {"out": f"{clips.path}/clips", "cache_dir": cache}, tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -25,7 +25,7 @@ def prepare(params_yaml: str, tracking_uri: str, parent_run_id: str, clips: Inpu
     """Mix both default sets (``<data>/isolated``, ``<data>/overlapping``)."""
     from mtsed.kubeflow.runtime import run_stage
 
-    run_stage(params_yaml, ["prepare", "--clips", f"{clips.path}/clips", "--out", data.path], tracking_uri, parent_run_id, metrics)
+    run_stage(params_yaml, "prepare", {"clips": f"{clips.path}/clips", "out": data.path}, tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -34,7 +34,7 @@ def features(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: 
     """Log-mel features of one set (``<features>/<set>``)."""
     from mtsed.kubeflow.runtime import run_stage
 
-    run_stage(params_yaml, ["features", "--data", f"{data.path}/{set_name}", "--out", f"{features.path}/{set_name}"],
+    run_stage(params_yaml, "features", {"data": f"{data.path}/{set_name}", "out": f"{features.path}/{set_name}"},
               tracking_uri, parent_run_id, metrics)
 
 
@@ -44,8 +44,8 @@ def targets(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: s
     """Triplet targets of one set (``<targets>/<set>``)."""
     from mtsed.kubeflow.runtime import run_stage
 
-    run_stage(params_yaml, ["targets", "--data", f"{data.path}/{set_name}", "--features", f"{features.path}/{set_name}",
-                            "--out", f"{targets.path}/{set_name}"], tracking_uri, parent_run_id, metrics)
+    run_stage(params_yaml, "targets", {"data": f"{data.path}/{set_name}", "features": f"{features.path}/{set_name}",
+                                      "out": f"{targets.path}/{set_name}"}, tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

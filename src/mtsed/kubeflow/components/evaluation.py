@@ -19,8 +19,8 @@ def ensemble(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: 
 
     with tempfile.TemporaryDirectory() as tmp:
         root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{system}"))
-        run_stage(params_yaml, ["ensemble", "--features", f"{features.path}/{set_name}", "--models", str(root / "models" / set_name / system),
-                                "--out", f"{outputs.path}/{set_name}/{system}"], tracking_uri, parent_run_id, metrics)
+        run_stage(params_yaml, "ensemble", {"features": f"{features.path}/{set_name}", "models": str(root / "models" / set_name / system),
+                                          "out": f"{outputs.path}/{set_name}/{system}"}, tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -35,9 +35,9 @@ def thresholds(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name
 
     with tempfile.TemporaryDirectory() as tmp:
         root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{network}"))
-        run_stage(params_yaml, ["thresholds", "--data", f"{data.path}/{set_name}", "--outputs", f"{outputs.path}/{set_name}/{network}",
-                                "--models", str(root / "models" / set_name / network), "--out", f"{bundle.path}/{set_name}/{system}",
-                                "--system", system], tracking_uri, parent_run_id, metrics)
+        run_stage(params_yaml, "thresholds", {"data": f"{data.path}/{set_name}", "outputs": f"{outputs.path}/{set_name}/{network}",
+                                            "models": str(root / "models" / set_name / network), "out": f"{bundle.path}/{set_name}/{system}",
+                                            "system": system}, tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -59,8 +59,9 @@ def evaluate(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: 
         links[f"bundles/{set_name}/{system}"] = f"{bundle.path}/{set_name}/{system}"
     with tempfile.TemporaryDirectory() as tmp:
         root = link_tree(Path(tmp), links)
-        run_stage(params_yaml, ["evaluate-set", "--data", f"{data.path}/{set_name}", "--features", f"{features.path}/{set_name}",
-                                "--targets", f"{targets.path}/{set_name}", "--outputs", str(root / "outputs"), "--bundles", str(root / "bundles"), "--models", str(root / "models"),
-                                "--out", f"{report.path}/{set_name}"], tracking_uri, parent_run_id, metrics)
+        run_stage(params_yaml, "evaluate-set", {"data": f"{data.path}/{set_name}", "features": f"{features.path}/{set_name}",
+                                              "targets": f"{targets.path}/{set_name}", "outputs": str(root / "outputs"),
+                                              "bundles": str(root / "bundles"), "models": str(root / "models"),
+                                              "out": f"{report.path}/{set_name}"}, tracking_uri, parent_run_id, metrics)
     with open(table.path, "w") as handle:
         handle.write((Path(report.path) / set_name / "table.md").read_text())

@@ -13,6 +13,6 @@ def train(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str
     from mtsed.kubeflow.runtime import run_stage
 
     model.metadata.update({"set": set_name, "fold": fold, "system": system})
-    run_stage(params_yaml, ["train", "--features", f"{features.path}/{set_name}", "--targets", f"{targets.path}/{set_name}",
-                            "--fold", fold, "--system", system, "--out", f"{model.path}/fold-{fold}"],
+    run_stage(params_yaml, "train", {"features": f"{features.path}/{set_name}", "targets": f"{targets.path}/{set_name}",
+                                    "fold": fold, "system": system, "out": f"{model.path}/fold-{fold}"},
               tracking_uri, parent_run_id, metrics)
