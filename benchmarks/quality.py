@@ -41,6 +41,7 @@ from mtsed import stages
 from mtsed.config import Params, params_from_dict
 from mtsed.config.overrides import with_overrides
 from mtsed.stages import evaluation, reporting
+from mtsed.stages.runner import cache_dir
 from mtsed.systems import NETWORKS, SYSTEMS, network_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,8 +89,7 @@ def prepare_data(root: Path, params: Params, data_from: Path | None) -> None:
             shutil.copytree(data_from / name, root / name, ignore=shutil.ignore_patterns("clips"))
     if (root / "targets").exists():
         return
-    cache = Path(os.environ.get("MTSED_CACHE_DIR", Path.home() / ".cache" / "mtsed")) / "debs"
-    stages.clips(params.clips, params.generated_labels(), root / "data" / "clips", cache)
+    stages.clips(params.clips, params.generated_labels(), root / "data" / "clips", cache_dir())
     stages.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in SETS:
         stages.features(params.features, root / "data" / name, root / "features" / name)
