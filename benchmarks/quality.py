@@ -40,12 +40,12 @@ import yaml
 from mtsed import stages
 from mtsed.config import Params, params_from_dict
 from mtsed.config.overrides import with_overrides
+from mtsed.layout import SETS, system_folders
 from mtsed.stages import evaluation, reporting
 from mtsed.stages.runner import cache_dir
-from mtsed.systems import NETWORKS, SYSTEMS, network_of
+from mtsed.systems import NETWORKS
 
 REPO = Path(__file__).resolve().parents[1]
-SETS = ("isolated", "overlapping")
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,7 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
             if system == "proposed":
                 evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models,
                                       folder / "bundles" / name / "multitask", "multitask")
-        systems = {s: (folder / "outputs" / name / network_of(s), folder / "bundles" / name / s, folder / "models" / name / network_of(s))
-                   for s in SYSTEMS}
+        systems = system_folders(name, folder / "outputs", folder / "bundles", folder / "models")
         reporting.evaluate(root / "data" / name, feats, targs, systems, folder / "reports" / name)
     return folder
 

@@ -10,10 +10,8 @@ from pathlib import Path
 
 from mtsed.bundle import decoder_summary
 from mtsed.config import Params
-
-SETS = ("isolated", "overlapping")
-SYSTEMS = ("proposed", "baseline", "multitask")
-NETWORKS = ("proposed", "baseline")
+from mtsed.layout import SETS
+from mtsed.systems import NETWORKS, SYSTEMS
 
 
 def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dict]]:

@@ -87,7 +87,7 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = params_from_dict(raw)
     stages.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
     stages.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
-    for name in stages.DEFAULT_SETS:
+    for name in stages.SETS:
         stages.features(params.features, root / "data" / name, root / "features" / name)
         stages.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
     return root
@@ -103,7 +103,7 @@ def tiny_trained(tiny_workspace: Path) -> Path:
 
     root = tiny_workspace
     params = load_params(root / "params.yaml")
-    for name in stages.DEFAULT_SETS:
+    for name in stages.SETS:
         for system in stages.NETWORKS:
             models = root / "models" / name / system
             if (root / "bundles" / name / system / "bundle.pt").is_file():

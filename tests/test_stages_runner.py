@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mtsed.config import params_from_dict
 from mtsed.stages.runner import STAGES, run_stage
@@ -45,3 +46,15 @@ def test_nothing_but_the_entry_point_imports_the_cli():
                     (isinstance(node, ast.ImportFrom) and node.module == "mtsed" and any(a.name == "cli" for a in node.names)):
                 importers.append(path.relative_to(REPO).as_posix())
     assert importers == []
+
+
+def test_dvc_chains_the_runners_stages_in_its_order():
+    """dvc.yaml is where DVC chains the stages; it runs every stage of the table, in the table's order."""
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    called = []
+    for stage in dvc.values():
+        words = (stage.get("cmd") or stage["do"]["cmd"]).split()
+        name = next(w for w in words[1:] if not w.startswith("-") and w in STAGES)
+        if not called or called[-1] != name:
+            called.append(name)
+    assert called == list(STAGES)

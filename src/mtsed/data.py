@@ -20,8 +20,8 @@ from pathlib import Path
 
 from mtsed.events import Event, read_event_list
 from mtsed.fileio import read_json, write_json
+from mtsed.layout import SETS
 
-KINDS = ("isolated", "overlapping")
 EVALUATION_SPLITS = ("test", "evaluation")
 
 
@@ -58,8 +58,8 @@ class Dataset:
     protocol: str = ""  # how evaluation relates to training, said in table headers
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"data set {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind not in SETS:
+            raise ValueError(f"data set {self.name}: kind must be one of {SETS}, got {self.kind!r}")
         ids = [r.id for r in self.recordings]
         if len(set(ids)) != len(ids):
             raise ValueError(f"data set {self.name}: duplicate recording ids")

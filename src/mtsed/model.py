@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mtsed.distances import KINDS as DISTANCE_KINDS
+from mtsed.systems import NETWORKS
 
 POOL_SIZES = (5, 4, 2)  # frequency-only pooling: 40 -> 8 -> 2 -> 1 bands
 
@@ -37,8 +38,8 @@ class ModelSpec:
             raise ValueError(f"n_mels={self.n_mels} does not pool to 1 band with pools {POOL_SIZES}")
         if self.residual not in ("sum", "concat"):
             raise ValueError(f"residual must be 'sum' or 'concat', got {self.residual!r}")
-        if self.system not in ("proposed", "baseline"):
-            raise ValueError(f"system must be 'proposed' or 'baseline', got {self.system!r}")
+        if self.system not in NETWORKS:
+            raise ValueError(f"system must be one of the networks {NETWORKS}, got {self.system!r}")
         if self.distances not in DISTANCE_KINDS:
             raise ValueError(f"distances must be one of {DISTANCE_KINDS}, got {self.distances!r}")
 

@@ -273,10 +273,10 @@ def describe_pipeline(run: Run, params: Params) -> None:
     Called when the execution ends, so ``dvc exp run -S key=value`` (which edits
     ``params.yaml`` after the parent run opened) is described by the values it ran with.
     """
-    from mtsed.stages import DEFAULT_SETS
+    from mtsed.layout import SETS
     from mtsed.systems import SYSTEMS
 
-    run.set_tags({"mtsed.params_hash": params_hash(params), "mtsed.set": ",".join(DEFAULT_SETS), "mtsed.system": ",".join(SYSTEMS)})
+    run.set_tags({"mtsed.params_hash": params_hash(params), "mtsed.set": ",".join(SETS), "mtsed.system": ",".join(SYSTEMS)})
     run.log_params(asdict(params))
 
 

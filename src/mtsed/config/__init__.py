@@ -36,6 +36,7 @@ from mtsed.config.training import (
     TrackingConfig,
     TrainConfig,
 )
+from mtsed.layout import SETS
 
 __all__ = ["ITC_IRST_LABELS", "AugmentConfig", "ClipsConfig", "ConfigError", "DataConfig", "FeatureConfig", "FoldLists",
            "IsolatedSetConfig", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",
@@ -73,7 +74,7 @@ class Params:
     def generated_labels(self) -> set[str]:
         """Labels whose clips the generated sets need (none when both sets are real)."""
         labels: set[str] = set()
-        for kind in ("isolated", "overlapping"):
+        for kind in SETS:
             if self.data.of(kind).generated:
                 labels |= set(getattr(self.prepare, kind).labels)
         return labels

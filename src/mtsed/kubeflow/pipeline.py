@@ -10,9 +10,8 @@ from pathlib import Path
 from kfp import compiler, dsl
 
 from mtsed.kubeflow.components import data, evaluation, tracking, training
+from mtsed.layout import SETS
 from mtsed.systems import NETWORKS
-
-SETS = ("isolated", "overlapping")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ logic is written twice.  Every stage builds its output folder aside and swaps it
 (:func:`mtsed.fileio.atomic_dir`): an interrupted stage never leaves a half-written output.
 """
 
-from mtsed.stages.preparation import DEFAULT_SETS, clips, features, prepare, targets
+from mtsed.layout import SETS
+from mtsed.stages.preparation import clips, features, prepare, targets
 from mtsed.stages.training import train
 from mtsed.systems import NETWORKS, SYSTEMS
 
-__all__ = ["DEFAULT_SETS", "NETWORKS", "SYSTEMS", "clips", "features", "prepare", "targets", "train"]
+__all__ = ["NETWORKS", "SETS", "SYSTEMS", "clips", "features", "prepare", "targets", "train"]

@@ -22,12 +22,12 @@ from mtsed.config import ClipsConfig, DataConfig, FeatureConfig, PrepareConfig, 
 from mtsed.data import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthetic
 from mtsed.features import Standardiser, log_mel
 from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
+from mtsed.layout import SETS
 from mtsed.mixing import ClipBank
 from mtsed.progress import progress
 from mtsed.synthetic import build_isolated_set, build_overlapping_set, describe
 from mtsed.targets import encode
 
-DEFAULT_SETS = ("isolated", "overlapping")
 
 
 def clips(cfg: ClipsConfig, labels: set[str], out_dir: Path, cache_dir: Path) -> dict:
@@ -69,11 +69,11 @@ def prepare(data: DataConfig, cfg: PrepareConfig, clips_dir: Path, out_dir: Path
     """Both data sets into ``out_dir/isolated`` and ``out_dir/overlapping``: mixed from clips
     (``generated``), or the manifest of a real set on disk, its files referenced in place."""
     started = time.perf_counter()
-    generated = [kind for kind in DEFAULT_SETS if data.of(kind).generated]
+    generated = [kind for kind in SETS if data.of(kind).generated]
     bank = ClipBank(clips_dir, read_clip_manifest(clips_dir), cfg.sample_rate) if generated else None
     builders = {"isolated": build_isolated_set, "overlapping": build_overlapping_set}
     metrics = {}
-    for name in DEFAULT_SETS:
+    for name in SETS:
         with atomic_dir(out_dir / name) as tmp:
             if data.of(name).generated:
                 dataset = builders[name](cfg, bank, tmp, name)

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 from mtsed import stages, tracking
 from mtsed.config import ConfigError, Params, load_params
 from mtsed.fileio import write_text
-from mtsed.systems import NETWORKS, SYSTEMS, network_of
+from mtsed.layout import system_folders
+from mtsed.systems import NETWORKS, SYSTEMS
 
 Options = SimpleNamespace  # a stage's option values by name, as strings (paths, fold, system)
 
@@ -123,10 +124,7 @@ def _run_evaluate_set(params: Params, o: Options, run: tracking.Run) -> dict:
     from mtsed.stages import reporting
 
     name = _set_of(o.data)
-    systems = {
-        system: (Path(o.outputs) / name / network_of(system), Path(o.bundles) / name / system, Path(o.models) / name / network_of(system))
-        for system in SYSTEMS
-    }
+    systems = system_folders(name, Path(o.outputs), Path(o.bundles), Path(o.models))
     results = reporting.evaluate(Path(o.data), Path(o.features), Path(o.targets), systems, Path(o.out))
     if run.active:
         _register_detectors(run, name, Path(o.data), {s: bundle / "bundle.pt" for s, (_, bundle, _) in systems.items()}, results)

@@ -50,13 +50,18 @@ def evaluate(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: 
     from pathlib import Path
 
     from mtsed.kubeflow.runtime import fold_links, link_tree, run_stage
+    from mtsed.layout import system_folders
 
+    outputs = {"proposed": proposed_outputs, "baseline": baseline_outputs}
+    models = {"proposed": proposed_models, "baseline": baseline_models}
+    bundles = {"proposed": proposed_bundle, "baseline": baseline_bundle, "multitask": multitask_bundle}
     links = {}
-    for network, outputs, models in (("proposed", proposed_outputs, proposed_models), ("baseline", baseline_outputs, baseline_models)):
-        links[f"outputs/{set_name}/{network}"] = f"{outputs.path}/{set_name}/{network}"
-        links.update(fold_links([m.path for m in models], f"models/{set_name}/{network}"))
-    for system, bundle in (("proposed", proposed_bundle), ("baseline", baseline_bundle), ("multitask", multitask_bundle)):
-        links[f"bundles/{set_name}/{system}"] = f"{bundle.path}/{set_name}/{system}"
+    for system, (outputs_dir, bundle_dir, models_dir) in system_folders(set_name).items():  # the layout the stage reads
+        links[str(bundle_dir)] = f"{bundles[system].path}/{set_name}/{system}"
+        network = models_dir.name
+        if system == network:  # each network's outputs and folds once, though two systems read the proposed one
+            links[str(outputs_dir)] = f"{outputs[network].path}/{set_name}/{network}"
+            links.update(fold_links([m.path for m in models[network]], str(models_dir)))
     with tempfile.TemporaryDirectory() as tmp:
         root = link_tree(Path(tmp), links)
         run_stage(params_yaml, "evaluate-set", {"data": f"{data.path}/{set_name}", "features": f"{features.path}/{set_name}",
