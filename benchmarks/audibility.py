@@ -1,4 +1,4 @@
-"""How much of what the embedded sets' labels call active can be heard (mtsed.audibility).
+"""How much of what the embedded sets' labels call active can be heard (mtsed.data.default.audibility).
 
     python benchmarks/audibility.py --clips data/clips [--params params.yaml] [--sets overlapping] [--out audibility.json]
 
@@ -16,12 +16,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from mtsed.audibility import EventAudibility, event_audibility, masked_share_by_class
-from mtsed.clips import read_clip_manifest
+from mtsed.data.default.audibility import EventAudibility, event_audibility, masked_share_by_class
+from mtsed.data.default.clips import read_clip_manifest
 from mtsed.config import load_params
-from mtsed.fileio import write_json
-from mtsed.mixing import ClipBank
-from mtsed.synthetic import isolated_mixtures, overlapping_mixtures
+from mtsed.io.fileio import write_json
+from mtsed.data.default.mixing import ClipBank
+from mtsed.data.default.synthetic import isolated_mixtures, overlapping_mixtures
 
 BUILDERS = {"isolated": isolated_mixtures, "overlapping": overlapping_mixtures}
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mtsed.audio import load_audio
-from mtsed.data import load_dataset
+from mtsed.io.audio import load_audio
+from mtsed.data.datasets import load_dataset
 
 
 def tile(source: np.ndarray, rate: int, minutes: float, path: Path) -> Path:
@@ -60,9 +60,9 @@ def run_detect(paths: list[Path], bundle: Path, out: Path, src: Path | None) -> 
 
 def whole_file_events(bundle_path: Path, path: Path) -> str:
     """The event list of the whole-file path: all audio, all features, all network outputs."""
-    from mtsed.bundle import load_bundle
-    from mtsed.events import format_event_list
-    from mtsed.features import log_mel
+    from mtsed.detection.bundle import load_bundle
+    from mtsed.io.events import format_event_list
+    from mtsed.features.logmel import log_mel
 
     bundle = load_bundle(bundle_path)
     events, _ = bundle.decode(bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features)), path.name)

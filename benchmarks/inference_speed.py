@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from mtsed.model import CRNN, ModelSpec
+from mtsed.model.network import CRNN, ModelSpec
 
 FRAMES, BANDS, CLASSES = 512, 40, 8
 SEGMENT_SECONDS = FRAMES * 882 / 44100
@@ -73,9 +73,9 @@ def compare_events(bundle_path: Path, data: Path) -> None:
     """Events at bf16 against events at fp32 on the evaluation split (fp32 as reference)."""
     from dataclasses import replace
 
-    from mtsed.bundle import load_bundle
-    from mtsed.data import load_dataset
-    from mtsed.metrics import evaluate_events
+    from mtsed.detection.bundle import load_bundle
+    from mtsed.data.datasets import load_dataset
+    from mtsed.evaluation.metrics import evaluate_events
 
     bundle, dataset = load_bundle(bundle_path), load_dataset(data)
     found: dict[str, dict] = {"fp32": {}, "bf16": {}}

@@ -5,7 +5,7 @@
 ``sed_scores_eval`` evaluates every distinct score as a threshold; frame scores have one
 per frame, so the exact PSDS of the isolated set takes minutes. Flooring the scores to
 ``levels`` values and merging identical rows (what the evaluate stage does,
-:func:`mtsed.threshold_free.quantised`) bounds the thresholds. This prints the seconds and
+:func:`mtsed.evaluation.threshold_free.quantised`) bounds the thresholds. This prints the seconds and
 the PSDS1 / PSDS2 / class-average best F1 of each, and the change against the exact figures.
 """
 
@@ -15,9 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-from mtsed.audio import audio_duration
-from mtsed.data import load_dataset
-from mtsed.threshold_free import evaluate_scores, read_scores
+from mtsed.io.audio import audio_duration
+from mtsed.data.datasets import load_dataset
+from mtsed.evaluation.threshold_free import evaluate_scores, read_scores
 
 
 def main() -> None:

@@ -40,10 +40,10 @@ import yaml
 from mtsed import stages
 from mtsed.config import Params, params_from_dict
 from mtsed.config.overrides import with_overrides
-from mtsed.layout import SETS, system_folders
-from mtsed.stages import evaluation, reporting
-from mtsed.stages.runner import cache_dir
-from mtsed.systems import NETWORKS
+from mtsed.config.layout import SETS, system_folders
+from mtsed.stages import detector, evaluation
+from mtsed.adapters.runner import cache_dir
+from mtsed.config.systems import NETWORKS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,13 +129,13 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
                     seconds += time.perf_counter() - started
                     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
             log(f"{study.name} seed {seed} {name} {system}: trained ({seconds / 60:.1f} min)")
-            evaluation.ensemble(feats, models, outputs)
-            evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, bundles)
+            detector.ensemble(feats, models, outputs)
+            detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, bundles)
             if system == "proposed":
-                evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models,
+                detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models,
                                       folder / "bundles" / name / "multitask", "multitask")
         systems = system_folders(name, folder / "outputs", folder / "bundles", folder / "models")
-        reporting.evaluate(root / "data" / name, feats, targs, systems, folder / "reports" / name)
+        evaluation.evaluate(root / "data" / name, feats, targs, systems, folder / "reports" / name)
     return folder
 
 

@@ -8,10 +8,10 @@ import statistics
 import time
 from pathlib import Path
 
-from mtsed.bundle import decoder_summary
+from mtsed.detection.bundle import decoder_summary
 from mtsed.config import Params
-from mtsed.layout import SETS
-from mtsed.systems import NETWORKS, SYSTEMS
+from mtsed.config.layout import SETS
+from mtsed.config.systems import NETWORKS, SYSTEMS
 
 
 def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dict]]:

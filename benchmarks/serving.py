@@ -21,10 +21,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mtsed import registry, server
-from mtsed.audio import audio_duration
-from mtsed.bundle import load_bundle
-from mtsed.data import load_dataset
+from mtsed.adapters import registry, ui as server
+from mtsed.io.audio import audio_duration
+from mtsed.detection.bundle import load_bundle
+from mtsed.data.datasets import load_dataset
 
 
 def _post(url: str, payload: dict) -> dict:

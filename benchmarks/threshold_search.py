@@ -16,10 +16,10 @@ import numpy as np
 import sed_eval
 
 from mtsed.config import ThresholdConfig
-from mtsed.decoders import decode, ensemble_scores, get_decoder
-from mtsed.fileio import read_json
-from mtsed.stages.evaluation import validation_recordings
-from mtsed.thresholds import grid_counts, select
+from mtsed.detection.decoders import decode, ensemble_scores, get_decoder
+from mtsed.io.fileio import read_json
+from mtsed.stages.detector import validation_recordings
+from mtsed.detection.thresholds import grid_counts, select
 
 
 def main() -> None:

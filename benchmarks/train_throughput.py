@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from mtsed.config import load_params
-from mtsed.model import CRNN, ModelSpec, count_parameters, forward_flops
-from mtsed.train import batch_loss, optimiser_step
+from mtsed.model.network import CRNN, ModelSpec, count_parameters, forward_flops
+from mtsed.model.training import batch_loss, optimiser_step
 
 FRAMES = 512
 CLASSES = 8  # as the default overlapping set
@@ -74,9 +74,9 @@ def _loader_throughput(features_dir: Path, targets_dir: Path, batch: int) -> dic
     """Segments/s the DataLoader delivers from memory-mapped features (no model)."""
     from torch.utils.data import DataLoader
 
-    from mtsed.features import Standardiser
-    from mtsed.fileio import read_json
-    from mtsed.segments import SegmentDataset
+    from mtsed.features.logmel import Standardiser
+    from mtsed.io.fileio import read_json
+    from mtsed.data.windows import SegmentDataset
 
     manifest = read_json(features_dir / "manifest.json")
     fold = sorted(manifest["folds"])[0]

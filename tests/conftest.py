@@ -99,7 +99,7 @@ def tiny_trained(tiny_workspace: Path) -> Path:
     the bundles of every system, made by the stage functions (``models/``, ``outputs/``, ``bundles/``)."""
     from mtsed import stages
     from mtsed.config import load_params
-    from mtsed.stages import evaluation
+    from mtsed.stages import detector
 
     root = tiny_workspace
     params = load_params(root / "params.yaml")
@@ -112,10 +112,10 @@ def tiny_trained(tiny_workspace: Path) -> Path:
                 stages.train(params.model, params.train, root / "features" / name, root / "targets" / name,
                              str(fold), system, models / f"fold-{fold}")
             outputs = root / "outputs" / name / system
-            evaluation.ensemble(root / "features" / name, models, outputs)
-            evaluation.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, root / "bundles" / name / system)
+            detector.ensemble(root / "features" / name, models, outputs)
+            detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, root / "bundles" / name / system)
         if not (root / "bundles" / name / "multitask" / "bundle.pt").is_file():
-            evaluation.thresholds(params.features, params.thresholds, root / "data" / name, root / "outputs" / name / "proposed",
+            detector.thresholds(params.features, params.thresholds, root / "data" / name, root / "outputs" / name / "proposed",
                                   root / "models" / name / "proposed", root / "bundles" / name / "multitask", "multitask")
     return root
 

@@ -53,8 +53,8 @@ def test_kubeflow_local_run_matches_dvc_repro(project: Path, tmp_path: Path):
     """The same stages as a Kubeflow DAG (kfp.local, subprocesses) give the same evaluation."""
     import json
 
-    from mtsed.kubeflow.local import find_reports, summary
-    from mtsed.tracking import flatten
+    from mtsed.adapters.kubeflow.local import find_reports, summary
+    from mtsed.adapters.tracking import flatten
 
     run_command(["dvc", "repro"], project)
     printed = run_command([sys.executable, "-m", "mtsed.cli", "pipeline", "local", "--root", str(tmp_path / "kfp-root")], project)
@@ -71,7 +71,7 @@ def _real_layouts(tmp_path: Path, clip_folder: Path) -> tuple[Path, Path]:
     """Tiny copies of the two real sets' published layouts, made from generated recordings."""
     from mtsed import stages
     from mtsed.config import params_from_dict
-    from mtsed.data import load_dataset
+    from mtsed.data.datasets import load_dataset
     from tests.conftest import tiny_params_dict
 
     params = params_from_dict(tiny_params_dict(clip_folder))

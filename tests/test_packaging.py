@@ -121,8 +121,8 @@ def test_the_wheel_carries_its_resources_and_its_entry_point_runs(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     helped = subprocess.run([str(venv / "bin" / "mtsed"), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert helped.returncode == 0 and "detect" in helped.stdout, helped.stderr[-2000:]
-    probe = ("import mtsed, mtsed.clips as c; from importlib import resources; "
-             "print(mtsed.__file__); print(sum(1 for _ in resources.files('mtsed.resources').iterdir()))")
+    probe = ("import mtsed, mtsed.data.default.clips as c; from importlib import resources; "
+             "print(mtsed.__file__); print(sum(1 for _ in resources.files('mtsed.data.default.resources').iterdir()))")
     found = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert found.returncode == 0, found.stderr[-2000:]
     location, resources = found.stdout.split()

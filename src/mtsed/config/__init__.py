@@ -36,7 +36,7 @@ from mtsed.config.training import (
     TrackingConfig,
     TrainConfig,
 )
-from mtsed.layout import SETS
+from mtsed.config.layout import SETS
 
 __all__ = ["ITC_IRST_LABELS", "AugmentConfig", "ClipsConfig", "ConfigError", "DataConfig", "FeatureConfig", "FoldLists",
            "IsolatedSetConfig", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",

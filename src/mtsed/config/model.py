@@ -56,7 +56,7 @@ class ModelConfig:
     hidden: int = 64  # H per GRU direction
     dropout: float = 0.25
     residual: str = "sum"  # "sum" or "concat"
-    distances: str = "linear"  # linear (paper): p = d/T; log: log1p(d)/log1p(T) (mtsed.distances)
+    distances: str = "linear"  # linear (paper): p = d/T; log: log1p(d)/log1p(T) (mtsed.model.distances)
 
     def __post_init__(self) -> None:
         _require(self.filters >= 1, "filters", "must be >= 1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mtsed.config.base import _check_range, _require
+from mtsed.config.systems import DECODER_NAMES
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class LossWeights:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training-time augmentation (:mod:`mtsed.augment`); everything off by default."""
+    """Training-time augmentation (:mod:`mtsed.data.augment`); everything off by default."""
 
     remix: float = 0.0  # probability of adding a second random training window (power domain)
     remix_gain_db: tuple[float, float] = (-12.0, 0.0)
@@ -87,7 +88,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # constant, or cosine: decays to 0 over the run's steps
     warmup: float = 0.0  # fraction of the run's steps over which the rate rises from 0 (0: none, the paper)
-    distance_loss: str = "squared"  # squared (paper), or smooth-l1 over active class-frames (mtsed.losses)
+    distance_loss: str = "squared"  # squared (paper), or smooth-l1 over active class-frames (mtsed.model.losses)
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     loss_weights: LossWeights = LossWeights()
@@ -112,7 +113,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class ThresholdConfig:
     """Stage ``thresholds``: how per-class thresholds are chosen on validation data
-    (:mod:`mtsed.thresholds`), and which decoders system ``multitask`` chooses among."""
+    (:mod:`mtsed.detection.thresholds`), and which decoders system ``multitask`` chooses among."""
 
     smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
@@ -121,13 +122,11 @@ class ThresholdConfig:
     multitask_per_class: bool = True  # system multitask picks a decoder per class (shrunk as thresholds are)
 
     def __post_init__(self) -> None:
-        from mtsed.decoders import DECODERS
-
         _require(min(self.smoothing) >= 0, "smoothing", "must be >= 0 steps")
         _require(self.shrinkage_events >= 0, "shrinkage_events", "must be >= 0 (0: each class on its own)")
         for key in ("variants", "multitask"):
-            unknown = [v for v in getattr(self, key) if v not in DECODERS]
-            _require(not unknown, key, f"unknown decoder(s) {unknown}; known: {list(DECODERS)}")
+            unknown = [v for v in getattr(self, key) if v not in DECODER_NAMES]
+            _require(not unknown, key, f"unknown decoder(s) {unknown}; known: {list(DECODER_NAMES)}")
         _require(len(self.multitask) >= 1, "multitask", "must name at least one decoder")
         _require(not (self.multitask_per_class and "sebbs" in self.multitask), "multitask",
                  "sebbs decodes all classes together: not with multitask_per_class")

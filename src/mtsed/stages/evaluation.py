@@ -1,262 +1,155 @@
-"""Stages after training: fold outputs (ensemble) and threshold search (the model bundle)."""
+"""Stage ``evaluate``: both systems on the evaluation split, with what explains the scores.
+
+Besides the paper-like table (searched thresholds, evaluation split) the report holds,
+for every system: searched against fixed thresholds; the same figures on the training
+split (in-sample outputs of the folds that trained on each recording); frame-level F1 of
+the activity head and the distance head's median boundary error (:mod:`mtsed.evaluation.diagnostics`);
+and, for the proposed network, the variant decoders next to the paper's.  Beside the
+event-based scores each system gets sed_eval's segment-based scores (1-s segments) and the
+threshold-free ones of :mod:`mtsed.evaluation.threshold_free` (PSDS1, PSDS2), computed from its frame
+scores, which the report also keeps in ``scores/<system>/`` (``sed_scores_eval`` layout).
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
-from mtsed.bundle import PER_CLASS, Bundle, FoldModel, load_fold_model
-from mtsed.config import FeatureConfig, ThresholdConfig
-from mtsed.data import EVALUATION_SPLITS, load_dataset
-from mtsed.decoders import Decoder, get_decoder
-from mtsed.features import Standardiser
-from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
-from mtsed.inference import network_outputs
-from mtsed.systems import PAPER_DECODERS, network_of
-from mtsed.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_at, counts_f1, fixed_selection,
-                              grid_counts, held_out_counts, micro_f1, pooled_f1, select, validation_groups)
-from mtsed.train import pick_device
-
-def _fold_models(models_dir: Path, folds: list[str]) -> list[tuple[FoldModel, dict]]:
-    """The data set's fold models, in fold order (stale folders of other folds are ignored)."""
-    missing = [fold for fold in folds if not (models_dir / f"fold-{fold}" / "best.pt").is_file()]
-    if missing:
-        raise FileNotFoundError(f"{models_dir}: no model for fold(s) {missing} (train.folds must list every fold, "
-                                "and the train stages must have run)")
-    return [load_fold_model(models_dir / f"fold-{fold}" / "best.pt") for fold in folds]
+from mtsed.evaluation import diagnostics, report, threshold_free
+from mtsed.io.audio import audio_duration
+from mtsed.detection.bundle import Bundle, load_bundle
+from mtsed.data.datasets import load_dataset
+from mtsed.io.events import Event, write_event_list
+from mtsed.io.fileio import atomic_dir, read_json, write_json
+from mtsed.evaluation.metrics import evaluate_events, evaluate_segments
+from mtsed.config.systems import network_of
 
 
-def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
-    """Outputs of the fold models on every recording: out-of-fold on validation recordings
-    (``validation/<id>.npy``), every fold on evaluation recordings and the folds that
-    trained on it on each training recording (``evaluation/``, ``training/``: folds x
-    frames x outputs)."""
-    started = time.perf_counter()
-    manifest = read_json(features_dir / "manifest.json")
-    folds = _fold_models(models_dir, sorted(manifest["folds"], key=int))
-    device = pick_device()
-    networks = {fold.name: (fold.network(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
-                for fold, config in folds}
-    evaluation = [r["id"] for r in manifest["recordings"] if r["split"] in EVALUATION_SPLITS]
-    validation = {rid: name for name in networks for rid in manifest["folds"][name]["validation"]}
-    training: dict[str, list[str]] = {}
-    for name in networks:
-        for rid in manifest["folds"][name]["train"]:
-            training.setdefault(rid, []).append(name)
-
-    def outputs(rid: str, names: list[str]) -> np.ndarray:
-        features = np.load(features_dir / f"{rid}.npy")  # read once, standardised per fold
-        return np.stack([network_outputs(networks[n][0], networks[n][1].apply(features), networks[n][2]) for n in names])
-
-    with atomic_dir(out_dir) as tmp:
-        for rid, name in validation.items():
-            write_npy(tmp / "validation" / f"{rid}.npy", outputs(rid, [name])[0])
-        for rid in evaluation:
-            write_npy(tmp / "evaluation" / f"{rid}.npy", outputs(rid, list(networks)))
-        for rid, names in training.items():
-            write_npy(tmp / "training" / f"{rid}.npy", outputs(rid, names))
-        first = folds[0][1]
-        write_json(tmp / "manifest.json", {
-            "dataset": manifest["dataset"], "system": folds[0][0].spec.system, "labels": manifest["labels"],
-            "segment_frames": first["segment_frames"], "frame_seconds": manifest["frame_seconds"],
-            "distance_targets": first.get("distance_targets", "window"),
-            "folds": list(networks), "validation": validation, "evaluation": evaluation, "training": training,
-        })
-    return {"folds": len(networks), "validation_recordings": len(validation), "evaluation_recordings": len(evaluation),
-            "training_recordings": len(training), "seconds": round(time.perf_counter() - started, 2)}
+def _outputs(ensemble_dir: Path, split: str, ids: list[str]) -> dict[str, list[np.ndarray]]:
+    return {rid: list(np.load(ensemble_dir / split / f"{rid}.npy")) for rid in ids}
 
 
-def validation_recordings(dataset_dir: Path, ensemble_dir: Path) -> list[ValidationRecording]:
-    """Out-of-fold outputs of every validation recording with its reference events per class."""
+def _score(bundle: Bundle, outputs: dict[str, list[np.ndarray]], reference: dict[str, list[Event]], labels: list[str]
+           ) -> tuple[dict, dict[str, list[Event]], dict[str, np.ndarray]]:
+    """sed_eval results of a bundle on some recordings, their events and ensemble scores."""
+    events, scores = {}, {}
+    for rid, folds in outputs.items():
+        events[rid], scores[rid] = bundle.decode(folds, rid)
+    return evaluate_events(reference, events, labels), events, scores
+
+
+def _diagnostics(outputs: dict[str, list[np.ndarray]], targets_dir: Path, segment_frames: int, reading: str, n_classes: int) -> dict:
+    """Frame-level F1 of the activity head and, for the proposed network, the median
+    boundary errors and the signed distance errors binned by true distance."""
+    counts, onset, offset, signed = [], [], [], []
+    for rid, folds in outputs.items():
+        mean = np.mean(folds, axis=0)
+        targets = diagnostics.inference_targets(np.load(targets_dir / f"{rid}.npy"), segment_frames, reading)
+        counts.append(diagnostics.frame_counts(mean[:, :n_classes], targets[:, :n_classes]))
+        if mean.shape[1] == 3 * n_classes:
+            errors = diagnostics.boundary_errors(mean, targets, segment_frames)
+            onset.append(errors[0])
+            offset.append(errors[1])
+            signed.append(diagnostics.signed_distance_errors(mean, targets, segment_frames))
+    binned = {name: diagnostics.binned_errors(s[name] for s in signed) for name in ("onset", "offset")} if signed else None
+    return {"frame_f1": diagnostics.frame_f1(counts), "onset_error_frames": diagnostics.median_or_none(onset),
+            "offset_error_frames": diagnostics.median_or_none(offset), "distance_errors": binned}
+
+
+def _beyond_events(bundle: Bundle, reference: dict[str, list[Event]], events: dict[str, list[Event]],
+                   scores: dict[str, np.ndarray], durations: dict[str, float], labels: list[str], scores_dir: Path) -> dict:
+    """Segment-based scores of the events and threshold-free scores of the frame scores
+    (which are kept in ``scores_dir``, one ``sed_scores_eval`` TSV per recording)."""
+    frames = {}
+    for rid, values in scores.items():
+        frames[rid] = threshold_free.score_frame(values, bundle.frame_seconds, labels)
+        threshold_free.write_scores(scores_dir / f"{rid}.tsv", frames[rid])
+    return {"segment_based": evaluate_segments(reference, events, labels, durations),
+            "threshold_free": threshold_free.evaluate_scores(frames, reference, durations, labels)}
+
+
+def _headline(result: dict) -> dict:
+    return {"overall": {k: result["overall"][k] for k in ("f1", "er")}, "class_average": result["class_average"]}
+
+
+def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: dict[str, tuple[Path, Path, Path]], out_dir: Path) -> dict:
+    """Evaluate every system; write tables, event lists and plots into ``out_dir``.
+
+    ``systems`` maps a system name to its (ensemble outputs, bundle folder, models) paths.
+    Returns the main results (searched thresholds, evaluation split) plus the study block.
+    """
     dataset = load_dataset(dataset_dir)
-    manifest = read_json(ensemble_dir / "manifest.json")
-    recordings = {r.id: r for r in dataset.recordings}
-    out = []
-    for rid, fold in manifest["validation"].items():
-        events = dataset.events(recordings[rid])
-        reference = {c: (np.array([e.onset for e in events if e.label == label]), np.array([e.offset for e in events if e.label == label]))
-                     for c, label in enumerate(manifest["labels"])}
-        out.append(ValidationRecording(np.load(ensemble_dir / "validation" / f"{rid}.npy"), fold, reference))
-    return out
-
-
-def _per_label(values: np.ndarray, labels: list[str]) -> dict[str, float | None]:
-    """Class F1 values as JSON (``None`` where undefined)."""
-    return {label: (None if not np.isfinite(v) else round(float(v), 4)) for label, v in zip(labels, values)}
-
-
-def _values(per_label: dict[str, float | None]) -> np.ndarray:
-    """:func:`_per_label`'s JSON back to an array (NaN where undefined)."""
-    return np.array([np.nan if v is None else v for v in per_label.values()], float)
-
-
-def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selection, labels: list[str]) -> dict:
-    """A decoder's searched and fixed thresholds, normalisers and validation F1, as JSON."""
-    def f1(values: np.ndarray) -> dict[str, float | None]:
-        return _per_label(values, labels)
-
-    return {
-        "decoder": dec.name, "alpha": [float(counts.alphas[i]) for i in selection.alpha_index],
-        dec.second_name: [float(counts.seconds[i]) for i in selection.second_index],
-        "fixed": {"alpha": float(counts.alphas[fixed.alpha_index[0]]), dec.second_name: float(counts.seconds[fixed.second_index[0]])},
-        "norm": chosen_constants(counts, selection.alpha_index), "fixed_norm": chosen_constants(counts, fixed.alpha_index),
-        "validation_f1": f1(selection.validation_f1), "validation_f1_fixed": f1(fixed.validation_f1),
-        "validation_overall_f1": round(micro_f1(counts, selection), 4), "validation_overall_f1_fixed": round(micro_f1(counts, fixed), 4),
-        "validation_class_average_f1": round(class_average(selection.validation_f1), 4),
-        "validation_events": [int(n) for n in counts.n_ref],
-    }
-
-
-def class_average(values: np.ndarray) -> float:
-    """Mean of the defined class F1 values (NaN where a class has no validation events); 0 if none."""
-    values = np.asarray(values, float)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
-
-
-def search(dec: Decoder, validation: list[ValidationRecording], labels: list[str], segment_frames: int, frame_seconds: float,
-           cfg: ThresholdConfig, groups: list[list[int]] | None = None) -> dict:
-    """Search one decoder's thresholds; returns :func:`_choice`'s JSON plus, under keys that
-    are not saved (:data:`UNSAVED`), the grid's F1 and the counts at the chosen points.
-    With ``groups`` it also holds the held-out validation F1 (:func:`_held_out`)."""
-    counts = grid_counts(dec, validation, len(labels), segment_frames, frame_seconds)
-    selection, fixed = select(counts, cfg), fixed_selection(dec, counts)
-    choice = _choice(dec, counts, selection, fixed, labels)
-    if groups is not None:
-        choice.update(_held_out(held_out_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds, cfg), labels))
-    return {**choice, "grid_f1": counts.f1(), "chosen_counts": counts_at(counts, selection), "fixed_counts": counts_at(counts, fixed)}
-
-
-def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
-    """Held-out validation F1 (:func:`mtsed.thresholds.held_out_counts`) per class, class-averaged and pooled."""
-    pooled = pooled_f1(counts)
-    return {"held_out_f1": _per_label(counts_f1(counts), labels), "held_out_class_average_f1": round(class_average(counts_f1(counts)), 4),
-            "held_out_overall_f1": round(pooled, 4) if np.isfinite(pooled) else None, "held_out_counts": counts}
-
-
-UNSAVED = ("grid_f1", "chosen_counts", "fixed_counts", "held_out_counts")
-
-
-def _saved(choice: dict) -> dict:
-    return {k: v for k, v in choice.items() if k not in UNSAVED}
-
-
-def class_decoders(choices: dict[str, dict], shrinkage_events: float) -> list[str]:
-    """Each class's decoder for system multitask: the candidate with the highest held-out
-    validation F1 shrunk toward that candidate's held-out class average, with the class's
-    weight ``n / (n + shrinkage)`` for ``n`` validation events (as :func:`mtsed.thresholds.select`
-    shrinks thresholds), so a class leaves the decoder that is best for all only on its own
-    evidence.  First on ties."""
-    names = list(choices)
-    n = np.asarray(choices[names[0]]["validation_events"], float)
-    weight = n / (n + shrinkage_events) if shrinkage_events > 0 else np.ones_like(n)
-    scores = []
-    for name in names:
-        own = _values(choices[name]["held_out_f1"])
-        average = choices[name]["held_out_class_average_f1"]
-        scores.append(np.where(np.isfinite(own), weight * np.nan_to_num(own) + (1 - weight) * average, average))
-    return [names[i] for i in np.argmax(np.asarray(scores), axis=0)]
-
-
-def per_class_choice(choices: dict[str, dict], decoders: list[str]) -> dict:
-    """One choice (as :func:`_choice` writes it) out of each class's own candidate."""
-    labels = list(choices[decoders[0]]["validation_f1"])
-    picked = [choices[name] for name in decoders]
-    folds = sorted({fold for c in picked for fold in c["norm"]})
-
-    def norms(key: str) -> dict[str, list[float]]:
-        return {fold: [c[key][fold][k] if fold in c[key] else 1.0 for k, c in enumerate(picked)] for fold in folds}
-
-    def pooled(key: str) -> float:
-        return round(pooled_f1(np.stack([c[key][:, k] for k, c in enumerate(picked)], axis=1)), 4)  # (3, C): each class's own
-
-    def second(c: dict, k: int) -> float:
-        return c[get_decoder(c["decoder"]).second_name][k]
-
-    f1 = {label: c["validation_f1"][label] for label, c in zip(labels, picked)}
-    held_out = np.stack([c["held_out_counts"][:, k] for k, c in enumerate(picked)], axis=1)  # (3, C)
-    return {
-        "decoder": PER_CLASS, "class_decoders": list(decoders),
-        "alpha": [c["alpha"][k] for k, c in enumerate(picked)], "second": [second(c, k) for k, c in enumerate(picked)],
-        "norm": norms("norm"), "fixed_norm": norms("fixed_norm"),
-        "validation_f1": f1, "validation_f1_fixed": {label: c["validation_f1_fixed"][label] for label, c in zip(labels, picked)},
-        "validation_overall_f1": pooled("chosen_counts"), "validation_overall_f1_fixed": pooled("fixed_counts"),
-        "validation_class_average_f1": round(class_average(_values(f1)), 4),
-        "validation_events": picked[0]["validation_events"], **_held_out(held_out, labels),
-    }
-
-
-def bundle_from_choice(system: str, choice: dict, labels: list[str], feature_cfg: FeatureConfig, segment_frames: int,
-                       folds: list[FoldModel]) -> Bundle:
-    """The detector: fold models plus one decoder's chosen thresholds and normalisers."""
-    paper = PAPER_DECODERS[network_of(system)]
-    empty = Bundle(system, paper, tuple(labels), feature_cfg, segment_frames, (0.0,) * len(labels), (0.0,) * len(labels), tuple(folds))
-    return empty.with_thresholds(choice)
-
-
-def system_decoders(system: str, cfg: ThresholdConfig) -> tuple[str, ...]:
-    """The decoders a system's threshold stage searches: the paper's own for ``proposed``
-    and ``baseline`` (plus the reported ``variants`` for ``proposed``), the candidates of
-    ``thresholds.multitask`` for ``multitask``."""
-    if system == "multitask":
-        return tuple(dict.fromkeys(cfg.multitask))
-    return tuple(dict.fromkeys([PAPER_DECODERS[system], *(cfg.variants if system == "proposed" else ())]))
-
-
-def best_choice(system: str, choices: dict[str, dict]) -> str:
-    """The one decoder a system's bundle uses: the paper's for ``proposed`` and ``baseline``; for
-    ``multitask`` the candidate with the highest held-out validation class-average F1 (first on ties)."""
-    if system != "multitask":
-        return PAPER_DECODERS[system]
-    return max(choices, key=lambda name: choices[name]["held_out_class_average_f1"])
-
-
-def system_choice(system: str, choices: dict[str, dict], cfg: ThresholdConfig) -> dict:
-    """The choice a system's bundle is built from: :func:`best_choice`'s, or for ``multitask``
-    with ``multitask_per_class`` each class's own (:func:`class_decoders`) when they differ."""
-    if system == "multitask" and cfg.multitask_per_class:
-        decoders = class_decoders(choices, cfg.shrinkage_events)
-        if len(set(decoders)) > 1:
-            return per_class_choice(choices, decoders)
-        return choices[decoders[0]]
-    return choices[best_choice(system, choices)]
-
-
-def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Path, ensemble_dir: Path, models_dir: Path,
-               out_dir: Path, system: str = "") -> dict:
-    """Search per-class thresholds on out-of-fold validation outputs; write the model bundle
-    of ``system`` (default: the network's own, i.e. the paper's decoder) and the thresholds
-    of the other decoders searched (``variants.json``)."""
-    started = time.perf_counter()
-    manifest = read_json(ensemble_dir / "manifest.json")
-    labels, network, segment_frames = manifest["labels"], manifest["system"], int(manifest["segment_frames"])
-    system = system or network
-    if network_of(system) != network:
-        raise ValueError(f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}")
-    validation = validation_recordings(dataset_dir, ensemble_dir)
-    groups = validation_groups(validation) if system == "multitask" else None  # choosing between decoders: held-out F1
-    choices, seconds = {}, {}
-    for name in system_decoders(system, cfg):
-        begun = time.perf_counter()
-        choices[name] = search(get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg, groups)
-        seconds[name] = round(time.perf_counter() - begun, 3)
-    main = system_choice(system, choices, cfg)
-    used = main.get("class_decoders", [main["decoder"]])
-    folds = [fold for fold, _ in _fold_models(models_dir, manifest["folds"])]
-    bundle = bundle_from_choice(system, main, labels, feature_cfg, segment_frames, folds)
+    labels = list(dataset.labels)
+    evaluation = dataset.evaluation()
+    reference = {r.id: dataset.events(r) for r in evaluation}
+    durations = {r.id: audio_duration(dataset.audio_path(r)) for r in evaluation}
+    results, study, variants, scores, misses = {}, {}, {}, {}, {}
+    network_diagnostics: dict[tuple[str, str], dict] = {}  # systems of one network share its diagnostics
     with atomic_dir(out_dir) as tmp:
-        bundle.save(tmp / "bundle.pt")
-        write_json(tmp / "thresholds.json", _saved(main))
-        write_json(tmp / "variants.json", {k: _saved(c) for k, c in choices.items() if c is not main})
-        if "grid_f1" in main:  # one decoder's grid (a per-class choice has none of its own)
-            np.save(tmp / "validation_f1_grid.npy", main["grid_f1"])
-    return {"system": system, "decoder": bundle.summary, "search_seconds": round(sum(seconds[n] for n in set(used)), 3),
-            "grid_points": int(sum(choices[n]["grid_f1"][0].size for n in used)), "validation_overall_f1": main["validation_overall_f1"],
-            "validation_overall_f1_fixed": main["validation_overall_f1_fixed"],
-            "validation_class_average_f1": main["validation_class_average_f1"], "validation_f1": main["validation_f1"],
-            "variants": {k: {"validation_overall_f1": c["validation_overall_f1"], "validation_class_average_f1": c["validation_class_average_f1"],
-                             **({"held_out_class_average_f1": c["held_out_class_average_f1"]} if "held_out_class_average_f1" in c else {}),
-                             "search_seconds": seconds[k]}
-                         for k, c in choices.items() if c is not main},
-            "seconds": round(time.perf_counter() - started, 2)}
+        for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
+            bundle = load_bundle(bundle_dir / "bundle.pt")
+            manifest = read_json(ensemble_dir / "manifest.json")
+            splits = {"evaluation": (_outputs(ensemble_dir, "evaluation", list(reference)), reference)}
+            recordings = {r.id: r for r in dataset.recordings}
+            training_ids = list(manifest.get("training", {}))
+            splits["training"] = (_outputs(ensemble_dir, "training", training_ids), {rid: dataset.events(recordings[rid]) for rid in training_ids})
+            study[system] = {}
+            for split, (outputs, ref) in splits.items():
+                searched, events, split_scores = _score(bundle, outputs, ref, labels)
+                fixed = _score(bundle.with_fixed_thresholds(), outputs, ref, labels)[0]
+                if split == "evaluation":
+                    results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
+                                                                    tmp / "scores" / system)}
+                    scores[system] = split_scores
+                    misses[system] = diagnostics.miss_reasons(ref, events, labels)
+                    for rid, found in events.items():
+                        write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
+                key = (network_of(system), split)
+                if key not in network_diagnostics:
+                    network_diagnostics[key] = _diagnostics(outputs, targets_dir, bundle.segment_frames,
+                                                            manifest.get("distance_targets", "window"), len(labels))
+                study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed), **network_diagnostics[key]}
+            choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
+            for name, choice in choices.items():
+                variant = bundle.with_thresholds(choice)
+                outputs, ref = splits["evaluation"]
+                variants[f"{system}:{name}"] = {"searched": _headline(_score(variant, outputs, ref, labels)[0]),
+                                                 "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0]),
+                                                 "validation_class_average_f1": choice.get("validation_class_average_f1"),
+                                                 "held_out_class_average_f1": choice.get("held_out_class_average_f1")}
+            if network_of(system) == system:
+                histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in manifest["folds"]}
+                report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
+        title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
+            f"{dataset.name}: {len(evaluation)} evaluation recordings"
+        decoders = {s: load_bundle(b / "bundle.pt").summary for s, (_, b, _) in systems.items()}
+        table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
+            report.study_tables(study, variants, decoders) + "\n" + report.distance_error_table(study) + "\n" + \
+            report.miss_reason_table(misses, labels)
+        (tmp / "table.md").write_text(table)
+        full = {**results, "study": study, "variants": variants, "miss_reasons": misses}
+        write_json(tmp / "table.json", full)
+        (tmp / "per_class.csv").write_text(report.per_class_csv(results, labels))
+        report.plot_f1_bars(tmp / "f1_per_class.png", results, labels, title)
+        shown = max(evaluation, key=lambda r: len(reference[r.id]))  # the busiest recording
+        report.plot_detection(tmp / "detection.png", np.load(features_dir / f"{shown.id}.npy"),
+                              {s: scores[s][shown.id] for s in results}, reference[shown.id], labels,
+                              read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
+    print(table)
+    return report_metrics(full)
+
+
+def report_metrics(table: dict) -> dict:
+    """The evaluate stage's metrics out of a full report (``table.json``): the scores
+    summary plus the study and decoder-variant figures, as DVC and Kubeflow both log them."""
+    return {**scores_summary(table), "study": table["study"], "variants": table["variants"], "miss_reasons": table.get("miss_reasons", {})}
+
+
+def scores_summary(results: dict) -> dict:
+    """The evaluate stage's metrics from full results (``table.json``): overall and
+    class-average scores and per-class F1/ER of each system."""
+    return {s: {"overall": r["overall"], "class_average": r["class_average"],
+                "per_class": {label: {"f1": c["f1"], "er": c["er"]} for label, c in r["per_class"].items()},
+                "segment_based": r["segment_based"], "threshold_free": r["threshold_free"]}
+            for s, r in results.items() if s not in ("study", "variants", "miss_reasons")}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.audio import load_audio
-from mtsed.clips import (
+from mtsed.io.audio import load_audio
+from mtsed.data.default.clips import (
     BACKGROUND,
     curate_debian,
     curate_folder,
@@ -19,14 +19,14 @@ from mtsed.clips import (
     write_clip_manifest,
 )
 from mtsed.config import ClipsConfig, DataConfig, FeatureConfig, PrepareConfig, TargetConfig
-from mtsed.data import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthetic
-from mtsed.features import Standardiser, log_mel
-from mtsed.fileio import atomic_dir, read_json, write_json, write_npy
-from mtsed.layout import SETS
-from mtsed.mixing import ClipBank
-from mtsed.progress import progress
-from mtsed.synthetic import build_isolated_set, build_overlapping_set, describe
-from mtsed.targets import encode
+from mtsed.data.datasets import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthetic
+from mtsed.features.logmel import Standardiser, log_mel
+from mtsed.io.fileio import atomic_dir, read_json, write_json, write_npy
+from mtsed.config.layout import SETS
+from mtsed.data.default.mixing import ClipBank
+from mtsed.io.progress import progress
+from mtsed.data.default.synthetic import build_isolated_set, build_overlapping_set, describe
+from mtsed.data.targets import encode
 
 
 

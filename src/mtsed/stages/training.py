@@ -9,12 +9,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mtsed.config import ModelConfig, TrainConfig
-from mtsed.features import Standardiser
-from mtsed.fileio import atomic_dir, read_json, write_json
-from mtsed.model import CRNN, ModelSpec, count_parameters
-from mtsed.segments import Recordings, WindowOptions, WindowSampler, validation_set
-from mtsed.systems import NETWORKS
-from mtsed.train import TrainSettings, pick_device, train_model
+from mtsed.features.logmel import Standardiser
+from mtsed.io.fileio import atomic_dir, read_json, write_json
+from mtsed.model.network import CRNN, ModelSpec, count_parameters
+from mtsed.data.windows import Recordings, WindowOptions, WindowSampler, validation_set
+from mtsed.config.systems import NETWORKS
+from mtsed.model.device import pick_device
+from mtsed.model.training import TrainSettings, train_model
 
 
 def partial_dir(out_dir: Path) -> Path:

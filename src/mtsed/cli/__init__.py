@@ -1,0 +1,1 @@
+"""The ``mtsed`` command: argument parsing only; stages go through :mod:`mtsed.adapters.runner`."""

@@ -1,0 +1,128 @@
+"""Detection over many files: inputs as files, folders (recursively) and globs.
+
+The next short file is decoded in a background thread while the networks run on the current
+one (decoding and resampling release the GIL); a long file is streamed instead
+(:mod:`mtsed.features.streaming`), so memory stays flat.  Progress is counted in seconds of audio,
+and a bad file is reported and skipped without stopping the others.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from mtsed.io.audio import AudioError, load_audio
+from mtsed.io.events import Event
+from mtsed.io.fileio import write_text
+
+AUDIO_SUFFIXES = frozenset("." + ext.lower() for ext in sf.available_formats())
+GLOB_CHARACTERS = frozenset("*?[")
+PREFETCH_SECONDS = 120.0  # files up to this long are decoded ahead whole; longer ones are streamed
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """One file to analyse and the name its outputs take (relative to its folder input)."""
+
+    path: Path
+    name: str
+
+
+def expand_inputs(items: Sequence[str]) -> list[AudioInput]:
+    """Files as given; folders searched recursively for audio libsndfile reads; patterns
+    (``*``, ``?``, ``[``, ``**``) expanded.  A pattern that matches nothing is an error;
+    a missing plain path is kept, so that it is reported like any other bad file."""
+    found: list[AudioInput] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            found += [AudioInput(p, p.relative_to(path).with_suffix("").as_posix()) for p in files]
+        elif not path.exists() and GLOB_CHARACTERS & set(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise FileNotFoundError(f"{item}: no files match this pattern")
+            found += [AudioInput(p, p.stem) for p in matches]
+        else:
+            found.append(AudioInput(path, path.stem))
+    return _unique_names(found)
+
+
+def _unique_names(inputs: list[AudioInput]) -> list[AudioInput]:
+    """Outputs never overwrite each other: a repeated name gets its parent folders."""
+    counts: dict[str, int] = {}
+    for item in inputs:
+        counts[item.name] = counts.get(item.name, 0) + 1
+    return [item if counts[item.name] == 1 else AudioInput(item.path, item.path.with_suffix("").as_posix().strip("/"))
+            for item in inputs]
+
+
+def seconds_of(path: Path) -> float:
+    """A file's duration from its header (0 when unreadable: the error comes later)."""
+    try:
+        return float(sf.info(str(path)).duration)
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return 0.0
+
+
+def prefetched(inputs: Sequence[AudioInput], sample_rate: int, max_seconds: float | None = None,
+               ) -> Iterator[tuple[AudioInput, np.ndarray | Exception | None]]:
+    """Each input with its decoded audio (or the error decoding raised), decoding the
+    next file in a background thread while the caller works on the current one.  Files
+    longer than ``max_seconds`` (default :data:`PREFETCH_SECONDS`) come with ``None``:
+    the caller streams them."""
+    max_seconds = PREFETCH_SECONDS if max_seconds is None else max_seconds
+
+    def decode(item: AudioInput) -> np.ndarray | Exception | None:
+        if seconds_of(item.path) > max_seconds:
+            return None
+        try:
+            return load_audio(item.path, sample_rate)
+        except (AudioError, OSError, ValueError, RuntimeError) as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future | None = pool.submit(decode, inputs[0]) if inputs else None
+        for index, item in enumerate(inputs):
+            result = pending.result()
+            pending = pool.submit(decode, inputs[index + 1]) if index + 1 < len(inputs) else None
+            yield item, result
+
+
+def combined_list(per_file: Sequence[tuple[str, list[Event]]]) -> str:
+    """One DESED-layout list (``filename onset offset event_label`` header) of every file's events."""
+    rows = ["filename\tonset\toffset\tevent_label"]
+    for filename, events in per_file:
+        rows += [f"{filename}\t{e.onset:.6f}\t{e.offset:.6f}\t{e.label}" for e in sorted(events)]
+    return "\n".join(rows) + "\n"
+
+
+def write_combined(path: Path, per_file: Sequence[tuple[str, list[Event]]]) -> None:
+    """Atomically write :func:`combined_list`."""
+    write_text(path, combined_list(per_file))
+
+
+def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[[AudioInput, np.ndarray | None], None],
+              report: Callable[[AudioInput, Exception], None], done: Callable[[AudioInput], None]) -> int:
+    """Decode ahead and ``analyse`` every input (with ``None`` for audio, a long file that
+    ``analyse`` streams itself); ``report`` each failure; ``done`` after each file, failed
+    or not.  Returns the number of failed files."""
+    failed = 0
+    for item, audio in prefetched(inputs, sample_rate):
+        if isinstance(audio, Exception):
+            failed += 1
+            report(item, audio)
+        else:
+            try:
+                analyse(item, audio)
+            except (AudioError, OSError, ValueError, RuntimeError) as error:
+                failed += 1
+                report(item, error)
+        done(item)
+    return failed

@@ -1,0 +1,107 @@
+"""The multi-label multi-task CRNN (SPEC section 4) and its single-task baseline.
+
+The network knows nothing of training: it maps standardised log-mel segments
+``(batch, frames, bands)`` to per-frame sigmoid outputs ``(batch, frames, outputs)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mtsed.model.distances import KINDS as DISTANCE_KINDS
+from mtsed.config.systems import NETWORKS
+
+POOL_SIZES = (5, 4, 2)  # frequency-only pooling: 40 -> 8 -> 2 -> 1 bands
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Sizes of the network (all that is needed to rebuild it from a checkpoint)."""
+
+    n_classes: int
+    n_mels: int = 40
+    filters: int = 256  # F
+    hidden: int = 256  # H, per GRU direction
+    dropout: float = 0.25
+    residual: str = "sum"  # "sum" (a = r + z) or "concat" (a = [r ; z])
+    system: str = "proposed"  # "proposed": 3C outputs (y, p, q); "baseline": C outputs (y)
+    distances: str = "linear"  # how p, q are encoded (mtsed.model.distances); "linear" is the paper's and older bundles'
+
+    def __post_init__(self) -> None:
+        pooled = self.n_mels
+        for size in POOL_SIZES:
+            pooled //= size
+        if pooled != 1:
+            raise ValueError(f"n_mels={self.n_mels} does not pool to 1 band with pools {POOL_SIZES}")
+        if self.residual not in ("sum", "concat"):
+            raise ValueError(f"residual must be 'sum' or 'concat', got {self.residual!r}")
+        if self.system not in NETWORKS:
+            raise ValueError(f"system must be one of the networks {NETWORKS}, got {self.system!r}")
+        if self.distances not in DISTANCE_KINDS:
+            raise ValueError(f"distances must be one of {DISTANCE_KINDS}, got {self.distances!r}")
+
+    @property
+    def n_outputs(self) -> int:
+        return 3 * self.n_classes if self.system == "proposed" else self.n_classes
+
+
+def _conv_block(in_channels: int, filters: int, pool: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, filters, kernel_size=5, stride=1, padding=2),
+        nn.BatchNorm2d(filters),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=(pool, 1)),
+        nn.Dropout(dropout),
+    )
+
+
+class CRNN(nn.Module):
+    """Conv blocks -> BiGRU with a 2H x 2H projection, plus a residual branch -> sigmoid."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        f, h = spec.filters, spec.hidden
+        self.convs = nn.Sequential(*[_conv_block(1 if i == 0 else f, f, pool, spec.dropout) for i, pool in enumerate(POOL_SIZES)])
+        self.gru = nn.GRU(f, h, batch_first=True, bidirectional=True)
+        self.project = nn.Linear(2 * h, 2 * h)  # z_t = [h_b ; h_f] W_z + b_z
+        self.residual = nn.Linear(f, 2 * h)  # x_t W_x + b_x
+        self.residual_norm = nn.BatchNorm1d(2 * h)
+        self.dropout = nn.Dropout(spec.dropout)
+        width = 2 * h if spec.residual == "sum" else 4 * h
+        self.output = nn.Linear(width, spec.n_outputs)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(batch, frames, bands)`` -> ``(batch, frames, n_outputs)`` in [0, 1]."""
+        x = self.convs(features.transpose(1, 2).unsqueeze(1))  # (B, F, 1, T)
+        x = x.squeeze(2).transpose(1, 2)  # (B, T, F)
+        z = self.dropout(self.project(self.gru(x)[0]))
+        r = self.residual(x).transpose(1, 2)  # BatchNorm over the 2H channels
+        r = self.dropout(torch.relu(self.residual_norm(r)).transpose(1, 2))
+        a = r + z if self.spec.residual == "sum" else torch.cat([r, z], dim=-1)
+        return torch.sigmoid(self.output(a))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def forward_flops(spec: ModelSpec, frames: int) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass over one segment of ``frames``.
+
+    Counts convolutions, GRU gate products and linear layers, the terms that dominate;
+    element-wise work (BatchNorm, activations, pooling) is left out.  Training costs about
+    three times this (forward, and backward for inputs and weights).
+    """
+    f, h = spec.filters, spec.hidden
+    flops, bands, channels = 0, spec.n_mels, 1
+    for pool in POOL_SIZES:
+        flops += 2 * 25 * channels * f * bands * frames  # 5x5 kernel, SAME padding
+        bands, channels = bands // pool, f
+    flops += 2 * 2 * (f * 3 * h + h * 3 * h) * frames  # two directions, three gates
+    flops += 2 * (2 * h) * (2 * h) * frames + 2 * f * (2 * h) * frames  # projection and residual
+    width = 2 * h if spec.residual == "sum" else 4 * h
+    return flops + 2 * width * spec.n_outputs * frames

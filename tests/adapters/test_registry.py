@@ -1,0 +1,134 @@
+"""The registered pyfunc detector: audio paths in, the same events as `mtsed detect` out."""
+
+import base64
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mtsed.adapters import registry
+from mtsed.detection.bundle import load_bundle
+from mtsed.data.datasets import load_dataset
+from tests.services import background, free_port, http_json
+
+
+def _evaluation_audio(root: Path, set_name: str = "isolated") -> Path:
+    dataset = load_dataset(root / "data" / set_name)
+    return dataset.audio_path(dataset.evaluation()[0])
+
+
+@pytest.fixture(scope="module")
+def registered(tiny_trained: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The isolated proposed bundle logged and registered in a fresh SQLite store."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("mtsed", artifact_location=(folder / "artefacts").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    version = registry.log_detector(uri, run_id, tiny_trained / "bundles/isolated/proposed/bundle.pt",
+                                    "mtsed-isolated-proposed", _evaluation_audio(tiny_trained), {"overall.f1": 0.25})
+    assert version == "1"
+    return uri, tiny_trained
+
+
+def _expected_rows(root: Path, audio: Path) -> list[tuple]:
+    events, _ = load_bundle(root / "bundles/isolated/proposed/bundle.pt").detect(audio, str(audio))
+    return [(e.file, e.onset, e.offset, e.label) for e in events]
+
+
+def test_registered_version_predicts_what_detect_finds(registered: tuple[str, Path]):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri, root = registered
+    mlflow.set_tracking_uri(uri)
+    version = MlflowClient(uri).get_model_version("mtsed-isolated-proposed", "1")
+    assert version.tags == {"overall.f1": "0.25"} and version.run_id
+    model = mlflow.pyfunc.load_model("models:/mtsed-isolated-proposed/1")
+    assert model.metadata.get_input_schema().input_names() == ["path", "audio_base64", "name"]
+    assert model.metadata.get_output_schema().input_names() == list(registry.OUTPUT_COLUMNS)
+    audio = _evaluation_audio(root)
+    predicted = model.predict(pd.DataFrame({"path": [str(audio)]}))
+    expected = _expected_rows(root, audio)
+    assert expected, "the tiny detector finds events in its evaluation recording"
+    assert list(predicted.itertuples(index=False, name=None)) == expected
+
+
+def test_predict_names_the_bad_input(tiny_trained: Path, tmp_path: Path):
+    from mlflow.exceptions import MlflowException
+
+    detector = registry.EventDetector()
+    detector.bundle = load_bundle(tiny_trained / "bundles/isolated/proposed/bundle.pt")
+    with pytest.raises(MlflowException, match="'path' column"):
+        detector.predict(None, pd.DataFrame({"file": ["x.wav"]}))
+    with pytest.raises(MlflowException, match="missing.wav"):
+        detector.predict(None, [str(tmp_path / "missing.wav")])
+    with pytest.raises(MlflowException, match="row 0: give exactly one of"):
+        detector.predict(None, pd.DataFrame({"path": ["x.wav"], "audio_base64": ["UklGRg=="]}))
+    with pytest.raises(MlflowException, match="clip.wav: audio_base64 is not valid base64"):
+        detector.predict(None, pd.DataFrame({"audio_base64": ["not base64!"], "name": ["clip.wav"]}))
+    with pytest.raises(MlflowException, match="upload-0: unreadable audio"):
+        detector.predict(None, pd.DataFrame({"audio_base64": [base64.b64encode(b"RIFF nope").decode()]}))
+    empty = detector.predict(None, pd.DataFrame({"path": []}))
+    assert list(empty.columns) == list(registry.OUTPUT_COLUMNS) and empty.empty
+
+
+def test_uploaded_audio_gives_the_events_of_its_path(tiny_trained: Path, monkeypatch: pytest.MonkeyPatch):
+    from mlflow.exceptions import MlflowException
+
+    detector = registry.EventDetector()
+    detector.bundle = load_bundle(tiny_trained / "bundles/isolated/proposed/bundle.pt")
+    audio = _evaluation_audio(tiny_trained)
+    upload = base64.b64encode(audio.read_bytes()).decode()
+    predicted = detector.predict(None, pd.DataFrame({"audio_base64": [upload], "name": [str(audio)]}))
+    assert list(predicted.itertuples(index=False, name=None)) == _expected_rows(tiny_trained, audio)
+    monkeypatch.setenv("MTSED_MAX_AUDIO_BYTES", str(audio.stat().st_size - 1))
+    with pytest.raises(MlflowException, match="above the limit") as info:
+        detector.predict(None, pd.DataFrame({"audio_base64": [upload]}))
+    assert info.value.get_http_status_code() == 400
+
+
+def test_a_refusing_store_warns_instead_of_failing(tiny_trained: Path, capsys):
+    version = registry.log_detector("http://127.0.0.1:9", "0" * 32, tiny_trained / "bundles/isolated/proposed/bundle.pt",
+                                    "mtsed-x", _evaluation_audio(tiny_trained))
+    assert version is None and "mtsed-x not registered" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_http_with_events(registered: tuple[str, Path], tmp_path: Path):
+    """`mlflow models serve` on the registered version, a real HTTP request on loopback."""
+    uri, root = registered
+    port = free_port()
+    audio = _evaluation_audio(root)
+    command = [sys.executable, "-m", "mtsed.cli", "serve", "models:/mtsed-isolated-proposed/latest", "--port", str(port)]
+    upload = base64.b64encode(audio.read_bytes()).decode()
+    limit = {"MTSED_MAX_AUDIO_BYTES": str(audio.stat().st_size + 100)}
+    with background(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log", {"MLFLOW_TRACKING_URI": uri, **limit}):
+        invocations = f"http://127.0.0.1:{port}/invocations"
+        answer = http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [[str(audio)]]}}, timeout=120)
+        uploaded = http_json(invocations, {"dataframe_split": {"columns": ["audio_base64", "name"], "data": [[upload, str(audio)]]}},
+                             timeout=120)
+        with pytest.raises(Exception, match="400"):
+            http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [["/nope.wav"]]}})
+        too_big = base64.b64encode(audio.read_bytes() * 2).decode()
+        with pytest.raises(Exception, match="400"):
+            http_json(invocations, {"dataframe_split": {"columns": ["audio_base64"], "data": [[too_big]]}})
+    rows = [(r["file"], r["onset"], r["offset"], r["event_label"]) for r in answer["predictions"]]
+    assert rows == _expected_rows(root, audio)
+    assert [(r["file"], r["onset"], r["offset"], r["event_label"]) for r in uploaded["predictions"]] == rows
+
+
+def test_registering_writes_no_progress_bars_into_a_log(tiny_trained: Path, tmp_path: Path, capfd, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("mtsed", artifact_location=(tmp_path / "a").as_uri())).info.run_id
+    assert registry.log_detector(uri, run_id, tiny_trained / "bundles/isolated/proposed/bundle.pt", "quiet",
+                                 _evaluation_audio(tiny_trained)) == "1"
+    captured = capfd.readouterr()
+    assert "\r" not in captured.err + captured.out

@@ -1,0 +1,62 @@
+"""The stage runner: its option table, one stage run end to end, and no way back to the CLI."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mtsed.config import params_from_dict
+from mtsed.adapters.runner import STAGES, run_stage
+from tests.conftest import REPO, tiny_params_dict
+
+
+def test_options_get_defaults_and_bad_ones_are_named():
+    train = STAGES["train"]
+    with pytest.raises(ValueError, match="option 'fold' is required"):
+        train.options_from({"features": "f", "targets": "t", "system": "baseline", "out": "o"})
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['folds'\]"):
+        train.options_from({"features": "f", "targets": "t", "fold": "0", "folds": "1", "system": "baseline", "out": "o"})
+    with pytest.raises(ValueError, match="system must be one of"):
+        train.options_from({"features": "f", "targets": "t", "fold": "0", "system": "multitask", "out": "o"})
+    evaluate = STAGES["evaluate-set"].options_from({"data": "data/overlapping", "features": "f", "targets": "t", "out": "r"})
+    assert (evaluate.outputs, evaluate.bundles, evaluate.models) == ("outputs", "bundles", "models")
+    assert STAGES["clips"].options_from({}).cache_dir.endswith("debs")  # a default computed when asked
+
+
+def test_a_stage_runs_with_typed_params_and_writes_its_metrics(tmp_path: Path, clip_folder: Path, capsys, monkeypatch):
+    monkeypatch.setenv("MTSED_TRACKING", "off")
+    params = params_from_dict(tiny_params_dict(clip_folder))
+    metrics = run_stage("clips", params, {"out": str(tmp_path / "clips"), "cache_dir": str(tmp_path / "cache")},
+                        tmp_path / "m.json")
+    assert metrics["clips"] == 16 and json.loads((tmp_path / "m.json").read_text()) == metrics
+    assert json.loads(capsys.readouterr().out) == metrics
+    assert (tmp_path / "clips" / "clips.tsv").is_file()
+
+
+def test_nothing_but_the_entry_point_imports_the_cli():
+    """The CLI only parses arguments: the runner, Kubeflow and the commands never reach back into it."""
+    importers = []
+    for path in (REPO / "src" / "mtsed").rglob("*.py"):
+        if path.parent.name == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "mtsed.cli" or n.startswith("mtsed.cli.") for n in names) or \
+                    (isinstance(node, ast.ImportFrom) and node.module == "mtsed" and any(a.name == "cli" for a in node.names)):
+                importers.append(path.relative_to(REPO).as_posix())
+    assert importers == []
+
+
+def test_dvc_chains_the_runners_stages_in_its_order():
+    """dvc.yaml is where DVC chains the stages; it runs every stage of the table, in the table's order."""
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    called = []
+    for stage in dvc.values():
+        words = (stage.get("cmd") or stage["do"]["cmd"]).split()
+        name = next(w for w in words[1:] if not w.startswith("-") and w in STAGES)
+        if not called or called[-1] != name:
+            called.append(name)
+    assert called == list(STAGES)

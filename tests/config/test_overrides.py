@@ -1,0 +1,47 @@
+"""Overrides and presets edit params.yaml text and validate it; presets print as `dvc exp run` arguments."""
+
+import pytest
+import yaml
+
+from mtsed.cli.main import main
+from mtsed.config import ConfigError, params_from_dict
+from mtsed.config.overrides import apply_preset, read_preset, with_overrides
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "presets").glob("*.yaml")))
+def test_every_preset_gives_valid_params(name):
+    params = params_from_dict(yaml.safe_load(apply_preset((REPO / "params.yaml").read_text(), name, REPO / "presets")))
+    if name == "paper":
+        assert (params.model.filters, params.model.hidden, params.train.batch_size) == (256, 256, 4)
+        assert params.train.learning_rate == 1e-4 and params.train.windows_per_epoch == 0
+        assert (params.train.epochs.isolated, params.train.epochs.overlapping) == (100, 10)
+        assert not params.train.augment.active
+    assert all(" " not in item for item in read_preset(name, REPO / "presets"))  # one shell word each
+
+
+def test_preset_command_prints_set_param_arguments(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert main(["preset", "long"]) == 0
+    words = capsys.readouterr().out.split()
+    assert words[0] == "-S" and "train.epochs.overlapping=50" in words
+
+
+def test_a_bad_preset_is_named(tmp_path):
+    (tmp_path / "typo.yaml").write_text("train.epochz: 3\n")
+    with pytest.raises(ConfigError, match="train.epochz"):
+        apply_preset((REPO / "params.yaml").read_text(), "typo", tmp_path)
+    with pytest.raises(ConfigError, match="no preset 'nope'.*typo"):
+        read_preset("nope", tmp_path)
+
+
+def test_overrides_edit_and_validate_params():
+    text = (REPO / "params.yaml").read_text()
+    edited = yaml.safe_load(with_overrides(text, ["model.hidden=256", "train.epochs.isolated=100"]))
+    assert edited["model"]["hidden"] == 256 and edited["train"]["epochs"]["isolated"] == 100
+    with pytest.raises(ConfigError, match="model.hiden"):
+        with_overrides(text, ["model.hiden=3"])
+    with pytest.raises(ConfigError, match="model.hidden"):
+        with_overrides(text, ["model.hidden=-1"])
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        with_overrides(text, ["model.hidden"])

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from mtsed.model.network import CRNN, ModelSpec, count_parameters
+
+
+@pytest.mark.parametrize("system, residual, outputs", [("proposed", "sum", 24), ("proposed", "concat", 24), ("baseline", "sum", 8)])
+def test_output_shape_and_range(system, residual, outputs):
+    model = CRNN(ModelSpec(n_classes=8, filters=8, hidden=6, residual=residual, system=system)).eval()
+    out = model(torch.randn(2, 37, 40))
+    assert out.shape == (2, 37, outputs)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_time_length_is_kept_and_frames_do_not_leak_across_batch():
+    model = CRNN(ModelSpec(n_classes=3, filters=4, hidden=4)).eval()
+    x = torch.randn(2, 50, 40)
+    single = model(x[:1])
+    both = model(x)
+    torch.testing.assert_close(single, both[:1])
+
+
+def test_paper_configuration_builds_and_runs():
+    spec = ModelSpec(n_classes=16, filters=256, hidden=256)
+    model = CRNN(spec).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 512, 40))
+    assert out.shape == (1, 512, 48)
+    f = h = 256
+    conv = (25 * f + f) + 2 * (25 * f * f + f) + 3 * 2 * f
+    gru = 2 * 3 * (f * h + h * h + 2 * h)
+    heads = (2 * h * 2 * h + 2 * h) + (f * 2 * h + 2 * h) + 2 * 2 * h + (2 * h * 48 + 48)
+    assert count_parameters(model) == conv + gru + heads == 4_494_896
+
+
+def test_concat_widens_the_output_layer():
+    assert CRNN(ModelSpec(4, filters=8, hidden=6, residual="concat")).output.in_features == 24
+    assert CRNN(ModelSpec(4, filters=8, hidden=6, residual="sum")).output.in_features == 12
+
+
+@pytest.mark.parametrize("kwargs", [{"n_mels": 20}, {"residual": "add"}, {"system": "other"}])
+def test_bad_specs_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        ModelSpec(n_classes=2, **kwargs)
+
+
+@pytest.mark.parametrize("residual", ["sum", "concat"])
+def test_forward_flops_match_torch_flop_counter(residual):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mtsed.model.network import forward_flops
+
+    spec = ModelSpec(n_classes=5, filters=16, hidden=12, residual=residual)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        CRNN(spec).eval()(torch.randn(1, 64, 40))
+    assert forward_flops(spec, 64) == counter.get_total_flops()
