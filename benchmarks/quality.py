@@ -37,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from mtsed import stages
+from mtsed.stages import preparation, training
 from mtsed.config import Params, params_from_dict
 from mtsed.config.overrides import with_overrides
 from mtsed.config.layout import SETS, system_folders
@@ -89,11 +89,11 @@ def prepare_data(root: Path, params: Params, data_from: Path | None) -> None:
             shutil.copytree(data_from / name, root / name, ignore=shutil.ignore_patterns("clips"))
     if (root / "targets").exists():
         return
-    stages.clips(params.clips, params.generated_labels(), root / "data" / "clips", cache_dir())
-    stages.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
+    preparation.clips(params.clips, params.generated_labels(), root / "data" / "clips", cache_dir())
+    preparation.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in SETS:
-        stages.features(params.features, root / "data" / name, root / "features" / name)
-        stages.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
+        preparation.features(params.features, root / "data" / name, root / "features" / name)
+        preparation.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
 
 
 def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[str], None]) -> Path:
@@ -125,7 +125,7 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
                 out = models / f"fold-{fold}"
                 if not (out / "best.pt").is_file():
                     started = time.perf_counter()
-                    metrics = stages.train(params.model, params.train, feats, targs, str(fold), system, out)
+                    metrics = training.train(params.model, params.train, feats, targs, str(fold), system, out)
                     seconds += time.perf_counter() - started
                     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
             log(f"{study.name} seed {seed} {name} {system}: trained ({seconds / 60:.1f} min)")

@@ -79,17 +79,18 @@ def tiny_params(clip_folder: Path) -> Params:
 def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder after the data stages on tiny params: ``params.yaml``, ``data/``,
     ``features/<set>`` and ``targets/<set>`` for both sets. Shared: tests must not modify it."""
-    from mtsed import stages
+    from mtsed.config.layout import SETS
+    from mtsed.stages import preparation
 
     root = tmp_path_factory.mktemp("workspace")
     raw = tiny_params_dict(make_clip_folder(root / "myclips"))
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
     params = params_from_dict(raw)
-    stages.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
-    stages.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
-    for name in stages.SETS:
-        stages.features(params.features, root / "data" / name, root / "features" / name)
-        stages.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
+    preparation.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
+    preparation.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
+    for name in SETS:
+        preparation.features(params.features, root / "data" / name, root / "features" / name)
+        preparation.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
     return root
 
 
@@ -97,20 +98,21 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_trained(tiny_workspace: Path) -> Path:
     """``tiny_workspace`` plus every fold model of both networks, their ensemble outputs and
     the bundles of every system, made by the stage functions (``models/``, ``outputs/``, ``bundles/``)."""
-    from mtsed import stages
     from mtsed.config import load_params
-    from mtsed.stages import detector
+    from mtsed.config.layout import SETS
+    from mtsed.config.systems import NETWORKS
+    from mtsed.stages import detector, training
 
     root = tiny_workspace
     params = load_params(root / "params.yaml")
-    for name in stages.SETS:
-        for system in stages.NETWORKS:
+    for name in SETS:
+        for system in NETWORKS:
             models = root / "models" / name / system
             if (root / "bundles" / name / system / "bundle.pt").is_file():
                 continue
             for fold in params.train.folds.of(name):
-                stages.train(params.model, params.train, root / "features" / name, root / "targets" / name,
-                             str(fold), system, models / f"fold-{fold}")
+                training.train(params.model, params.train, root / "features" / name, root / "targets" / name,
+                               str(fold), system, models / f"fold-{fold}")
             outputs = root / "outputs" / name / system
             detector.ensemble(root / "features" / name, models, outputs)
             detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, root / "bundles" / name / system)
@@ -133,6 +135,7 @@ def make_dvc_project(tmp_path: Path, clip_folder: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
     shutil.copy(REPO / "dvc.yaml", root)
+    shutil.copy(REPO / ".dvcignore", root)
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (root / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(clip_folder)))
     run_command(["git", "init", "-q"], root)

@@ -1,6 +1,5 @@
 """The stage runner: its option table, one stage run end to end, and no way back to the CLI."""
 
-import ast
 import json
 from pathlib import Path
 
@@ -33,21 +32,6 @@ def test_a_stage_runs_with_typed_params_and_writes_its_metrics(tmp_path: Path, c
     assert metrics["clips"] == 16 and json.loads((tmp_path / "m.json").read_text()) == metrics
     assert json.loads(capsys.readouterr().out) == metrics
     assert (tmp_path / "clips" / "clips.tsv").is_file()
-
-
-def test_nothing_but_the_entry_point_imports_the_cli():
-    """The CLI only parses arguments: the runner, Kubeflow and the commands never reach back into it."""
-    importers = []
-    for path in (REPO / "src" / "mtsed").rglob("*.py"):
-        if path.parent.name == "cli":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            if any(n == "mtsed.cli" or n.startswith("mtsed.cli.") for n in names) or \
-                    (isinstance(node, ast.ImportFrom) and node.module == "mtsed" and any(a.name == "cli" for a in node.names)):
-                importers.append(path.relative_to(REPO).as_posix())
-    assert importers == []
 
 
 def test_dvc_chains_the_runners_stages_in_its_order():

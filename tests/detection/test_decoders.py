@@ -120,3 +120,11 @@ def test_log_beta_grid_reaches_small_scores():
     dec = get_decoder("confidence-log")
     assert dec.seconds[0] == 0.0 and dec.seconds[1] == pytest.approx(1e-3) and dec.seconds[-1] == pytest.approx(1.0)
     assert dec.normalised and np.all(np.diff(dec.seconds) > 0)
+
+
+def test_config_knows_every_decoder_by_name():
+    """params are checked against config's list of decoder names; it must be this module's."""
+    from mtsed.config.systems import DECODER_NAMES
+    from mtsed.detection.decoders import DECODERS
+
+    assert tuple(DECODERS) == DECODER_NAMES

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtsed import stages
+from mtsed.config.systems import SYSTEMS
 from mtsed.detection.bundle import load_bundle
 from mtsed.stages import detector, evaluation
 from mtsed.config.systems import network_of
@@ -16,7 +16,7 @@ from mtsed.model.training import load_checkpoint
 
 def _systems(root: Path, name: str) -> dict:
     return {s: (root / "outputs" / name / network_of(s), root / "bundles" / name / s, root / "models" / name / network_of(s))
-            for s in stages.SYSTEMS}
+            for s in SYSTEMS}
 
 
 def test_ensemble_outputs_are_out_of_fold_and_stacked(tiny_trained: Path):
@@ -211,7 +211,7 @@ def test_evaluate_scores_segments_and_psds_as_the_libraries_do(tiny_trained: Pat
                                  tmp_path / "report")
     dataset = load_dataset(root / "data/overlapping")
     labels = list(dataset.labels)
-    for system in stages.SYSTEMS:
+    for system in SYSTEMS:
         segments = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=1.0)
         truth, durations = {}, {}
         for recording in dataset.evaluation():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtsed import stages
+from mtsed.stages import preparation
 from mtsed.io.audio import AudioError
 from mtsed.data.default.clips import BACKGROUND, read_clip_manifest
 from mtsed.config import Params
@@ -30,8 +30,8 @@ def _digest(folder: Path) -> str:
 
 @pytest.fixture
 def prepared(tiny_params: Params, tmp_path: Path) -> Path:
-    stages.clips(tiny_params.clips, set(TINY_LABELS), tmp_path / "data" / "clips", tmp_path / "cache")
-    stages.prepare(tiny_params.data, tiny_params.prepare, tmp_path / "data" / "clips", tmp_path / "data")
+    preparation.clips(tiny_params.clips, set(TINY_LABELS), tmp_path / "data" / "clips", tmp_path / "cache")
+    preparation.prepare(tiny_params.data, tiny_params.prepare, tmp_path / "data" / "clips", tmp_path / "data")
     return tmp_path
 
 
@@ -44,7 +44,7 @@ def test_prepare_builds_both_sets_deterministically(prepared: Path, tiny_params:
     summary = json.loads((prepared / "data/isolated/summary.json").read_text())
     assert summary["minutes"] == pytest.approx(4 * 12 / 60, abs=0.01)
     before = _digest(prepared / "data")
-    stages.prepare(tiny_params.data, tiny_params.prepare, prepared / "data" / "clips", prepared / "data")
+    preparation.prepare(tiny_params.data, tiny_params.prepare, prepared / "data" / "clips", prepared / "data")
     assert _digest(prepared / "data") == before
 
 
@@ -58,9 +58,9 @@ def test_no_clip_is_in_two_splits(prepared: Path, tiny_params: Params):
 
 def test_features_and_targets_line_up(prepared: Path, tiny_params: Params):
     data, feats, targs = prepared / "data/overlapping", prepared / "features", prepared / "targets"
-    metrics = stages.features(tiny_params.features, data, feats)
+    metrics = preparation.features(tiny_params.features, data, feats)
     assert metrics["recordings"] == 4
-    stages.targets(tiny_params.features, tiny_params.targets, data, feats, targs)
+    preparation.targets(tiny_params.features, tiny_params.targets, data, feats, targs)
     dataset = load_dataset(data)
     manifest = json.loads((feats / "manifest.json").read_text())
     for entry in manifest["recordings"]:
@@ -76,7 +76,7 @@ def test_features_and_targets_line_up(prepared: Path, tiny_params: Params):
 
 def test_standardisation_is_fitted_on_training_recordings_only(prepared: Path, tiny_params: Params):
     data, feats = prepared / "data/isolated", prepared / "features"
-    stages.features(tiny_params.features, data, feats)
+    preparation.features(tiny_params.features, data, feats)
     stats = json.loads((feats / "stats.json").read_text())
     manifest = json.loads((feats / "manifest.json").read_text())
     assert set(stats) == {"0", "1", "2"}
@@ -88,10 +88,10 @@ def test_standardisation_is_fitted_on_training_recordings_only(prepared: Path, t
 
 def test_a_failing_stage_keeps_the_previous_output(prepared: Path, tiny_params: Params):
     data, feats = prepared / "data/isolated", prepared / "features"
-    stages.features(tiny_params.features, data, feats)
+    preparation.features(tiny_params.features, data, feats)
     before = _digest(feats)
     (data / "audio/session-02.wav").write_bytes(b"broken")
     with pytest.raises(AudioError, match="session-02.wav"):
-        stages.features(tiny_params.features, data, feats)
+        preparation.features(tiny_params.features, data, feats)
     assert _digest(feats) == before
     assert sorted(p.name for p in prepared.iterdir() if p.name.startswith(".")) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtsed import stages
+from mtsed.stages import training
 from mtsed.config import load_params
 from mtsed.stages.training import partial_dir
 from mtsed.model.training import load_checkpoint
@@ -19,7 +19,7 @@ from mtsed.model.training import load_checkpoint
 
 def _train(workspace: Path, out: Path, fold: str = "0", system: str = "proposed", name: str = "isolated") -> dict:
     params = load_params(workspace / "params.yaml")
-    return stages.train(params.model, params.train, workspace / "features" / name, workspace / "targets" / name, fold, system, out)
+    return training.train(params.model, params.train, workspace / "features" / name, workspace / "targets" / name, fold, system, out)
 
 
 @pytest.mark.parametrize("system, outputs", [("proposed", 9), ("baseline", 3)])

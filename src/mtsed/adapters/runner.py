@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from mtsed import stages
+from mtsed.stages import preparation, training
 from mtsed.adapters import tracking
 from mtsed.config import ConfigError, Params, load_params
 from mtsed.io.fileio import write_text
@@ -83,23 +83,23 @@ def _set_of(path: str) -> str:
 
 
 def _run_clips(params: Params, o: Options, run: tracking.Run) -> dict:
-    return stages.clips(params.clips, params.generated_labels(), Path(o.out), Path(o.cache_dir))
+    return preparation.clips(params.clips, params.generated_labels(), Path(o.out), Path(o.cache_dir))
 
 
 def _run_prepare(params: Params, o: Options, run: tracking.Run) -> dict:
-    return stages.prepare(params.data, params.prepare, Path(o.clips), Path(o.out))
+    return preparation.prepare(params.data, params.prepare, Path(o.clips), Path(o.out))
 
 
 def _run_features(params: Params, o: Options, run: tracking.Run) -> dict:
-    return stages.features(params.features, Path(o.data), Path(o.out))
+    return preparation.features(params.features, Path(o.data), Path(o.out))
 
 
 def _run_targets(params: Params, o: Options, run: tracking.Run) -> dict:
-    return stages.targets(params.features, params.targets, Path(o.data), Path(o.features), Path(o.out))
+    return preparation.targets(params.features, params.targets, Path(o.data), Path(o.features), Path(o.out))
 
 
 def _run_train(params: Params, o: Options, run: tracking.Run) -> dict:
-    return stages.train(params.model, params.train, Path(o.features), Path(o.targets), o.fold, o.system, Path(o.out),
+    return training.train(params.model, params.train, Path(o.features), Path(o.targets), o.fold, o.system, Path(o.out),
                         on_epoch=lambda epoch, values: run.log_metrics(values, step=epoch))
 
 

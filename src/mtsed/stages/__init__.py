@@ -1,13 +1,14 @@
 """One function per pipeline stage: paths in, files out, a metrics dict back.
 
-DVC stages, Kubeflow components and the CLI all call these and nothing else, so no stage
-logic is written twice.  Every stage builds its output folder aside and swaps it in whole
-(:func:`mtsed.io.fileio.atomic_dir`): an interrupted stage never leaves a half-written output.
+- :mod:`~mtsed.stages.preparation`: ``clips``, ``prepare``, ``features``, ``targets``;
+- :mod:`~mtsed.stages.training`: ``train`` (one network on one fold);
+- :mod:`~mtsed.stages.detector`: ``ensemble`` (fold networks' outputs) and ``thresholds``
+  (the searched detector bundle of one system);
+- :mod:`~mtsed.stages.evaluation`: ``evaluate`` (every system on a set's evaluation split).
+
+DVC stages, Kubeflow components and the CLI all call these through
+:mod:`mtsed.adapters.runner` and nothing else, so no stage logic is written twice.  Every
+stage builds its output folder aside and swaps it in whole (:func:`mtsed.io.fileio.atomic_dir`):
+an interrupted stage never leaves a half-written output.  This package imports none of its
+modules, so a stage loads only the code it runs (and dvc.yaml lists just that).
 """
-
-from mtsed.config.layout import SETS
-from mtsed.stages.preparation import clips, features, prepare, targets
-from mtsed.stages.training import train
-from mtsed.config.systems import NETWORKS, SYSTEMS
-
-__all__ = ["NETWORKS", "SETS", "SYSTEMS", "clips", "features", "prepare", "targets", "train"]
