@@ -4,6 +4,7 @@ its run comparison page is rendered in headless Chromium.  PostgreSQL as the bac
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.parse
@@ -34,6 +35,65 @@ def test_waiting_for_a_server_that_died_says_so():
     process.wait()
     with pytest.raises(RuntimeError, match="exited with code 3"):
         server.wait_until_up("http://127.0.0.1:9/health", process, seconds=5)
+
+
+def _listening() -> "socket.socket":
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_a_taken_port_is_named_before_the_server_starts():
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(server.StartupError, match=f"port {port} on 127.0.0.1 is already in use"):
+            server.check_port("127.0.0.1", port)
+    server.check_port("127.0.0.1", port)  # free again
+    with pytest.raises(server.StartupError, match="not an address of this machine"):
+        server.check_port("no-such-host.invalid", 5000)
+
+
+def test_a_store_that_cannot_be_opened_or_written_is_named(tmp_path: Path):
+    server.check_backend_store(f"sqlite:///{tmp_path / 'new.db'}")  # created on start
+    not_db = tmp_path / "notes.db"
+    not_db.write_text("these are not runs")
+    with pytest.raises(server.StartupError, match=f"store {not_db}: not an SQLite database"):
+        server.check_backend_store(f"sqlite:///{not_db}")
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(server.StartupError, match="cannot be created"):
+        server.check_backend_store(f"sqlite:///{blocked / 'sub' / 'mlflow.db'}")
+    with pytest.raises(server.StartupError, match=f"store {tmp_path}: not a file"):
+        server.check_backend_store(f"sqlite:///{tmp_path}")
+    with pytest.raises(server.StartupError, match=r"store postgresql\+psycopg2://u:\*\*\*@127.0.0.1:9/db: cannot connect"):
+        server.check_backend_store("postgresql+psycopg2://u:secret@127.0.0.1:9/db")
+    with pytest.raises(server.StartupError, match="artefact folder .*: not a writable folder"):
+        server.check_artifacts(blocked)
+    with pytest.raises(server.StartupError, match="no such file"):
+        server.check_serving_store(f"sqlite:///{tmp_path / 'absent.db'}", "models:/m/latest")
+    with pytest.raises(server.StartupError, match="no MLmodel file"):
+        server.check_serving_store("", str(tmp_path))
+
+
+@pytest.mark.parametrize("command", ["ui", "serve"])
+def test_ui_and_serve_on_a_taken_port_exit_non_zero_with_one_line(command: str, tmp_path: Path):
+    """Checked before exec: `mlflow server` itself logs the bind error and exits 0."""
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mtsed.cli", command, "--port", str(port)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"mtsed {command}: error: port {port} on 127.0.0.1 is already in use; "
+                                                "choose another with --port"]
+
+
+def test_ui_on_a_store_it_cannot_open_exits_non_zero_with_one_line(tmp_path: Path):
+    (tmp_path / "runs.db").write_text("not a database")
+    done = subprocess.run([sys.executable, "-m", "mtsed.cli", "ui", "--port", "0", "--backend-store-uri", "sqlite:///runs.db"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["mtsed ui: error: store runs.db: not an SQLite database"]
 
 
 class Api:

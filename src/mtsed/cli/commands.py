@@ -164,6 +164,9 @@ def ui(args: argparse.Namespace) -> int:
     from mtsed.adapters import ui as server
 
     backend = args.backend_store_uri or server.default_backend()
+    server.check_port(args.host, args.port)
+    server.check_backend_store(backend)
+    server.check_artifacts(Path(args.artifacts))
     address = server.url(args.host, args.port)
     print(f"MLflow UI: {address}  (backend store {backend}, artefacts in {Path(args.artifacts).resolve()})\n"
           f"log a pipeline run to it: MLFLOW_TRACKING_URI={address} make run", flush=True)
@@ -176,8 +179,17 @@ def serve(args: argparse.Namespace) -> int:
     """Become ``mlflow models serve`` on a registered detector (POST /invocations)."""
     from mtsed.adapters import ui as server
 
+    from mtsed.adapters.registry import AUDIO_ROOTS_ENV
+
+    tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
+    server.check_port(args.host, args.port)
+    server.check_serving_store(tracking, args.model)
+    env = server.serve_env()
+    if AUDIO_ROOTS_ENV not in env:  # the safe default: paths under here on loopback, none on other hosts
+        env[AUDIO_ROOTS_ENV] = str(Path.cwd().resolve()) if server.is_loopback(args.host) else ""
+    roots = env[AUDIO_ROOTS_ENV] or "none (uploads only; set MTSED_AUDIO_ROOTS to allow paths)"
     print(f"serving {args.model} at {server.url(args.host, args.port)}/invocations "
-          f"(tracking store: {os.environ.get('MLFLOW_TRACKING_URI', 'MLFLOW_TRACKING_URI unset')})", flush=True)
+          f"(tracking store: {tracking or 'MLFLOW_TRACKING_URI unset'}; audio paths under: {roots})", flush=True)
     command = server.serve_command(args.model, args.host, args.port)
-    os.execve(command[0], command, server.serve_env())
+    os.execve(command[0], command, env)
     return 0  # not reached
