@@ -1,11 +1,14 @@
 """The registered pyfunc detector: audio paths in, the same events as `mtsed detect` out."""
 
 import base64
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtsed.adapters import registry
 from mtsed.detection.bundle import load_bundle
@@ -39,11 +42,12 @@ def _expected_rows(root: Path, audio: Path) -> list[tuple]:
     return [(e.file, e.onset, e.offset, e.label) for e in events]
 
 
-def test_registered_version_predicts_what_detect_finds(registered: tuple[str, Path]):
+def test_registered_version_predicts_what_detect_finds(registered: tuple[str, Path], monkeypatch: pytest.MonkeyPatch):
     import mlflow
     from mlflow.tracking import MlflowClient
 
     uri, root = registered
+    monkeypatch.setenv(registry.AUDIO_ROOTS_ENV, str(root))
     mlflow.set_tracking_uri(uri)
     version = MlflowClient(uri).get_model_version("mtsed-isolated-proposed", "1")
     assert version.tags == {"overall.f1": "0.25"} and version.run_id
@@ -105,14 +109,15 @@ def test_mlflow_models_serve_answers_http_with_events(registered: tuple[str, Pat
     audio = _evaluation_audio(root)
     command = [sys.executable, "-m", "mtsed.cli", "serve", "models:/mtsed-isolated-proposed/latest", "--port", str(port)]
     upload = base64.b64encode(audio.read_bytes()).decode()
-    limit = {"MTSED_MAX_AUDIO_BYTES": str(audio.stat().st_size + 100)}
+    limit = {"MTSED_MAX_AUDIO_BYTES": str(audio.stat().st_size + 100), registry.AUDIO_ROOTS_ENV: str(root)}
     with background(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log", {"MLFLOW_TRACKING_URI": uri, **limit}):
         invocations = f"http://127.0.0.1:{port}/invocations"
         answer = http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [[str(audio)]]}}, timeout=120)
         uploaded = http_json(invocations, {"dataframe_split": {"columns": ["audio_base64", "name"], "data": [[upload, str(audio)]]}},
                              timeout=120)
-        with pytest.raises(Exception, match="400"):
-            http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [["/nope.wav"]]}})
+        for outside in ("/nope.wav", "/etc/passwd", str(root / ".." / "x.wav")):
+            with pytest.raises(Exception, match="400"):
+                http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [[outside]]}})
         too_big = base64.b64encode(audio.read_bytes() * 2).decode()
         with pytest.raises(Exception, match="400"):
             http_json(invocations, {"dataframe_split": {"columns": ["audio_base64"], "data": [[too_big]]}})
@@ -132,3 +137,74 @@ def test_registering_writes_no_progress_bars_into_a_log(tiny_trained: Path, tmp_
                                  _evaluation_audio(tiny_trained)) == "1"
     captured = capfd.readouterr()
     assert "\r" not in captured.err + captured.out
+
+
+def _refused(text: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException) as info:
+        registry.allowed_path(text)
+    assert info.value.get_http_status_code() == 400
+    return info.value.message
+
+
+def test_paths_are_opened_only_under_the_audio_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    root, outside = tmp_path / "audio", tmp_path / "private"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "sub" / "a.wav").write_bytes(b"RIFF")
+    (outside / "secret.wav").write_bytes(b"RIFF")
+    (root / "link.wav").symlink_to(outside / "secret.wav")
+    (root / "inner.wav").symlink_to(root / "sub" / "a.wav")
+    monkeypatch.setenv(registry.AUDIO_ROOTS_ENV, str(root))
+    assert registry.allowed_path(str(root / "sub" / "a.wav")) == (root / "sub" / "a.wav").resolve()
+    assert registry.allowed_path(str(root / "inner.wav")) == (root / "sub" / "a.wav").resolve()
+    # outside the roots, the answer is the same whether the file exists or not
+    existing, missing = _refused(str(outside / "secret.wav")), _refused(str(outside / "missing.wav"))
+    assert existing.replace("secret", "missing") == missing and "not under the server's audio roots" in existing
+    assert "not under" in _refused(str(root / "link.wav"))  # a symlink out of the roots
+    assert "not under" in _refused(str(root / ".." / "private" / "secret.wav"))
+    assert "not under" in _refused("/etc/passwd")
+    assert "no such audio file" in _refused(str(root / "sub" / "missing.wav"))
+    assert "not a regular file" in _refused(str(root / "sub"))
+    os.mkfifo(root / "pipe.wav")
+    assert "not a regular file" in _refused(str(root / "pipe.wav"))  # never opened: a FIFO would block a worker
+
+
+def test_no_roots_means_no_paths_and_unset_means_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    monkeypatch.setenv(registry.AUDIO_ROOTS_ENV, "")
+    assert "takes no audio paths" in _refused(str(tmp_path / "a.wav"))
+    monkeypatch.delenv(registry.AUDIO_ROOTS_ENV)
+    monkeypatch.chdir(tmp_path)
+    assert registry.allowed_path("a.wav") == (tmp_path / "a.wav").resolve()
+    assert "not under" in _refused(str(tmp_path.parent))
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=12),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                           max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(st.dictionaries(st.sampled_from(["path", "audio_base64", "name", "file", ""]) | st.text(max_size=6),
+                                        JSON_VALUES, max_size=4), max_size=4))
+def test_any_json_rows_are_read_or_refused_with_a_400(records: list[dict]):
+    from mlflow.exceptions import MlflowException
+
+    os.environ[registry.AUDIO_ROOTS_ENV] = "/nonexistent-root"
+    try:
+        frame = pd.DataFrame(records)
+        try:
+            found = registry.input_audio(frame)
+        except MlflowException as error:
+            assert error.get_http_status_code() == 400
+            return
+        for name, source in found:
+            assert isinstance(name, str) and isinstance(source, (str, bytes))
+            if isinstance(source, str):
+                with pytest.raises(MlflowException) as info:
+                    registry.allowed_path(source)
+                assert info.value.get_http_status_code() == 400
+    finally:
+        del os.environ[registry.AUDIO_ROOTS_ENV]

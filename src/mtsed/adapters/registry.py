@@ -8,6 +8,12 @@ the audio file itself, base64-encoded in the JSON body (``audio_base64``, with a
 ``name`` for the ``file`` column), so a client on another machine needs no shared disk.  It
 returns DCASE event rows: ``file``, ``onset``, ``offset``, ``event_label``.  Audio above
 ``MTSED_MAX_AUDIO_BYTES`` (default 50 MB decoded) and any bad row are refused with HTTP 400.
+
+A ``path`` is opened only when it resolves (symlinks followed) to a regular file under one of
+the folders in ``MTSED_AUDIO_ROOTS`` (``os.pathsep``-separated; empty: no path requests at
+all).  Unset, it is the server's working folder; ``mtsed serve`` sets it to that folder on a
+loopback host and to empty on any other host.  A path outside the roots is refused with the
+same answer whether or not it exists, so a client learns nothing of the server's disk.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import base64
 import binascii
 import io
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from importlib import metadata
@@ -25,6 +32,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
+AUDIO_ROOTS_ENV = "MTSED_AUDIO_ROOTS"
 INPUT_COLUMN = "path"
 BYTES_COLUMN = "audio_base64"
 NAME_COLUMN = "name"
@@ -57,11 +65,42 @@ class EventDetector(mlflow.pyfunc.PythonModel):
                     audio = decode_audio(io.BytesIO(source), name, self.bundle.features.sample_rate)
                     events, _ = self.bundle.analyse_audio(audio, name)
                 else:
-                    events, _ = self.bundle.detect(Path(source), name)
+                    events, _ = self.bundle.detect(allowed_path(source), name)
             except (OSError, ValueError) as error:  # AudioError included: the message names the file
                 raise _refuse(str(error)) from None
             rows.extend((name, e.onset, e.offset, e.label) for e in events)
         return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS)).astype({"onset": float, "offset": float})
+
+
+def audio_roots() -> list[Path]:
+    """The folders path requests may read from (``MTSED_AUDIO_ROOTS``; unset: the working folder)."""
+    value = os.environ.get(AUDIO_ROOTS_ENV)
+    if value is None:
+        return [Path.cwd().resolve()]
+    return [Path(root).resolve() for root in value.split(os.pathsep) if root.strip()]
+
+
+def allowed_path(text: str) -> Path:
+    """The real path of a requested audio file, refused (HTTP 400) unless it resolves to a
+    regular file under an audio root; outside the roots the answer never depends on whether
+    the file exists."""
+    roots = audio_roots()
+    if not roots:
+        raise _refuse(f"{text}: this server takes no audio paths (send the audio as {BYTES_COLUMN!r}, "
+                      f"or start it with {AUDIO_ROOTS_ENV} set)")
+    try:
+        path = Path(text).resolve()
+    except (OSError, RuntimeError, ValueError):  # symlink loops, NUL bytes
+        path = None
+    if path is None or not any(path == root or root in path.parents for root in roots):
+        raise _refuse(f"{text}: not under the server's audio roots; send the audio as {BYTES_COLUMN!r} instead")
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        raise _refuse(f"{text}: no such audio file") from None
+    if not regular:
+        raise _refuse(f"{text}: not a regular file")
+    return path
 
 
 def max_audio_bytes() -> int:
