@@ -2,6 +2,8 @@
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtsed.cli.main import main
 from mtsed.config import ConfigError, params_from_dict
@@ -45,3 +47,32 @@ def test_overrides_edit_and_validate_params():
         with_overrides(text, ["model.hidden=-1"])
     with pytest.raises(ConfigError, match="key.sub=value"):
         with_overrides(text, ["model.hidden"])
+
+
+def _dotted_keys(node: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for name, value in node.items():
+        keys.append(f"{prefix}{name}")
+        if isinstance(value, dict):
+            keys += _dotted_keys(value, f"{prefix}{name}.")
+    return keys
+
+
+PARAMS_TEXT = (REPO / "params.yaml").read_text()
+KNOWN_KEYS = _dotted_keys(yaml.safe_load(PARAMS_TEXT))
+SEGMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="=\n"), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.one_of(st.sampled_from(KNOWN_KEYS), st.lists(SEGMENT, min_size=1, max_size=4).map(".".join).filter(bool),
+                     st.sampled_from(KNOWN_KEYS).flatmap(lambda k: SEGMENT.map(lambda s: f"{k}.{s}"))),
+       value=st.one_of(st.text(max_size=20), st.sampled_from(["[", "{a: 1", "- x", "1e999", "-1", "0", "null", "[1, 2]",
+                                                                "{}", "true", "'", "!!python/object:x {}", "*a"])))
+def test_any_override_gives_valid_params_or_a_config_error_naming_a_key(key: str, value: str):
+    try:
+        params_from_dict(yaml.safe_load(with_overrides(PARAMS_TEXT, [f"{key}={value}"])))
+    except ConfigError as error:
+        assert error.key, str(error)
+        assert f"'{error.key}'" in str(error)
+        if key not in KNOWN_KEYS:
+            assert error.key == key  # an unknown key is named as given

@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mtsed.io.events import (
     Event,
@@ -88,3 +90,19 @@ def test_missing_file_is_named(tmp_path: Path):
 def test_merge_overlaps_unions_one_class_only():
     merged = merge_overlaps([Event(0, 2, "a"), Event(1, 3, "a"), Event(3, 4, "a"), Event(5, 6, "a"), Event(1, 2, "b")])
     assert merged == [Event(0, 4, "a"), Event(1, 2, "b"), Event(5, 6, "a")]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(st.binary(max_size=300),
+                         st.lists(st.lists(st.sampled_from(["0.5", "1", "-1", "nan", "inf", "x", "", " ", "beep", "a.wav",
+                                                            "1e400", "\u00e9", "\x00"]), max_size=6)
+                                  .map("\t".join), max_size=8).map(lambda rows: "\n".join(rows).encode())))
+def test_any_bytes_give_events_or_an_error_naming_file_and_line(tmp_path: Path, content: bytes):
+    path = tmp_path / "fuzz.txt"
+    path.write_bytes(content)
+    try:
+        events = read_event_list(path)
+    except EventListError as error:
+        assert error.problems and all(f"{path}:{number}:" in str(error) for number, _ in error.problems)
+        return
+    assert all(0 <= e.onset <= e.offset and e.label for e in events)

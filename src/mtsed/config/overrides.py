@@ -32,12 +32,15 @@ def with_overrides(params_yaml: str, overrides: Sequence[str]) -> str:
         node = raw
         *parents, leaf = key.split(".")
         for part in parents:
-            if not isinstance(node.get(part), dict):
+            if not isinstance(node, dict) or not isinstance(node.get(part), dict):
                 raise ConfigError(key, "is not a known parameter")
             node = node[part]
-        if leaf not in node:
+        if not isinstance(node, dict) or leaf not in node:
             raise ConfigError(key, "is not a known parameter")
-        node[leaf] = yaml.safe_load(value)
+        try:
+            node[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ConfigError(key, f"value {value!r} is not valid YAML ({str(error).splitlines()[0]})") from None
     params_from_dict(raw)
     return yaml.safe_dump(raw, default_flow_style=True, width=float("inf"), sort_keys=False).strip()
 

@@ -111,7 +111,12 @@ def read_event_list(path: str | Path, labels: Iterable[str] | None = None) -> li
     events: list[Event] = []
     problems: list[tuple[int, str]] = []
     first = True
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+    for number, raw_bytes in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            raw = raw_bytes.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            problems.append((number, f"not UTF-8 text (byte {error.start + 1})"))
+            continue
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
