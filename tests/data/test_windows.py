@@ -137,7 +137,7 @@ def test_validation_windows_are_consecutive_and_plain(tmp_path: Path):
 def test_mismatched_lengths_are_named(tmp_path: Path):
     _write(tmp_path / "f", "r", 10, 40, 0.0)
     _write(tmp_path / "t", "r", 9, 6, 0.0)
-    with pytest.raises(ValueError, match="r: 10 feature frames but 9 target frames"):
+    with pytest.raises(ValueError, match=r"t/r\.npy: 9 target frames but 10 feature frames; rerun `dvc repro targets@t`"):
         Recordings(tmp_path / "f", tmp_path / "t", ["r"])
 
 

@@ -253,3 +253,17 @@ def test_a_bundle_written_before_per_class_decoders_still_loads(tiny_trained: Pa
     torch.save({"meta": json.dumps(meta), "weights": raw["weights"]}, tmp_path / "future.pt")
     with pytest.raises(ValueError, match="future.pt: unknown bundle format 'mtsed-bundle-9'"):
         load_bundle(tmp_path / "future.pt")
+
+
+def test_features_of_other_settings_are_named_with_the_stage_to_rerun(tiny_trained: Path, tmp_path: Path):
+    import shutil
+
+    from mtsed.io.fileio import write_npy
+
+    features = tmp_path / "isolated"
+    shutil.copytree(tiny_trained / "features/isolated", features)
+    manifest = json.loads((features / "manifest.json").read_text())
+    rid = manifest["recordings"][0]["id"]
+    write_npy(features / f"{rid}.npy", np.zeros((50, 7), np.float32))  # 7 mel bands, not the networks' n_mels
+    with pytest.raises(ValueError, match=rf"{rid}.npy: shape \(50, 7\), expected \(frames, \d+\); rerun `dvc repro features@isolated`"):
+        detector.ensemble(features, tiny_trained / "models/isolated/proposed", tmp_path / "outputs")

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from mtsed.data.augment import Augmentation, remix, spec_masks
 from mtsed.features.logmel import Standardiser
+from mtsed.io.fileio import read_frames
 
 DISTANCE_READINGS = ("window", "recording")
 SAMPLINGS = ("random", "grid")
@@ -90,11 +91,16 @@ class Recordings:
 
     def __init__(self, features_dir: Path, targets_dir: Path, recording_ids: Sequence[str]) -> None:
         self.ids = list(recording_ids)
-        self.features = [np.load(features_dir / f"{rid}.npy", mmap_mode="r") for rid in self.ids]
-        self.targets = [np.load(targets_dir / f"{rid}.npy", mmap_mode="r") for rid in self.ids]
+        rerun_features, rerun_targets = f"dvc repro features@{features_dir.name}", f"dvc repro targets@{targets_dir.name}"
+        self.features = [read_frames(features_dir / f"{rid}.npy", None, rerun_features, mmap=True) for rid in self.ids]
+        bands = {x.shape[1] for x in self.features}
+        if len(bands) > 1:
+            raise ValueError(f"{features_dir}: recordings with {sorted(bands)} mel bands in one set; rerun `{rerun_features}`")
+        self.targets = [read_frames(targets_dir / f"{rid}.npy", None, rerun_targets, mmap=True) for rid in self.ids]
         for rid, x, y in zip(self.ids, self.features, self.targets):
             if x.shape[0] != y.shape[0]:
-                raise ValueError(f"{rid}: {x.shape[0]} feature frames but {y.shape[0]} target frames")
+                raise ValueError(f"{targets_dir / rid}.npy: {y.shape[0]} target frames but {x.shape[0]} feature frames; "
+                                 f"rerun `{rerun_targets}`")
 
     @property
     def frames(self) -> list[int]:

@@ -27,6 +27,7 @@ from mtsed.model.device import pick_device
 
 FORMAT = "mtsed-bundle-3"  # 3: optional per-class decoders (system multitask)
 READABLE_FORMATS = ("mtsed-bundle-2", FORMAT)
+REBUILD = "rebuild it with `dvc repro thresholds` (or `make run`)"
 PER_CLASS = "per-class"  # the decoder name of a bundle whose classes decode differently
 
 
@@ -260,9 +261,10 @@ def load_bundle(path: Path) -> Bundle:
         raw = torch.load(path, map_location="cpu", weights_only=True)
         meta = json.loads(raw["meta"])
     except Exception as error:
-        raise ValueError(f"{path}: not a model bundle ({error})") from None
+        raise ValueError(f"{path}: not a model bundle, or a damaged one ({error}); {REBUILD}") from None
     if meta.get("format") not in READABLE_FORMATS:
-        raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads {', '.join(READABLE_FORMATS)})")
+        raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads "
+                         f"{', '.join(READABLE_FORMATS)}); {REBUILD}, or use the mtsed that wrote it")
     folds = tuple(
         FoldModel(f["name"], ModelSpec(**f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
         for f, weights in zip(meta["folds"], raw["weights"])
@@ -276,7 +278,7 @@ def load_bundle(path: Path) -> Bundle:
         fixed = (float(meta["fixed"]["alpha"]), float(meta["fixed"][dec.second_name]))
         return Bundle(*common, tuple(meta[dec.second_name]), folds, fixed)
     except (KeyError, ValueError) as error:
-        raise ValueError(f"{path}: damaged model bundle ({error})") from None
+        raise ValueError(f"{path}: damaged model bundle ({error}); {REBUILD}") from None
 
 
 def load_fold_model(checkpoint: Path) -> tuple[FoldModel, dict]:

@@ -55,6 +55,23 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
 
 
+def read_frames(path: str | Path, columns: int | None, rerun: str, mmap: bool = False) -> np.ndarray:
+    """A ``(frames, columns)`` array written by :func:`write_npy`, naming the file and the
+    stage to rerun (``rerun``, e.g. ``dvc repro features``) when it is missing, damaged or of
+    the wrong shape (features of other settings, a truncated write)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; rerun `{rerun}`")
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path}: not a readable .npy array ({error}); rerun `{rerun}`") from None
+    if array.ndim != 2 or (columns is not None and array.shape[1] != columns):
+        expected = f"(frames, {columns})" if columns is not None else "(frames, columns)"
+        raise ValueError(f"{path}: shape {array.shape}, expected {expected}; rerun `{rerun}`")
+    return array
+
+
 def write_npy(path: str | Path, array: np.ndarray) -> None:
     """Atomically write a ``.npy`` file (memory-mappable with ``np.load(mmap_mode='r')``)."""
     with atomic_path(path) as tmp:

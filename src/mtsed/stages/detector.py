@@ -12,7 +12,7 @@ from mtsed.config import FeatureConfig, ThresholdConfig
 from mtsed.data.datasets import EVALUATION_SPLITS, load_dataset
 from mtsed.detection.decoders import Decoder, get_decoder
 from mtsed.features.logmel import Standardiser
-from mtsed.io.fileio import atomic_dir, read_json, write_json, write_npy
+from mtsed.io.fileio import atomic_dir, read_frames, read_json, write_json, write_npy
 from mtsed.detection.outputs import network_outputs
 from mtsed.config.systems import PAPER_DECODERS, network_of
 from mtsed.detection.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_at, counts_f1, fixed_selection,
@@ -39,6 +39,7 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
     device = pick_device()
     networks = {fold.name: (fold.network(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
                 for fold, config in folds}
+    bands = folds[0][0].spec.n_mels
     evaluation = [r["id"] for r in manifest["recordings"] if r["split"] in EVALUATION_SPLITS]
     validation = {rid: name for name in networks for rid in manifest["folds"][name]["validation"]}
     training: dict[str, list[str]] = {}
@@ -47,7 +48,8 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
             training.setdefault(rid, []).append(name)
 
     def outputs(rid: str, names: list[str]) -> np.ndarray:
-        features = np.load(features_dir / f"{rid}.npy")  # read once, standardised per fold
+        # read once, standardised per fold
+        features = read_frames(features_dir / f"{rid}.npy", bands, f"dvc repro features@{features_dir.name}")
         return np.stack([network_outputs(networks[n][0], networks[n][1].apply(features), networks[n][2]) for n in names])
 
     with atomic_dir(out_dir) as tmp:
