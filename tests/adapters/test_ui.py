@@ -44,6 +44,14 @@ def _listening() -> "socket.socket":
     return sock
 
 
+def test_the_served_model_bounds_malloc_arenas_unless_the_operator_chose(monkeypatch: pytest.MonkeyPatch):
+    """Per-thread arenas made the server's memory climb with concurrent clients (serving_load.py)."""
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert server.serve_env()["MALLOC_ARENA_MAX"] == server.SERVE_MALLOC_ARENAS
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert server.serve_env()["MALLOC_ARENA_MAX"] == "8"
+
+
 def test_a_taken_port_is_named_before_the_server_starts():
     with _listening() as taken:
         port = taken.getsockname()[1]
