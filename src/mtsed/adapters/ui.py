@@ -9,6 +9,7 @@ runs show up), or any database URI MLflow accepts, PostgreSQL included
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import subprocess
@@ -20,7 +21,6 @@ from pathlib import Path
 
 DEFAULT_PORT = 5000
 SQLITE_HEADER = b"SQLite format 3\x00"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class StartupError(RuntimeError):
@@ -123,14 +123,18 @@ def check_serving_store(tracking_uri: str, model_uri: str) -> None:
         if path is not None:
             _check_sqlite_file(path, must_exist=True, writable=False)
         return
-    if "://" not in model_uri and ":/" not in model_uri:
+    if ":/" not in model_uri:  # a folder, not a models:/, runs:/ or remote URI
         folder = Path(model_uri)
         if not (folder / "MLmodel").is_file():
             raise StartupError(f"model {folder}: no MLmodel file there (give a models:/<name>/<version> URI or a model folder)")
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
+    """Whether ``host`` is reachable from this machine only (``localhost``, 127.0.0.0/8, ::1)."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def default_backend(root: Path | None = None) -> str:

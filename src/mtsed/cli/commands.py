@@ -178,7 +178,6 @@ def ui(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Become ``mlflow models serve`` on a registered detector (POST /invocations)."""
     from mtsed.adapters import ui as server
-
     from mtsed.adapters.registry import AUDIO_ROOTS_ENV
 
     tracking = os.environ.get("MLFLOW_TRACKING_URI", "")

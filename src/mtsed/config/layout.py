@@ -17,6 +17,12 @@ from mtsed.config.systems import SYSTEMS, network_of
 SETS = ("isolated", "overlapping")
 
 
+def repro_command(stage: str, folder: Path) -> str:
+    """The command that rewrites a per-set artefact folder such as ``features/isolated``
+    (dvc.yaml's ``foreach`` stages are named ``<stage>@<set>``)."""
+    return f"dvc repro {stage}@{Path(folder).name}"
+
+
 def system_folders(set_name: str, outputs: Path = Path("outputs"), bundles: Path = Path("bundles"),
                    models: Path = Path("models")) -> dict[str, tuple[Path, Path, Path]]:
     """Per system, the folders its evaluation reads: ``(ensemble outputs, bundle, fold

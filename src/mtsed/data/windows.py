@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mtsed.config.layout import repro_command
 from mtsed.data.augment import Augmentation, remix, spec_masks
 from mtsed.features.logmel import Standardiser
 from mtsed.io.fileio import read_frames
@@ -91,7 +92,7 @@ class Recordings:
 
     def __init__(self, features_dir: Path, targets_dir: Path, recording_ids: Sequence[str]) -> None:
         self.ids = list(recording_ids)
-        rerun_features, rerun_targets = f"dvc repro features@{features_dir.name}", f"dvc repro targets@{targets_dir.name}"
+        rerun_features, rerun_targets = repro_command("features", features_dir), repro_command("targets", targets_dir)
         self.features = [read_frames(features_dir / f"{rid}.npy", None, rerun_features, mmap=True) for rid in self.ids]
         bands = {x.shape[1] for x in self.features}
         if len(bands) > 1:

@@ -14,6 +14,7 @@ from mtsed.detection.decoders import Decoder, get_decoder
 from mtsed.features.logmel import Standardiser
 from mtsed.io.fileio import atomic_dir, read_frames, read_json, write_json, write_npy
 from mtsed.detection.outputs import network_outputs
+from mtsed.config.layout import repro_command
 from mtsed.config.systems import PAPER_DECODERS, network_of
 from mtsed.detection.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_at, counts_f1, fixed_selection,
                               grid_counts, held_out_counts, micro_f1, pooled_f1, select, validation_groups)
@@ -49,7 +50,7 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
 
     def outputs(rid: str, names: list[str]) -> np.ndarray:
         # read once, standardised per fold
-        features = read_frames(features_dir / f"{rid}.npy", bands, f"dvc repro features@{features_dir.name}")
+        features = read_frames(features_dir / f"{rid}.npy", bands, repro_command("features", features_dir))
         return np.stack([network_outputs(networks[n][0], networks[n][1].apply(features), networks[n][2]) for n in names])
 
     with atomic_dir(out_dir) as tmp:
