@@ -54,3 +54,22 @@ def test_forward_flops_match_torch_flop_counter(residual):
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         CRNN(spec).eval()(torch.randn(1, 64, 40))
     assert forward_flops(spec, 64) == counter.get_total_flops()
+
+
+def test_relu_after_the_pool_computes_what_relu_before_it_did():
+    from torch import nn
+
+    torch.manual_seed(0)
+    block = CRNN(ModelSpec(n_classes=2, filters=6, hidden=4, dropout=0.0)).convs[0].train()
+    conv, norm, pool, relu, _ = block
+    paper_order = nn.Sequential(conv, norm, nn.ReLU(), pool)  # conv -> BN -> ReLU -> pool, as SPEC section 4 writes it
+    x = torch.randn(3, 1, 40, 30)
+    outputs = []
+    for net in (block, paper_order):
+        net.zero_grad()
+        out = net(x)
+        out.backward(torch.ones_like(out) + torch.arange(out.numel()).view_as(out) % 3)
+        outputs.append((out.detach(), conv.weight.grad.clone(), norm.weight.grad.clone()))
+    for got, expected in zip(*outputs):
+        assert torch.equal(got, expected)
+

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mtsed.model.distances import KINDS as DISTANCE_KINDS
 from mtsed.config.systems import NETWORKS
+from mtsed.model.distances import KINDS as DISTANCE_KINDS
+from mtsed.model.dropout import Dropout
+from mtsed.model.gru import GRU
 
 POOL_SIZES = (5, 4, 2)  # frequency-only pooling: 40 -> 8 -> 2 -> 1 bands
 
@@ -49,12 +51,15 @@ class ModelSpec:
 
 
 def _conv_block(in_channels: int, filters: int, pool: int, dropout: float) -> nn.Sequential:
+    """Conv -> BN -> ReLU -> pool -> dropout, with ReLU after the pool: max pooling and ReLU
+    commute (both keep order), so outputs and gradients are the same, and ReLU touches a
+    pool's worth fewer values. The parameters keep their indices (0: conv, 1: BN)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, filters, kernel_size=5, stride=1, padding=2),
         nn.BatchNorm2d(filters),
-        nn.ReLU(inplace=True),
         nn.MaxPool2d(kernel_size=(pool, 1)),
-        nn.Dropout(dropout),
+        nn.ReLU(inplace=True),
+        Dropout(dropout),
     )
 
 
@@ -66,11 +71,11 @@ class CRNN(nn.Module):
         self.spec = spec
         f, h = spec.filters, spec.hidden
         self.convs = nn.Sequential(*[_conv_block(1 if i == 0 else f, f, pool, spec.dropout) for i, pool in enumerate(POOL_SIZES)])
-        self.gru = nn.GRU(f, h, batch_first=True, bidirectional=True)
+        self.gru = GRU(f, h, batch_first=True, bidirectional=True)  # nn.GRU's weights; fast on the CPU
         self.project = nn.Linear(2 * h, 2 * h)  # z_t = [h_b ; h_f] W_z + b_z
         self.residual = nn.Linear(f, 2 * h)  # x_t W_x + b_x
         self.residual_norm = nn.BatchNorm1d(2 * h)
-        self.dropout = nn.Dropout(spec.dropout)
+        self.dropout = Dropout(spec.dropout)
         width = 2 * h if spec.residual == "sum" else 4 * h
         self.output = nn.Linear(width, spec.n_outputs)
 
