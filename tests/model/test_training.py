@@ -38,12 +38,23 @@ def _tiny_set(folder: Path, n: int = 4) -> tuple[WindowSampler, SegmentDataset]:
 SPEC = ModelSpec(n_classes=2, filters=8, hidden=8, dropout=0.1)
 
 
-def test_a_tiny_set_is_overfitted(tmp_path: Path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_tiny_set_is_overfitted(tmp_path: Path, precision: str):
     train, val = _tiny_set(tmp_path)
-    history = train_model(SPEC, TrainSettings(epochs=25, batch_size=4, learning_rate=3e-3), train, val, tmp_path / "run")
+    settings = TrainSettings(epochs=25, batch_size=4, learning_rate=3e-3, cpu_precision=precision)
+    history = train_model(SPEC, settings, train, val, tmp_path / "run")
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
     best = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert '"filters": 8' in best["config"] and set(best["model"]) >= {"output.weight"}
+    assert '"filters": 8' in best["config"] and f'"cpu_precision": "{precision}"' in best["config"]
+    assert {v.dtype for v in best["model"].values() if v.is_floating_point()} == {torch.float32}  # fp32 master weights
+
+
+def test_the_forward_precision_is_fp16_on_cuda_and_the_setting_on_the_cpu():
+    from mtsed.model.training import autocast_dtype
+
+    assert autocast_dtype(torch.device("cuda"), "fp32") == torch.float16
+    assert autocast_dtype(torch.device("cpu"), "bf16") == torch.bfloat16
+    assert autocast_dtype(torch.device("cpu"), "fp32") is None
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])

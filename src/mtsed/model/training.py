@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from mtsed.io.fileio import atomic_path
 from mtsed.model.losses import multitask_loss
 from mtsed.model.device import pick_device
+from mtsed.model.memory import reuse_freed_memory
 from mtsed.model.network import CRNN, ModelSpec
 from mtsed.io.progress import interactive, progress
 from mtsed.data.windows import SegmentDataset, WindowSampler
@@ -43,6 +44,15 @@ class TrainSettings:
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over all steps of the run
     warmup: float = 0.0  # fraction of the run's steps over which the rate rises linearly from 0
     distance_loss: str = "squared"  # or "smooth-l1" (mtsed.model.losses)
+    cpu_precision: str = "fp32"  # or "bf16": autocast on the CPU (CUDA always trains under fp16 autocast)
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def autocast_dtype(device: torch.device, cpu_precision: str) -> torch.dtype | None:
+    """The precision the forward pass runs in: fp16 on CUDA, else the CPU setting (None: fp32)."""
+    return torch.float16 if device.type == "cuda" else PRECISIONS[cpu_precision]
 
 
 def learning_rate_factor(step: int, total: int, schedule: str, warmup: float) -> float:
@@ -79,12 +89,11 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=
 
 
 def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=None, desc="", scheduler=None,
-               distance_loss: str = "squared") -> float:
+               distance_loss: str = "squared", amp_dtype: torch.dtype | None = None) -> float:
     training = optimiser is not None
     model.train(training)
     total, count = 0.0, 0
-    amp_dtype = torch.float16 if device.type == "cuda" else None
-    with torch.set_grad_enabled(training):
+    with torch.set_grad_enabled(training), reuse_freed_memory():
         # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
@@ -168,6 +177,7 @@ def train_model(
         start_epoch, best = int(state["epoch"]), float(state["best"])
         print(f"resuming {name or out_dir} at epoch {start_epoch + 1}/{settings.epochs} ({last_path})", file=sys.stderr, flush=True)
     validation = DataLoader(validation_data, batch_size=settings.batch_size, num_workers=settings.num_workers)
+    amp_dtype = autocast_dtype(device, settings.cpu_precision)
     try:
         loss_weights = settings.loss_weights
         for epoch in range(start_epoch, settings.epochs):
@@ -176,9 +186,10 @@ def train_model(
             started = time.perf_counter()
             desc = f"epoch {epoch + 1}/{settings.epochs}"
             train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler,
-                                    distance_loss=settings.distance_loss)
+                                    distance_loss=settings.distance_loss, amp_dtype=amp_dtype)
             train_seconds = time.perf_counter() - started
-            val_loss = _run_epoch(model, validation, device, spec.system, loss_weights, distance_loss=settings.distance_loss)
+            val_loss = _run_epoch(model, validation, device, spec.system, loss_weights, distance_loss=settings.distance_loss,
+                                  amp_dtype=amp_dtype)
             history["train_loss"].append(train_loss)
             history["validation_loss"].append(val_loss)
             history["train_seconds"].append(train_seconds)

@@ -70,7 +70,7 @@ def train(
         epochs=train_cfg.epochs.of(features_manifest["kind"]), batch_size=train_cfg.batch_size,
         learning_rate=train_cfg.learning_rate, seed=train_cfg.seed, num_workers=train_cfg.num_workers,
         loss_weights=train_cfg.loss_weights.as_tuple(), lr_schedule=train_cfg.lr_schedule, warmup=train_cfg.warmup,
-        distance_loss=train_cfg.distance_loss,
+        distance_loss=train_cfg.distance_loss, cpu_precision=train_cfg.cpu_precision,
     )
     extra = {
         "dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold,
