@@ -18,10 +18,10 @@ def _page_faults_of_a_new_tensor(megabytes: int) -> int:
 
 
 def test_a_freed_large_block_is_reused_inside_and_handed_back_outside():
-    pages = 64 * 2**20 // 4096  # a 64 MB tensor: above glibc's largest mmap threshold (32 MB)
+    pages = 60 * 2**20 // 4096  # tensors over 32 MB: above glibc's largest mmap threshold
     with reuse_freed_memory() as told:
         assert told
         _page_faults_of_a_new_tensor(64)
-        assert _page_faults_of_a_new_tensor(64) < pages / 10
+        assert _page_faults_of_a_new_tensor(60) < pages / 10  # fits in the block just freed (torch asks 64-byte alignment)
     _page_faults_of_a_new_tensor(64)
-    assert _page_faults_of_a_new_tensor(64) > pages / 2  # the defaults again: mapped afresh each time
+    assert _page_faults_of_a_new_tensor(60) > pages / 2  # the defaults again: mapped afresh each time

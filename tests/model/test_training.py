@@ -147,3 +147,30 @@ def test_a_log_distance_network_trains_and_records_its_encoding(tmp_path: Path):
 
     config = json.loads(load_checkpoint(tmp_path / "run" / "best.pt")["config"])
     assert config["model"]["distances"] == "log" and config["train"]["distance_loss"] == "smooth-l1"
+
+
+def test_the_checkpoint_kept_is_the_epoch_its_criterion_prefers(tmp_path: Path):
+    from mtsed.model.training import chosen_epoch
+
+    train, val = _tiny_set(tmp_path)
+    for criterion in ("loss", "frame-f1", "last"):
+        settings = TrainSettings(epochs=5, batch_size=4, learning_rate=3e-3, checkpoint=criterion)
+        history = train_model(SPEC, settings, train, val, tmp_path / criterion)
+        assert len(history["validation_frame_f1"]) == 5 and all(0 <= f <= 1 for f in history["validation_frame_f1"])
+        kept = load_checkpoint(tmp_path / criterion / "best.pt")["epoch"]
+        assert kept == chosen_epoch(history, criterion) + 1
+    assert chosen_epoch({"validation_loss": [3.0, 1.0, 2.0], "validation_frame_f1": [0.2, 0.1, 0.3]}, "loss") == 1
+    assert chosen_epoch({"validation_loss": [3.0, 1.0, 2.0], "validation_frame_f1": [0.2, 0.1, 0.3]}, "frame-f1") == 2
+    assert chosen_epoch({"validation_loss": [3.0, 1.0, 2.0], "validation_frame_f1": [0.2, 0.1, 0.3]}, "last") == 2
+
+
+def test_activity_counts_are_frame_level_hits_false_alarms_and_misses_over_unmasked_frames():
+    from mtsed.model.training import activity_counts
+
+    targets = torch.zeros(1, 4, 6)  # 2 classes: y, p, q columns
+    targets[0, :2, 0] = 1  # class 0 active in frames 0, 1
+    outputs = torch.zeros(1, 4, 6)
+    outputs[0, 1:3, 0] = 0.9  # estimated in frames 1, 2
+    outputs[0, 3, 1] = 0.9  # a false alarm of class 1 in frame 3, which is masked out
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    assert activity_counts(outputs, targets, mask).tolist() == [1, 1, 1]

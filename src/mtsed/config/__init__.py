@@ -21,6 +21,7 @@ from mtsed.config.data import (
     ITC_IRST_LABELS,
     ClipsConfig,
     DataConfig,
+    EventConfig,
     IsolatedSetConfig,
     OverlappingSetConfig,
     PrepareConfig,
@@ -39,7 +40,7 @@ from mtsed.config.training import (
 from mtsed.config.layout import SETS
 
 __all__ = ["ITC_IRST_LABELS", "AugmentConfig", "ClipsConfig", "ConfigError", "DataConfig", "FeatureConfig", "FoldLists",
-           "IsolatedSetConfig", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",
+           "EventConfig", "IsolatedSetConfig", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",
            "SetSource", "TargetConfig", "ThresholdConfig", "TrackingConfig", "TrainConfig", "_check_range", "load_params",
            "params_from_dict"]
 
@@ -85,6 +86,10 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     origin = typing.get_origin(tp)
+    if origin is dict:
+        _require(isinstance(value, dict), key, "must be a mapping")
+        key_type, value_type = typing.get_args(tp)
+        return {_convert(key_type, k, f"{key}.{k}"): _convert(value_type, v, f"{key}.{k}") for k, v in value.items()}
     if origin is tuple:
         _require(isinstance(value, (list, tuple)), key, "must be a list")
         args = typing.get_args(tp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mtsed.config.base import _check_range, _require
 
@@ -81,6 +81,38 @@ class OverlappingSetConfig:
 
 
 @dataclass(frozen=True)
+class EventConfig:
+    """What one foreground event of the generated sets is (:mod:`mtsed.data.default.sounds`):
+    a sequence of hits for a class of short clips (a walk, a burst of typing), annotated as
+    one event; a random stretch of a long clip in the overlapping set (TUT-SED-Synthetic-2016:
+    3-15 s); else a whole clip. ``sequences: false`` and ``stretch_seconds: [0, 0]`` give the
+    recipe before issue 31: every event one whole clip."""
+
+    sequences: bool = False
+    impulsive_seconds: float = 0.5  # a class whose clips' median is shorter gives sequences
+    sequence_seconds: tuple[float, float] = (2.0, 8.0)
+    rates_hz: dict[str, float] = field(default_factory=lambda: {"footsteps": 1.8, "keyboard_typing": 5.0})
+    default_rate_hz: float = 2.0  # hits per second of an impulsive class not in rates_hz
+    rate_jitter: float = 0.3  # log-normal spread of each interval (and half of it, of each sequence's pace)
+    split_gap_seconds: float = 1.0  # a silence longer than this between hits splits a sequence in two events
+    stretch_seconds: tuple[float, float] = (0.0, 0.0)  # overlapping set: a longer clip gives a stretch this long
+
+    def __post_init__(self) -> None:
+        _require(self.impulsive_seconds > 0, "impulsive_seconds", "must be positive")
+        _check_range(self.sequence_seconds, "sequence_seconds")
+        _require(self.sequence_seconds[0] > 0, "sequence_seconds", "must be positive")
+        _require(all(rate > 0 for rate in self.rates_hz.values()) and self.default_rate_hz > 0, "rates_hz",
+                 "rates must be positive (hits per second)")
+        _require(0 <= self.rate_jitter <= 1, "rate_jitter", "must be in [0, 1]")
+        _require(self.split_gap_seconds > 0, "split_gap_seconds", "must be positive")
+        _check_range(self.stretch_seconds, "stretch_seconds")
+        _require(self.stretch_seconds[0] >= 0, "stretch_seconds", "must be >= 0 ([0, 0]: whole clips)")
+
+    def rate_of(self, label: str) -> float:
+        return self.rates_hz.get(label, self.default_rate_hz)
+
+
+@dataclass(frozen=True)
 class PrepareConfig:
     """Stage ``prepare``: the two embedded default data sets mixed from real clips."""
 
@@ -89,6 +121,7 @@ class PrepareConfig:
     background_dbfs: float
     isolated: IsolatedSetConfig
     overlapping: OverlappingSetConfig
+    events: EventConfig = EventConfig()
 
     def __post_init__(self) -> None:
         _require(self.sample_rate >= 8000, "sample_rate", "must be >= 8000")

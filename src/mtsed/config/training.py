@@ -90,6 +90,7 @@ class TrainConfig:
     warmup: float = 0.0  # fraction of the run's steps over which the rate rises from 0 (0: none, the paper)
     distance_loss: str = "squared"  # squared (paper), or smooth-l1 over active class-frames (mtsed.model.losses)
     cpu_precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast on the CPU (CUDA: fp16)
+    checkpoint: str = "loss"  # the epoch kept as best.pt: lowest validation loss, highest validation frame-f1, or last
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     loss_weights: LossWeights = LossWeights()
@@ -107,6 +108,7 @@ class TrainConfig:
         _require(0 <= self.warmup < 1, "warmup", "must be a fraction in [0, 1)")
         _require(self.distance_loss in ("squared", "smooth-l1"), "distance_loss", "must be 'squared' or 'smooth-l1'")
         _require(self.cpu_precision in ("fp32", "bf16"), "cpu_precision", "must be 'fp32' or 'bf16'")
+        _require(self.checkpoint in ("loss", "frame-f1", "last"), "checkpoint", "must be 'loss', 'frame-f1' or 'last'")
         _require(self.num_workers >= 0, "num_workers", "must be >= 0")
         _require(self.distance_targets == "window" or self.augment.remix == 0, "augment.remix",
                  "needs distance_targets: window (remixed windows have no recording-level distances)")

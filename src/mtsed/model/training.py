@@ -3,7 +3,8 @@
 Checkpoints hold only tensors and plain containers (weights, optimiser state, RNG state,
 history, a JSON config string), so they load with ``torch.load(weights_only=True)``.
 ``last.pt`` is written atomically after every epoch and ``best.pt`` whenever the
-validation loss improves; a run that finds ``last.pt`` continues from it and ends with the
+checkpoint criterion improves (``TrainSettings.checkpoint``: the validation loss, the
+validation frame F1 of the activity head, or simply the last epoch); a run that finds ``last.pt`` continues from it and ends with the
 same weights as an uninterrupted run (each epoch's windows are a function of seed and epoch).
 """
 
@@ -45,6 +46,34 @@ class TrainSettings:
     warmup: float = 0.0  # fraction of the run's steps over which the rate rises linearly from 0
     distance_loss: str = "squared"  # or "smooth-l1" (mtsed.model.losses)
     cpu_precision: str = "fp32"  # or "bf16": autocast on the CPU (CUDA always trains under fp16 autocast)
+    checkpoint: str = "loss"  # best.pt: lowest validation "loss", highest validation "frame-f1", or "last"
+
+
+CHECKPOINTS = ("loss", "frame-f1", "last")
+
+
+def checkpoint_score(history: dict[str, list[float]], epoch: int, checkpoint: str) -> float:
+    """How good epoch ``epoch`` (0-based) is by ``checkpoint``: higher is better."""
+    if checkpoint == "loss":
+        return -history["validation_loss"][epoch]
+    if checkpoint == "frame-f1":
+        return history["validation_frame_f1"][epoch]
+    return float(epoch)
+
+
+def chosen_epoch(history: dict[str, list[float]], checkpoint: str) -> int:
+    """The 0-based epoch ``best.pt`` holds (the first of equals)."""
+    return max(range(len(history["validation_loss"])), key=lambda e: (checkpoint_score(history, e, checkpoint), -e))
+
+
+def activity_counts(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Frame-level ``[true positives, false positives, false negatives]`` of the activity
+    outputs (the first C columns) above 0.5 against the targets' y, over unmasked frames."""
+    classes = targets.shape[-1] // 3
+    estimated, reference = outputs[..., :classes] > 0.5, targets[..., :classes] > 0.5
+    valid = mask.bool().unsqueeze(-1)
+    return torch.stack([(estimated & reference & valid).sum(), (estimated & ~reference & valid).sum(),
+                        (~estimated & reference & valid).sum()]).double()
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
@@ -67,11 +96,15 @@ def learning_rate_factor(step: int, total: int, schedule: str, warmup: float) ->
 
 
 def batch_loss(model, x, y, mask, system: str, amp_dtype: torch.dtype | None = None,
-               weights: tuple[float, float, float] = (1.0, 1.0, 1.0), distance_loss: str = "squared") -> torch.Tensor:
+               weights: tuple[float, float, float] = (1.0, 1.0, 1.0), distance_loss: str = "squared",
+               counts: torch.Tensor | None = None) -> torch.Tensor:
     """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
-    ``amp_dtype`` is given (losses are always computed in fp32)."""
+    ``amp_dtype`` is given (losses are always computed in fp32); :func:`activity_counts` are
+    added to ``counts`` when given."""
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         outputs = model(x)
+    if counts is not None:
+        counts += activity_counts(outputs.detach(), y, mask).to(counts.device)
     encoding = model.spec.distances if isinstance(model, CRNN) else "linear"
     return multitask_loss(outputs.float(), y, mask, system, weights, encoding, distance_loss)["total"]
 
@@ -89,7 +122,8 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=
 
 
 def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=None, desc="", scheduler=None,
-               distance_loss: str = "squared", amp_dtype: torch.dtype | None = None) -> float:
+               distance_loss: str = "squared", amp_dtype: torch.dtype | None = None,
+               counts: torch.Tensor | None = None) -> float:
     training = optimiser is not None
     model.train(training)
     total, count = 0.0, 0
@@ -97,7 +131,7 @@ def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=No
         # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
-            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype, weights, distance_loss)
+            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype, weights, distance_loss, counts)
             if training:
                 optimiser_step(loss, optimiser, scaler)
                 if scheduler is not None:
@@ -163,8 +197,8 @@ def train_model(
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda step: learning_rate_factor(step, total, settings.lr_schedule, settings.warmup))
     config = json.dumps({"model": asdict(spec), "train": asdict(settings), **(extra_config or {})})
-    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "train_seconds": []}
-    start_epoch, best = 0, float("inf")
+    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "validation_frame_f1": [], "train_seconds": []}
+    start_epoch, best = 0, -float("inf")  # the best checkpoint_score so far
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     state = _resumable_state(last_path, config)
     if state is not None:
@@ -188,14 +222,18 @@ def train_model(
             train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler,
                                     distance_loss=settings.distance_loss, amp_dtype=amp_dtype)
             train_seconds = time.perf_counter() - started
+            counts = torch.zeros(3, dtype=torch.float64)
             val_loss = _run_epoch(model, validation, device, spec.system, loss_weights, distance_loss=settings.distance_loss,
-                                  amp_dtype=amp_dtype)
-            history["train_loss"].append(train_loss)
-            history["validation_loss"].append(val_loss)
-            history["train_seconds"].append(train_seconds)
+                                  amp_dtype=amp_dtype, counts=counts)
+            true_positives, false_positives, false_negatives = counts.tolist()
+            val_f1 = 2 * true_positives / max(2 * true_positives + false_positives + false_negatives, 1.0)
+            for key, value in (("train_loss", train_loss), ("validation_loss", val_loss), ("validation_frame_f1", val_f1),
+                               ("train_seconds", train_seconds)):
+                history[key].append(value)
             weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            if val_loss < best:
-                best = val_loss
+            improved = checkpoint_score(history, epoch, settings.checkpoint) > best
+            if improved:
+                best = checkpoint_score(history, epoch, settings.checkpoint)
                 _save(best_path, {"model": weights, "config": config, "epoch": epoch + 1})
             _save(last_path, {
                 "model": weights, "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(),
@@ -203,10 +241,11 @@ def train_model(
                 "history": history, "epoch": epoch + 1, "best": best, "config": config,
             })
             speed = len(train_data) / max(train_seconds, 1e-9)
-            print(f"{desc}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}{' (best)' if best == val_loss else ''}, "
-                  f"{train_seconds:.0f} s ({speed:.1f} segments/s)", file=sys.stderr, flush=True)
+            print(f"{desc}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}, frame F1 {val_f1:.3f}"
+                  f"{' (best)' if improved else ''}, {train_seconds:.0f} s ({speed:.1f} segments/s)", file=sys.stderr, flush=True)
             if on_epoch is not None:
-                on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss, "segments_per_second": speed})
+                on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss, "validation_frame_f1": val_f1,
+                                     "segments_per_second": speed})
             if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
                 break
     except KeyboardInterrupt:

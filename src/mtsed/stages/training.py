@@ -15,7 +15,7 @@ from mtsed.model.network import CRNN, ModelSpec, count_parameters
 from mtsed.data.windows import Recordings, WindowOptions, WindowSampler, validation_set
 from mtsed.config.systems import NETWORKS
 from mtsed.model.device import pick_device
-from mtsed.model.training import TrainSettings, train_model
+from mtsed.model.training import TrainSettings, chosen_epoch, train_model
 
 
 def partial_dir(out_dir: Path) -> Path:
@@ -70,7 +70,7 @@ def train(
         epochs=train_cfg.epochs.of(features_manifest["kind"]), batch_size=train_cfg.batch_size,
         learning_rate=train_cfg.learning_rate, seed=train_cfg.seed, num_workers=train_cfg.num_workers,
         loss_weights=train_cfg.loss_weights.as_tuple(), lr_schedule=train_cfg.lr_schedule, warmup=train_cfg.warmup,
-        distance_loss=train_cfg.distance_loss, cpu_precision=train_cfg.cpu_precision,
+        distance_loss=train_cfg.distance_loss, cpu_precision=train_cfg.cpu_precision, checkpoint=train_cfg.checkpoint,
     )
     extra = {
         "dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold,
@@ -87,13 +87,14 @@ def train(
         write_json(tmp / "history.json", history)
         write_json(tmp / "config.json", {"model": asdict(spec), "train": asdict(settings), **extra})
     shutil.rmtree(work, ignore_errors=True)
-    best_epoch = min(range(len(history["validation_loss"])), key=history["validation_loss"].__getitem__)
+    best_epoch = chosen_epoch(history, settings.checkpoint)
     train_seconds = sum(history["train_seconds"])
     return {
         "dataset": features_manifest["dataset"], "fold": fold, "system": system, "device": pick_device().type,
         "parameters": count_parameters(CRNN(spec)), "train_segments": len(train_windows.epoch(0)),
         "validation_segments": len(validation_data), "epochs": len(history["train_loss"]),
         "best_epoch": best_epoch + 1, "best_validation_loss": round(history["validation_loss"][best_epoch], 5),
+        "best_validation_frame_f1": round(history["validation_frame_f1"][best_epoch], 4),
         "final_train_loss": round(history["train_loss"][-1], 5),
         "segments_per_second": round(len(train_windows.epoch(0)) * len(history["train_seconds"]) / max(train_seconds, 1e-9), 2),
         "seconds": round(time.perf_counter() - started, 2),

@@ -19,7 +19,7 @@ def _mixture(event_db: dict[str, float]) -> Mixture:
         start = int((0.5 + i) * SR)
         burst = (rng.standard_normal(SR // 2) * 0.01 * 10 ** (db / 20)).astype(np.float32)
         event = Event(start / SR, (start + burst.size) / SR, label)
-        stems.append(Stem(start, burst, event))
+        stems.append(Stem(start, burst, (event,)))
         events.append(event)
     signal = bed.copy()
     for stem in stems[1:]:

@@ -159,8 +159,8 @@ def test_kept_stems_sum_to_the_mixture_and_change_nothing(bank: ClipBank):
     plain = overlapping_mixture(np.random.default_rng(2), *args)
     kept = overlapping_mixture(np.random.default_rng(2), *args, keep_stems=True)
     np.testing.assert_array_equal(plain.signal, kept.signal)
-    assert plain.stems == () and kept.stems[0].event is None
-    assert sorted(s.event for s in kept.stems[1:]) == list(kept.events)
+    assert plain.stems == () and kept.stems[0].events == ()
+    assert sorted(e for s in kept.stems[1:] for e in s.events) == list(kept.events)
     total = np.zeros_like(kept.signal)
     for stem in kept.stems:
         total[stem.start : stem.start + stem.signal.size] += stem.signal
@@ -168,3 +168,18 @@ def test_kept_stems_sum_to_the_mixture_and_change_nothing(bank: ClipBank):
     session = isolated_session(np.random.default_rng(5), bank, _pools(bank), TINY_LABELS, 20.0, (0.2, 0.8), (0.0, 10.0),
                                -35.0, keep_stems=True)
     assert len(session.stems) == len(session.events) + 1
+
+
+def test_impulsive_labels_become_annotated_sequences_within_the_polyphony(bank: ClipBank):
+    from mtsed.config import EventConfig
+    from mtsed.data.default.sounds import EventMaker
+
+    impulsive = TINY_LABELS[0]
+    maker = EventMaker(EventConfig(sequences=True, sequence_seconds=(2.0, 3.0), rates_hz={impulsive: 3.0}),
+                       frozenset({impulsive}), 44100, stretches=True)
+    mix = overlapping_mixture(np.random.default_rng(4), bank, _pools(bank), TINY_LABELS, 20.0, 30.0, 2, (0.0, 5.0), -35.0,
+                              maker=maker, keep_stems=True)
+    walks = [e for e in mix.events if e.label == impulsive]
+    assert walks and all(e.offset - e.onset >= 1.9 for e in walks)  # a sequence of hits, not one hit
+    assert polyphony(mix.events) <= 2 and all(0 <= e.onset < e.offset <= 20.0 for e in mix.events)
+    assert sorted(e for s in mix.stems[1:] for e in s.events) == list(mix.events)

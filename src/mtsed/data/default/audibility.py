@@ -57,8 +57,7 @@ def event_audibility(mixture: Mixture, cfg: FeatureConfig) -> list[EventAudibili
     for stem in mixture.stems:
         first, power = _mel_power(stem.signal, stem.start, n_frames, cfg)
         total[first : first + len(power)] += power
-        if stem.event is not None:
-            parts.append((stem.event, first, power))
+        parts.extend((event, first, power) for event in stem.events)
     fps = cfg.sample_rate / cfg.hop_length
     result = []
     for event, first, power in parts:

@@ -19,8 +19,9 @@ from pathlib import Path
 import librosa
 import numpy as np
 
-from mtsed.io.audio import load_audio
 from mtsed.data.default.clips import BACKGROUND, Clip
+from mtsed.data.default.sounds import EventMaker, Sound, rms, whole
+from mtsed.io.audio import load_audio
 from mtsed.io.events import Event
 
 CROSSFADE_SECONDS = 0.25
@@ -30,12 +31,13 @@ EQ_CONTROL_HZ = (100.0, 400.0, 1600.0, 6400.0)  # a take's equaliser curve passe
 
 @dataclass(frozen=True)
 class Stem:
-    """One part of a mixture as placed in it: the background bed (``event`` None, from
-    sample 0) or one event's scaled take from sample ``start``."""
+    """One part of a mixture as placed in it: the background bed (no ``events``, from
+    sample 0) or one sound's scaled take from sample ``start`` with the events it is
+    annotated as (one, or several where a sequence is split)."""
 
     start: int
     signal: np.ndarray
-    event: Event | None = None
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,6 @@ def split_clips(clips: Sequence[Clip], fractions: Sequence[float], seed: int) ->
     return pools
 
 
-def rms(signal: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(signal, dtype=np.float64)))) if signal.size else 0.0
-
-
 def background_bed(rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip], n_samples: int, dbfs: float) -> np.ndarray:
     """One randomly chosen background clip, looped with short crossfades from a random start
     to ``n_samples``, at ``dbfs`` RMS: one steady ambience per recording, like one room per
@@ -124,12 +122,40 @@ def background_bed(rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip
     return (bed / max(rms(bed), 1e-9) * 10 ** (dbfs / 20)).astype(np.float32)
 
 
-def place_event(mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, background_rms: float) -> np.ndarray:
-    """Add ``clip`` at sample ``start`` with an event-to-background ratio of ``snr_db``;
-    returns the scaled clip as added."""
-    placed = (background_rms * 10 ** (snr_db / 20) / max(rms(clip), 1e-9)) * clip
+def place_event(mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, background_rms: float,
+                level: float | None = None) -> np.ndarray:
+    """Add ``clip`` at sample ``start`` with an event-to-background ratio of ``snr_db``, the
+    event's level being ``level`` (default: the clip's RMS); returns the scaled clip as added."""
+    placed = (background_rms * 10 ** (snr_db / 20) / max(rms(clip) if level is None else level, 1e-9)) * clip
     mix[start : start + clip.size] += placed
     return placed
+
+
+def _annotated(sound: Sound, start: int, label: str, sample_rate: int) -> tuple[Event, ...]:
+    return tuple(Event((start + a) / sample_rate, (start + b) / sample_rate, label) for a, b in sound.spans)
+
+
+def _clips(bank: ClipBank, pool: Sequence[Clip]) -> list[np.ndarray]:
+    return [bank.signal(clip) for clip in pool]
+
+
+def _pick(rng: np.random.Generator, label: str, clips: Sequence[np.ndarray], maker: EventMaker | None) -> Sound:
+    """One event's sound: ``maker``'s, or (no maker) a whole clip, as before issue 31."""
+    return maker(rng, label, clips) if maker is not None else whole(clips[int(rng.integers(len(clips)))])
+
+
+def vary_sound(rng: np.random.Generator, sound: Sound, sample_rate: int, speed_variation: float, eq_db: float) -> Sound:
+    """:func:`vary_take` of a sound, its spans moved with the change of speed."""
+    take = vary_take(rng, sound.signal, sample_rate, speed_variation, eq_db)
+    scale = take.size / sound.signal.size
+    spans = tuple((int(round(a * scale)), min(int(round(b * scale)), take.size)) for a, b in sound.spans)
+    return Sound(take, spans, _rescaled(sound, take))
+
+
+def _rescaled(sound: Sound, changed: np.ndarray) -> float:
+    """The level of ``sound`` after its signal became ``changed``: the same ratio to the
+    signal's RMS (for a whole clip, exactly the new signal's RMS)."""
+    return rms(changed) * (sound.level / max(rms(sound.signal), 1e-12))
 
 
 def vary_take(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, speed_variation: float,
@@ -153,7 +179,7 @@ def vary_take(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, sp
 def _finish(mix: np.ndarray, events: list[Event], stems: list[Stem] | None = None) -> Mixture:
     peak = float(np.max(np.abs(mix)))
     scale = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0  # one gain for all: SNRs are kept
-    kept = tuple(Stem(s.start, (s.signal * scale).astype(np.float32), s.event) for s in stems or ())
+    kept = tuple(Stem(s.start, (s.signal * scale).astype(np.float32), s.events) for s in stems or ())
     return Mixture((mix * scale).astype(np.float32), tuple(sorted(events)), kept)
 
 
@@ -168,10 +194,11 @@ def isolated_session(
     background_dbfs: float,
     variation: tuple[float, float] = (0.0, 0.0),
     keep_stems: bool = False,
+    maker: EventMaker | None = None,
 ) -> Mixture:
     """Non-overlapping events one after another, labels balanced in shuffled rounds; each
-    event a new take of a clip in its label's pool (``variation``: speed and EQ of
-    :func:`vary_take`)."""
+    event a new take (``variation``: speed and EQ of :func:`vary_take`) of a sound that
+    ``maker`` makes from its label's pool (none: a whole clip)."""
     sr = bank.sample_rate
     n = int(seconds * sr)
     mix = background_bed(rng, bank, pools[BACKGROUND], n, background_dbfs)
@@ -184,16 +211,17 @@ def isolated_session(
         if not order:
             order = list(rng.permutation(labels))
         label = order.pop()
-        clip = bank.signal(pools[label][int(rng.integers(len(pools[label])))])
+        sound = _pick(rng, label, _clips(bank, pools[label]), maker)
         if any(variation):
-            clip = vary_take(rng, clip, sr, *variation)
-        if cursor + clip.size > n:
+            sound = vary_sound(rng, sound, sr, *variation)
+        if cursor + sound.signal.size > n:
             break
-        placed = place_event(mix, clip, cursor, float(rng.uniform(*snr_db)), level)
-        events.append(Event(cursor / sr, (cursor + clip.size) / sr, label))
+        placed = place_event(mix, sound.signal, cursor, float(rng.uniform(*snr_db)), level, sound.level)
+        annotated = _annotated(sound, cursor, label, sr)
+        events.extend(annotated)
         if stems is not None:
-            stems.append(Stem(cursor, placed, events[-1]))
-        cursor += clip.size + int(rng.uniform(*gap_seconds) * sr)
+            stems.append(Stem(cursor, placed, annotated))
+        cursor += sound.signal.size + int(rng.uniform(*gap_seconds) * sr)
     return _finish(mix, events, stems)
 
 
@@ -209,8 +237,10 @@ def overlapping_mixture(
     background_dbfs: float,
     attempts: int = 30,
     keep_stems: bool = False,
+    maker: EventMaker | None = None,
 ) -> Mixture:
-    """Events at random onsets, never more than ``max_polyphony`` sounding at once."""
+    """Events at random onsets, never more than ``max_polyphony`` sounding at once; each a
+    sound that ``maker`` makes from its label's pool (none: a whole clip)."""
     sr = bank.sample_rate
     n = int(seconds * sr)
     grid = sr // 100  # polyphony is tracked on a 10 ms grid
@@ -223,18 +253,28 @@ def overlapping_mixture(
     rounds = -(-n_events // len(labels))  # labels balanced in shuffled rounds
     order = [labels[i] for i in np.concatenate([rng.permutation(len(labels)) for _ in range(rounds)])[:n_events]]
     for label in order:
-        clip = bank.signal(pools[label][int(rng.integers(len(pools[label])))])[: n - 1]
+        sound = _truncated(_pick(rng, label, _clips(bank, pools[label]), maker), n - 1)
+        clip = sound.signal
         for _ in range(attempts):
             start = int(rng.integers(0, n - clip.size + 1))
             span = slice(start // grid, (start + clip.size) // grid + 1)
             if active[span].max() < max_polyphony:
                 active[span] += 1
-                placed = place_event(mix, clip, start, float(rng.uniform(*snr_db)), level)
-                events.append(Event(start / sr, (start + clip.size) / sr, label))
+                placed = place_event(mix, clip, start, float(rng.uniform(*snr_db)), level, sound.level)
+                annotated = _annotated(sound, start, label, sr)
+                events.extend(annotated)
                 if stems is not None:
-                    stems.append(Stem(start, placed, events[-1]))
+                    stems.append(Stem(start, placed, annotated))
                 break
     return _finish(mix, events, stems)
+
+
+def _truncated(sound: Sound, samples: int) -> Sound:
+    """``sound`` cut to at most ``samples``, its spans with it."""
+    if sound.signal.size <= samples:
+        return sound
+    spans = tuple((a, min(b, samples)) for a, b in sound.spans if a < samples)
+    return Sound(sound.signal[:samples], spans, _rescaled(sound, sound.signal[:samples]))
 
 
 def polyphony(events: Sequence[Event]) -> int:

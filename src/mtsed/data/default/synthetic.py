@@ -32,6 +32,7 @@ from mtsed.data.default.mixing import (
     overlapping_mixture,
     split_clips,
 )
+from mtsed.data.default.sounds import EventMaker, impulsive_labels
 from mtsed.io.progress import progress
 
 OVERLAPPING_SPLITS = ("train", "validation", "evaluation")
@@ -49,6 +50,13 @@ def _sources(clips: Sequence[Clip], count: int, seed: int) -> list[Clip]:
     """The fixed sound sources of one label: ``count`` clips in a seeded order (0: all)."""
     ordered = sorted(clips, key=lambda c: stable_key(seed, c.file))
     return ordered[:count] if count else ordered
+
+
+def event_maker(cfg: PrepareConfig, bank: ClipBank, labels: Sequence[str], stretches: bool) -> EventMaker:
+    """How the set's events sound (:mod:`mtsed.data.default.sounds`); which classes are
+    impulsive is judged on all of a class's clips, so it is the same in every split."""
+    return EventMaker(cfg.events, impulsive_labels(bank.by_role, labels, cfg.events), cfg.sample_rate,
+                      stretches and cfg.events.stretch_seconds[1] > 0)
 
 
 def _rng(seed: int, set_index: int, recording_index: int) -> np.random.Generator:
@@ -70,10 +78,11 @@ def isolated_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = Fal
     bank.require((*iso.labels, BACKGROUND))
     sources = _isolated_sources(cfg, bank)
     rooms = _sources(bank.by_role[BACKGROUND], iso.rooms, cfg.seed)
+    maker = event_maker(cfg, bank, iso.labels, stretches=False)  # ITC-Irst's events are whole, short
     for k in progress(range(iso.sessions), desc=desc, unit="session"):
         mixture = isolated_session(
             _rng(cfg.seed, 0, k), bank, {**sources, BACKGROUND: [rooms[k % len(rooms)]]}, iso.labels, iso.session_seconds,
-            iso.gap_seconds, iso.snr_db, cfg.background_dbfs, (iso.speed_variation, iso.eq_db), keep_stems,
+            iso.gap_seconds, iso.snr_db, cfg.background_dbfs, (iso.speed_variation, iso.eq_db), keep_stems, maker,
         )
         yield f"session-{k + 1:02d}", "train" if k < n_train else "test", mixture
 
@@ -104,11 +113,12 @@ def overlapping_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = 
     ovl: OverlappingSetConfig = cfg.overlapping
     pools = _pools(bank, ovl.labels, [float(m) for m in ovl.mixtures], cfg.seed)
     splits = [s for s, count in zip(OVERLAPPING_SPLITS, ovl.mixtures) for _ in range(count)]
+    maker = event_maker(cfg, bank, ovl.labels, stretches=True)
     for k, split in enumerate(progress(splits, desc=desc, unit="mixture")):
         mixture = overlapping_mixture(
             _rng(cfg.seed, 1, k), bank, pools[OVERLAPPING_SPLITS.index(split)], ovl.labels,
             ovl.mixture_seconds, ovl.events_per_minute, ovl.max_polyphony, ovl.snr_db, cfg.background_dbfs,
-            keep_stems=keep_stems,
+            keep_stems=keep_stems, maker=maker,
         )
         yield f"mix-{k + 1:03d}", split, mixture
 
