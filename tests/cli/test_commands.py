@@ -152,3 +152,24 @@ def test_detect_streams_long_files_with_the_same_events(tiny_trained: Path, tmp_
 def test_detect_without_a_bundle_says_how_to_make_one(tmp_path: Path, capsys):
     assert main(["detect", "x.wav", "--model", str(tmp_path / "none.pt")]) == 2
     assert "make run" in capsys.readouterr().err
+
+
+def test_detect_pages_show_a_users_files_with_the_events_written(tiny_trained: Path, tmp_path: Path, capsys):
+    import re
+
+    from mtsed.io.events import read_event_list
+
+    write_tone(tmp_path / "field" / "one.wav", 3.0, 500)
+    write_tone(tmp_path / "field" / "day2" / "two.flac", 12.0, 900, sr=22050)
+    out, shown = tmp_path / "detections", tmp_path / "pages"
+    code = main(["detect", str(tmp_path / "field"), "--model", str(tiny_trained / "bundles/overlapping/proposed/bundle.pt"),
+                 "--out", str(out), "--pages", str(shown)])
+    assert code == 0 and f"2 pages -> {shown / 'index.html'}" in capsys.readouterr().out
+    assert sorted(p.name for p in shown.glob("*.html")) == ["day2_two.html", "index.html", "one.html"]
+    html = (shown / "day2_two.html").read_text()
+    assert 'src="../field/day2/two.flac"' in html and 'href="../detections/day2/two.tsv"' in html
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1).replace("<\\/", "</"))
+    labels = data["labels"]
+    written = [(round(e.onset, 4), round(e.offset, 4), labels.index(e.label)) for e in read_event_list(out / "day2/two.tsv")]
+    assert [tuple(e) for e in data["systems"][0]["events"]] == written and data["reference"] is None
+    assert "one.html" in (shown / "index.html").read_text()

@@ -63,11 +63,11 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def detect(args: argparse.Namespace) -> int:
     """Write one DCASE event list per audio file (and with ``--scores``, its frame scores in
-    the ``sed_scores_eval`` layout; with ``--combined``, one DESED list of all files).
+    the ``sed_scores_eval`` layout; with ``--combined``, one DESED list of all files; with
+    ``--pages``, a page per file to look at and an index, :mod:`mtsed.evaluation.pages`).
     Inputs are files, folders (searched recursively) or glob patterns; bad files are
     reported and skipped, and the command then exits with 1."""
-    from mtsed.detection import files as batch
-    from mtsed.detection.files import expand_inputs, run_batch, seconds_of, write_combined
+    from mtsed.detection.files import PREFETCH_SECONDS, expand_inputs, file_page, run_batch, seconds_of, write_combined
     from mtsed.detection.bundle import load_bundle
     from mtsed.io.progress import progress
     from mtsed.evaluation.threshold_free import score_frame, write_scores
@@ -80,7 +80,8 @@ def detect(args: argparse.Namespace) -> int:
     print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
     seconds = {item.path: seconds_of(item.path) for item in inputs}
     found: list[tuple[str, list[Event]]] = []
-    one_short_file = len(inputs) == 1 and sum(seconds.values()) <= batch.PREFETCH_SECONDS
+    one_short_file = len(inputs) == 1 and sum(seconds.values()) <= PREFETCH_SECONDS
+    page_rows = []
     bar = progress(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=one_short_file,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]")
 
@@ -100,6 +101,8 @@ def detect(args: argparse.Namespace) -> int:
         write_event_list(target, events)
         if args.scores:
             write_scores(Path(args.scores) / f"{item.name}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels))
+        if args.pages:
+            page_rows.append(file_page(bundle, item, events, scores, duration, target, Path(args.pages)))
         found.append((item.path.name, events))
         counts = Counter(e.label for e in events)
         summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
@@ -117,6 +120,11 @@ def detect(args: argparse.Namespace) -> int:
     if args.combined:
         write_combined(Path(args.combined), found)
         print(f"{len(found)} files, {sum(len(e) for _, e in found)} events -> {args.combined}")
+    if page_rows:
+        from mtsed.evaluation.pages import write_index
+
+        index = write_index(f"detections of {bundle.system}", page_rows, [bundle.system], Path(args.pages))
+        print(f"{len(page_rows)} pages -> {index} (open it in a browser)")
     if failed:
         print(f"mtsed detect: {failed} of {len(inputs)} files failed", file=sys.stderr)
     return 1 if failed else 0

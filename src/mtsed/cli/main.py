@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "layout: onset offset <class>...), for threshold-free evaluation (`mtsed evaluate --scores`)")
     p.add_argument("--combined", default="", help="also write one list of every file's events here "
                    "(DESED layout: filename onset offset event_label, with that header)")
+    p.add_argument("--pages", default="", help="also write a page per file to look at its detections (log-mel, events, "
+                   "score curves, playback) and an index.html here; opened from disk, no server")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto: fp32 on CPU, fp16 on CUDA; bf16: x1.4-2.4 faster on CPUs with AVX-512 BF16/AMX, "
                         "events differ slightly (benchmarks/RESULTS.md)")

@@ -122,6 +122,11 @@ class Bundle:
             groups.setdefault(dec.name, (dec, []))[1].append(c)
         return list(groups.values())
 
+    def score_thresholds(self) -> tuple[float, ...]:
+        """Where each class's scores (:meth:`scores`) are cut into events: alpha where its
+        decoder thresholds activity before a median filter, else its second parameter (beta)."""
+        return tuple(float(self.alpha[c] if dec.filtered else self.second[c]) for c, dec in enumerate(self.class_specs))
+
     def fixed_pairs(self) -> list[tuple[float, float]]:
         """Each class's fixed default (alpha, second)."""
         if self.class_decoders:

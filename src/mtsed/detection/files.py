@@ -126,3 +126,18 @@ def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[
                 report(item, error)
         done(item)
     return failed
+
+
+def file_page(bundle, item: AudioInput, events: list[Event], scores: np.ndarray, duration: float, event_list: Path,
+              pages_dir: Path):
+    """The page of a user's file (:mod:`mtsed.evaluation.pages`): its log-mel (read again,
+    block by block), the bundle's events and scores, no reference; returns its index row."""
+    from mtsed.evaluation import pages
+    from mtsed.features.streaming import read_blocks, stream_log_mel
+
+    blocks = list(stream_log_mel(read_blocks(item.path, bundle.features.sample_rate), bundle.features))
+    log_mel = np.concatenate(blocks) if blocks else np.zeros((0, bundle.features.n_mels), np.float32)
+    system = pages.SystemView(bundle.system, events, scores, bundle.score_thresholds())
+    view = pages.RecordingView(item.name, pages.relative_link(item.path, pages_dir), duration, bundle.frame_seconds,
+                               bundle.labels, log_mel, [system], None, {"event list": pages.relative_link(event_list, pages_dir)})
+    return pages.index_row(view, pages.write_recording_page(view, pages_dir))

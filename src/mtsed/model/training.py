@@ -181,9 +181,11 @@ def train_model(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     stop_after: int | None = None,
     name: str = "",
+    keep_epochs: bool = False,
 ) -> dict:
     """Train on each epoch's windows, validating each epoch; returns the history.
     ``stop_after`` ends the run early after that many epochs (used to test resuming);
+    ``keep_epochs`` also keeps every epoch's weights as ``epoch-K.pt`` (to compare checkpoints);
     ``name`` (e.g. ``fold 0 of proposed``) is what resume and interrupt messages call the run."""
     device = pick_device()
     torch.manual_seed(settings.seed)
@@ -231,6 +233,8 @@ def train_model(
                                ("train_seconds", train_seconds)):
                 history[key].append(value)
             weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            if keep_epochs:
+                _save(out_dir / f"epoch-{epoch + 1}.pt", {"model": weights, "config": config, "epoch": epoch + 1})
             improved = checkpoint_score(history, epoch, settings.checkpoint) > best
             if improved:
                 best = checkpoint_score(history, epoch, settings.checkpoint)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.evaluation import diagnostics, report, threshold_free
+from mtsed.evaluation import diagnostics, pages, report, threshold_free
 from mtsed.io.audio import audio_duration
 from mtsed.detection.bundle import Bundle, load_bundle
 from mtsed.data.datasets import load_dataset
@@ -69,6 +69,33 @@ def _beyond_events(bundle: Bundle, reference: dict[str, list[Event]], events: di
             "threshold_free": threshold_free.evaluate_scores(frames, reference, durations, labels)}
 
 
+def write_pages(dataset, features_dir: Path, bundles: dict[str, Bundle], events: dict[str, dict[str, list[Event]]],
+                scores: dict[str, dict[str, np.ndarray]], durations: dict[str, float], results: dict, out_dir: Path,
+                pages_dir: Path) -> None:
+    """A page per evaluation recording and an index (:mod:`mtsed.evaluation.pages`) into
+    ``pages_dir``, its links made as from ``out_dir / "pages"`` (where the pages end up)."""
+    labels, frame_seconds = list(dataset.labels), next(iter(bundles.values())).frame_seconds
+    final = out_dir / "pages"
+    rows = []
+    for recording in dataset.evaluation():
+        rid, reference = recording.id, dataset.events(recording)
+        views = []
+        for system, bundle in bundles.items():
+            own = evaluate_events({rid: reference}, {rid: events[system][rid]}, labels)["overall"]
+            views.append(pages.SystemView(system, events[system][rid], scores[system][rid], bundle.score_thresholds(),
+                                          own["f1"], own["er"]))
+        lists = {"reference": pages.relative_link(dataset.root / recording.events, final),
+                 **{f"{system} events": f"../estimated/{system}/{rid}.tsv" for system in bundles}}
+        view = pages.RecordingView(rid, pages.relative_link(dataset.audio_path(recording), final), durations[rid], frame_seconds,
+                                   labels, np.load(features_dir / f"{rid}.npy"), views, reference, lists)
+        page = pages.write_recording_page(view, pages_dir)
+        rows.append(pages.index_row(view, page))
+    summary = [{"system": system, "overall_f1": r["overall"]["f1"], "overall_er": r["overall"]["er"],
+                "class_average_f1": r["class_average"]["f1"], "class_average_er": r["class_average"]["er"]}
+               for system, r in results.items()]
+    pages.write_index(f"{dataset.name}: evaluation recordings", rows, list(bundles), pages_dir, summary)
+
+
 def _headline(result: dict) -> dict:
     return {"overall": {k: result["overall"][k] for k in ("f1", "er")}, "class_average": result["class_average"]}
 
@@ -84,11 +111,11 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
     evaluation = dataset.evaluation()
     reference = {r.id: dataset.events(r) for r in evaluation}
     durations = {r.id: audio_duration(dataset.audio_path(r)) for r in evaluation}
-    results, study, variants, scores, misses = {}, {}, {}, {}, {}
+    results, study, variants, scores, misses, estimated, bundles = {}, {}, {}, {}, {}, {}, {}
     network_diagnostics: dict[tuple[str, str], dict] = {}  # systems of one network share its diagnostics
     with atomic_dir(out_dir) as tmp:
         for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
-            bundle = load_bundle(bundle_dir / "bundle.pt")
+            bundle = bundles[system] = load_bundle(bundle_dir / "bundle.pt")
             manifest = read_json(ensemble_dir / "manifest.json")
             splits = {"evaluation": (_outputs(ensemble_dir, "evaluation", list(reference)), reference)}
             recordings = {r.id: r for r in dataset.recordings}
@@ -101,7 +128,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
                 if split == "evaluation":
                     results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
                                                                     tmp / "scores" / system)}
-                    scores[system] = split_scores
+                    scores[system], estimated[system] = split_scores, events
                     misses[system] = diagnostics.miss_reasons(ref, events, labels)
                     for rid, found in events.items():
                         write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
@@ -123,7 +150,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
                 report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
         title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
             f"{dataset.name}: {len(evaluation)} evaluation recordings"
-        decoders = {s: load_bundle(b / "bundle.pt").summary for s, (_, b, _) in systems.items()}
+        decoders = {s: bundle.summary for s, bundle in bundles.items()}
         table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
             report.study_tables(study, variants, decoders) + "\n" + report.distance_error_table(study) + "\n" + \
             report.miss_reason_table(misses, labels)
@@ -136,6 +163,7 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
         report.plot_detection(tmp / "detection.png", np.load(features_dir / f"{shown.id}.npy"),
                               {s: scores[s][shown.id] for s in results}, reference[shown.id], labels,
                               read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
+        write_pages(dataset, features_dir, bundles, estimated, scores, durations, results, out_dir, tmp / "pages")
     print(table)
     return report_metrics(full)
 

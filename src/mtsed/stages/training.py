@@ -41,8 +41,10 @@ def train(
     system: str,
     out_dir: Path,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    keep_epochs: bool = False,
 ) -> dict:
-    """Train ``system`` on ``fold`` and write ``best.pt``, ``last.pt``, ``history.json``.
+    """Train ``system`` on ``fold`` and write ``best.pt``, ``last.pt``, ``history.json``
+    (and, with ``keep_epochs``, every epoch's weights as ``epoch-K.pt``).
 
     The fold's standardisation statistics, labels and segment length are stored in the
     checkpoint's config, so inference cannot pair the weights with mismatched features.
@@ -80,9 +82,10 @@ def train(
     }
     work = partial_dir(out_dir)
     history = train_model(spec, settings, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch,
-                          name=f"fold {fold} of {system} ({features_manifest['dataset']})")
+                          name=f"fold {fold} of {system} ({features_manifest['dataset']})", keep_epochs=keep_epochs)
     with atomic_dir(out_dir) as tmp:
-        for name in ("best.pt", "last.pt"):
+        kept = [f"epoch-{k}.pt" for k in range(1, len(history["train_loss"]) + 1)] if keep_epochs else []
+        for name in ("best.pt", "last.pt", *kept):
             shutil.copy2(work / name, tmp / name)
         write_json(tmp / "history.json", history)
         write_json(tmp / "config.json", {"model": asdict(spec), "train": asdict(settings), **extra})
