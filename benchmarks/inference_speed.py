@@ -1,5 +1,7 @@
 """Inference throughput of the CRNN: eager fp32 against channels-last, bf16/fp16 autocast,
-``torch.compile``, over batch sizes, on whatever device is present.
+``torch.compile``, over batch sizes, on whatever device is present; and, side by side, the
+CRNN's BiGRU as ``nn.GRU`` ran it before issue 30 (column GRU: ``nn.GRU``) and as
+``mtsed.model.gru`` runs it on the CPU now (``mtsed``).
 
     python benchmarks/inference_speed.py                       # CPU default and paper sizes
     python benchmarks/inference_speed.py --sizes 64 --batches 8 16 32 64
@@ -41,11 +43,13 @@ def _run(model: torch.nn.Module, x: torch.Tensor, precision: str, device: torch.
 
 
 def measure(size: int, batch: int, precision: str, channels_last: bool, compiled: bool, seconds: float,
-            device: torch.device) -> str:
+            device: torch.device, torch_gru: bool = False) -> str:
     torch.manual_seed(0)
     reference = CRNN(ModelSpec(n_classes=CLASSES, filters=size, hidden=size)).to(device).eval()
     model = CRNN(reference.spec).to(device).eval()
     model.load_state_dict(reference.state_dict())
+    if torch_gru:
+        model.gru.__class__ = torch.nn.GRU  # the same parameters, run as before issue 30
     x = torch.randn(batch, FRAMES, BANDS, device=device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -65,8 +69,8 @@ def measure(size: int, batch: int, precision: str, channels_last: bool, compiled
         runs += 1
     rate = runs * batch / (time.perf_counter() - started)
     layout = "channels-last" if channels_last else "default"
-    return (f"| {device.type} | {size} | {batch} | {precision} | {layout} | {'yes' if compiled else 'no'} | "
-            f"{rate:.1f} | {rate * SEGMENT_SECONDS:.0f}x | {compile_seconds:.0f} | {difference:.1e} |")
+    return (f"| {device.type} | {size} | {batch} | {'nn.GRU' if torch_gru else 'mtsed'} | {precision} | {layout} | "
+            f"{'yes' if compiled else 'no'} | {rate:.1f} | {rate * SEGMENT_SECONDS:.0f}x | {compile_seconds:.0f} | {difference:.1e} |")
 
 
 def compare_events(bundle_path: Path, data: Path) -> None:
@@ -105,15 +109,15 @@ def main() -> None:
     low = "fp16" if device.type == "cuda" else "bf16"
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| device | F=H | batch | precision | layout | compiled | segments/s | x real time | compile s | max abs diff vs fp32 |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| device | F=H | batch | GRU | precision | layout | compiled | segments/s | x real time | compile s | max abs diff vs fp32 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for batch in args.batches:
-            configs = [("fp32", False, False), ("fp32", True, False), (low, True, False)]
+            configs = [("fp32", True, False, True), ("fp32", True, False, False), (low, True, False, True), (low, True, False, False)]
             if not args.no_compile:
-                configs += [("fp32", True, True), (low, True, True)]
-            for precision, channels_last, compiled in configs:
-                print(measure(size, batch, precision, channels_last, compiled, args.seconds, device), flush=True)
+                configs += [("fp32", True, True, False), (low, True, True, False)]
+            for precision, channels_last, compiled, torch_gru in configs:
+                print(measure(size, batch, precision, channels_last, compiled, args.seconds, device, torch_gru), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ baseline of the default run with the same seed.
 
     python -m benchmarks.quality --jobs 2               # 3 seeds (ablations, curve: 2), every study (~8 hours on 2 cores)
     python -m benchmarks.quality --seeds 0 --studies default
+    python -m benchmarks.quality --studies default,precision --other-seeds 3   # bf16 against fp32 over 3 seeds
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import yaml
 
 from mtsed.stages import preparation, training
 from mtsed.config import Params, params_from_dict
+from mtsed.model.training import chosen_epoch
 from mtsed.config.overrides import with_overrides
 from mtsed.config.layout import SETS, system_folders
 from mtsed.stages import detector, evaluation
@@ -56,6 +58,13 @@ class Study:
     overrides: dict = field(default_factory=dict)
     systems: tuple[str, ...] = ("proposed", "baseline")
     what: str = ""
+    retrain: bool = True  # False: the networks of study `base` (same seed), best.pt re-chosen by this study's
+    base: str = "default"  # train.checkpoint among its first train.epochs epochs (a constant learning rate: the
+                           # same weights as a run that stopped there)
+
+
+LONG = 40  # overlapping epochs of the long run the curve is read from
+CURVE_EPOCHS = (5, 10, 20, 40)
 
 
 def studies(params: Params) -> dict[str, list[Study]]:
@@ -76,6 +85,13 @@ def studies(params: Params) -> dict[str, list[Study]]:
                   "constant learning rate, no warm-up"),
         ],
         "curve": [Study(f"steps-x{f:g}", epochs(f), what=f"{f:g}x the default epochs") for f in (0.5, 2, 4, 8)],
+        "precision": [Study("bf16", {"train.cpu_precision": "bf16"}, ("proposed", "baseline"),
+                            "the forward pass under bf16 autocast on the CPU (issue 30)")],
+        # issue 31: one long run per seed, then every shorter run and checkpoint choice read off its kept epochs
+        "long": [Study("long", {"train.epochs.overlapping": LONG}, what=f"{LONG} overlapping epochs, every epoch kept")],
+        "checkpoints": [Study(f"e{n}-{c}", {"train.epochs.overlapping": n, "train.checkpoint": c}, retrain=False, base="long",
+                              what=f"{n} overlapping epochs, best.pt by {c}")
+                        for n in CURVE_EPOCHS for c in ("loss", "frame-f1", "last")],
     }
 
 
@@ -96,10 +112,44 @@ def prepare_data(root: Path, params: Params, data_from: Path | None) -> None:
         preparation.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
 
 
-def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[str], None]) -> Path:
-    """Train, search thresholds and evaluate one configuration and seed; returns its folder."""
+def rechosen(source: Path, out: Path, checkpoint: str, epochs: int) -> None:
+    """A copy of the trained fold in ``source`` cut to its first ``epochs`` epochs, whose
+    ``best.pt`` is the epoch ``checkpoint`` prefers among them (training kept every epoch)."""
+    history = {k: v[:epochs] for k, v in json.loads((source / "history.json").read_text()).items()}
+    if len(history["validation_loss"]) < epochs:
+        raise RuntimeError(f"{source}: trained {len(history['validation_loss'])} epochs, fewer than the {epochs} asked")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "history.json").write_text(json.dumps(history))
+    shutil.copy2(source / "config.json", out / "config.json")
+    shutil.copy2(source / f"epoch-{epochs}.pt", out / "last.pt")
+    shutil.copy2(source / f"epoch-{chosen_epoch(history, checkpoint) + 1}.pt", out / "best.pt")
+    metrics = json.loads((source / "metrics.json").read_text())
+    minutes = sum(history["train_seconds"]) / sum(json.loads((source / "history.json").read_text())["train_seconds"])
+    (out / "metrics.json").write_text(json.dumps({**metrics, "epochs": epochs, "seconds": metrics["seconds"] * minutes,
+                                                  "best_epoch": chosen_epoch(history, checkpoint) + 1}))
+
+
+def _train(params: Params, study: Study, seed: int, root: Path, name: str, system: str, models: Path) -> float:
+    """Train (or re-choose, for a study that does not retrain) every fold; the minutes trained."""
+    started = time.perf_counter()
+    for fold in params.train.folds.of(name):
+        out = models / f"fold-{fold}"
+        if (out / "best.pt").is_file():
+            continue
+        if not study.retrain:
+            rechosen(root / "runs" / study.base / f"seed-{seed}" / "models" / name / system / f"fold-{fold}", out,
+                     params.train.checkpoint, params.train.epochs.of(name))
+            continue
+        metrics = training.train(params.model, params.train, root / "features" / name, root / "targets" / name, str(fold),
+                                 system, out, keep_epochs=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return (time.perf_counter() - started) / 60
+
+
+def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[str], None], sets: tuple[str, ...] = SETS) -> Path:
+    """Train, search thresholds and evaluate one configuration and seed on ``sets``; returns its folder."""
     folder = root / "runs" / study.name / f"seed-{seed}"
-    if all((folder / "reports" / name / "table.json").is_file() for name in SETS):
+    if all((folder / "reports" / name / "table.json").is_file() for name in sets):
         return folder
     overrides = [f"{k}={json.dumps(v)}" for k, v in {**study.overrides, "train.seed": seed}.items()]
     text = with_overrides(params_yaml, overrides)
@@ -107,7 +157,7 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "params.yaml").write_text(text)
     baseline = root / "runs" / "default" / f"seed-{seed}"
-    for name in SETS:
+    for name in sets:
         feats, targs = root / "features" / name, root / "targets" / name
         for system in NETWORKS:
             models, outputs, bundles = (folder / kind / name / system for kind in ("models", "outputs", "bundles"))
@@ -120,15 +170,8 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
                         link.parent.mkdir(parents=True, exist_ok=True)
                         link.symlink_to((baseline / kind / name / system).resolve(), target_is_directory=True)
                 continue
-            seconds = 0.0
-            for fold in params.train.folds.of(name):
-                out = models / f"fold-{fold}"
-                if not (out / "best.pt").is_file():
-                    started = time.perf_counter()
-                    metrics = training.train(params.model, params.train, feats, targs, str(fold), system, out)
-                    seconds += time.perf_counter() - started
-                    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-            log(f"{study.name} seed {seed} {name} {system}: trained ({seconds / 60:.1f} min)")
+            minutes = _train(params, study, seed, root, name, system, models)
+            log(f"{study.name} seed {seed} {name} {system}: trained ({minutes:.1f} min)")
             detector.ensemble(feats, models, outputs)
             detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, bundles)
             if system == "proposed":
@@ -160,6 +203,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--studies", default="default,ablations,curve")
     parser.add_argument("--other-seeds", type=int, default=2, help="seeds of the ablations and the curve (the first N)")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated data sets to run (default: both)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each (2 cores: ~1.7x the throughput)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "QUALITY.md"))
     parser.add_argument("--report-only", action="store_true", help="write QUALITY.md from the runs already done")
@@ -177,12 +221,15 @@ def main() -> None:
         log = partial(_log, log_path)
 
         jobs = [(study, seed) for study in chosen for seed in (args.seeds if study.name == "default" else args.seeds[:args.other_seeds])]
-        if args.jobs > 1:
-            with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=_one_thread) as pool:
-                pool.starmap(run, [(root, params_yaml, study, seed, log) for study, seed in jobs], chunksize=1)
-        else:
-            for study, seed in jobs:
-                run(root, params_yaml, study, seed, log)
+        sets = tuple(args.sets.split(","))
+        for phase in (True, False):  # studies that re-choose checkpoints need their default runs first
+            batch = [(root, params_yaml, study, seed, log, sets) for study, seed in jobs if study.retrain == phase]
+            if args.jobs > 1 and len(batch) > 1:
+                with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=_one_thread) as pool:
+                    pool.starmap(run, batch, chunksize=1)
+            else:
+                for job in batch:
+                    run(*job)
     from benchmarks.quality_report import write_report
 
     write_report(root, params, chosen, args.seeds, Path(args.out))

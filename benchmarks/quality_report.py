@@ -15,13 +15,21 @@ from mtsed.config.systems import NETWORKS, SYSTEMS
 
 
 def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dict]]:
-    """``{seed: {set: table.json}}`` of the seeds that finished."""
+    """``{seed: {set: table.json}}`` of the seeds that finished the sets the study ran (a
+    study may run one set only: ``quality.py --sets``)."""
     found = {}
     for seed in seeds:
         folder = root / "runs" / study / f"seed-{seed}" / "reports"
-        if all((folder / name / "table.json").is_file() for name in SETS):
-            found[seed] = {name: json.loads((folder / name / "table.json").read_text()) for name in SETS}
+        done = {name: folder / name / "table.json" for name in SETS if (folder / name / "table.json").is_file()}
+        ran = {name for name in SETS if (folder.parent / "models" / name).is_dir()}
+        if done and set(done) >= ran:
+            found[seed] = {name: json.loads(path.read_text()) for name, path in done.items()}
     return found
+
+
+def _sets(runs: dict[int, dict[str, dict]]) -> list[str]:
+    """The data sets every run of ``runs`` finished, in the pipeline's order."""
+    return [name for name in SETS if runs and all(name in tables for tables in runs.values())]
 
 
 def _ms(values: list[float | None], scale: float = 100.0, digits: int = 1) -> str:
@@ -38,7 +46,7 @@ def _ms(values: list[float | None], scale: float = 100.0, digits: int = 1) -> st
 def _main_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     rows = ["| set | system | overall F1 (%) | overall ER | class-avg F1 (%) | class-avg ER | overall F1 per seed |",
             "|---|---|---|---|---|---|---|"]
-    for name in SETS:
+    for name in _sets(runs):
         for system in SYSTEMS:
             r = [runs[s][name][system] for s in runs]
             per_seed = ", ".join(f"{100 * x['overall']['f1']:.1f}" if x["overall"]["f1"] is not None else "-" for x in r)
@@ -46,7 +54,7 @@ def _main_table(runs: dict[int, dict[str, dict]]) -> list[str]:
                         f"{_ms([x['class_average']['f1'] for x in r])} | {_ms([x['class_average']['er'] for x in r], 1, 2)} | {per_seed} |")
     rows += ["", "Minus the baseline (per seed, then mean ± sd):", "",
              "| set | system | overall F1 (points) | class-avg F1 (points) | overall ER |", "|---|---|---|---|---|"]
-    for name in SETS:
+    for name in _sets(runs):
         for system in ("proposed", "multitask"):
             diff = {k: [] for k in ("f1", "cavg", "er")}
             for s in runs:
@@ -71,7 +79,7 @@ def _multitask_choice(root: Path, study: str, seed: int, name: str) -> dict | No
 def _chosen_table(root: Path, runs: dict[int, dict[str, dict]]) -> list[str]:
     """The decoder system multitask kept in each run (chosen on validation)."""
     rows = ["| set | decoder kept per seed |", "|---|---|"]
-    for name in SETS:
+    for name in _sets(runs):
         choices = (_multitask_choice(root, "default", s, name) for s in runs)
         kept = [_summary(choice) if choice is not None else "-" for choice in choices]
         rows.append(f"| {name} | {' / '.join(kept)} |")
@@ -80,9 +88,9 @@ def _chosen_table(root: Path, runs: dict[int, dict[str, dict]]) -> list[str]:
 
 def _distance_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     first = next(iter(runs.values()))
-    bins = tuple(first[SETS[0]]["study"]["proposed"]["evaluation"]["distance_errors"]["onset"])  # as the runs named them
+    bins = tuple(first[_sets(runs)[0]]["study"]["proposed"]["evaluation"]["distance_errors"]["onset"])  # as the runs named them
     rows = ["| set | split | boundary | " + " | ".join(f"{b} frames" for b in bins) + " |", "|---|---|---|" + "---|" * len(bins)]
-    for name in SETS:
+    for name in _sets(runs):
         for split in ("training", "evaluation"):
             for boundary in ("onset", "offset"):
                 cells = []
@@ -96,7 +104,7 @@ def _distance_table(runs: dict[int, dict[str, dict]]) -> list[str]:
 def _miss_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     reasons = ("hit", "not found", "fragmented", "onset", "offset")
     rows = ["| set | system | " + " | ".join(reasons) + " |", "|---|---|" + "---|" * len(reasons)]
-    for name in SETS:
+    for name in _sets(runs):
         for system in SYSTEMS:
             cells = []
             for reason in reasons:
@@ -113,7 +121,7 @@ def _miss_table(runs: dict[int, dict[str, dict]]) -> list[str]:
 def _diagnostics_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     rows = ["| set | system | split | event F1 searched (%) | event F1 fixed (%) | frame F1 (%) | onset error (frames) | offset error (frames) |",
             "|---|---|---|---|---|---|---|---|"]
-    for name in SETS:
+    for name in _sets(runs):
         for system in NETWORKS:
             for split in ("training", "evaluation"):
                 r = [runs[s][name]["study"][system][split] for s in runs]
@@ -126,7 +134,7 @@ def _diagnostics_table(runs: dict[int, dict[str, dict]]) -> list[str]:
 def _decoders_table(runs: dict[int, dict[str, dict]]) -> list[str]:
     rows = ["| set | decoder of the proposed network | validation class-avg F1 in-sample (%) | held-out (%) | overall F1 searched (%) | "
             "class-avg F1 searched (%) | overall F1 fixed (%) |", "|---|---|---|---|---|---|---|"]
-    for name in SETS:
+    for name in _sets(runs):
         study = [runs[s][name]["study"]["proposed"]["evaluation"] for s in runs]
         rows.append(f"| {name} | confidence (the paper's, system `proposed`) | - | - | {_ms([x['searched']['overall']['f1'] for x in study])} | "
                     f"{_ms([x['searched']['class_average']['f1'] for x in study])} | {_ms([x['fixed']['overall']['f1'] for x in study])} |")
@@ -166,7 +174,7 @@ def _minutes_table(root: Path, seeds: list[int]) -> list[str]:
         runs = _tables(root, study, seeds)
         if not runs:
             continue
-        for name in SETS:
+        for name in _sets(runs):
             for system in SYSTEMS:
                 network = "proposed" if system == "multitask" else system
                 windows = _windows(root, study, next(iter(runs)), name, network)
@@ -186,8 +194,18 @@ def _held_out(root: Path, study: str, seeds: list[int], name: str) -> list[float
     return [v for v in values if v is not None]
 
 
+def _validation(root: Path, study: str, seeds: list[int], name: str, system: str) -> list[float]:
+    """The validation class-average F1 a recipe is chosen on: for the proposed network system
+    multitask's held-out F1 (:func:`_held_out`), for the baseline its in-sample F1 at the
+    searched thresholds (it has one decoder: nothing to choose between)."""
+    if system == "proposed":
+        return _held_out(root, study, seeds, name)
+    paths = (root / "runs" / study / f"seed-{seed}" / "bundles" / name / system / "thresholds.json" for seed in seeds)
+    return [json.loads(p.read_text())["validation_class_average_f1"] for p in paths if p.is_file()]
+
+
 def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
-    rows = ["| study | what changes | set | network | held-out validation class-avg F1, multitask (%) | overall F1 (%) | "
+    rows = ["| study | what changes | set | network | validation class-avg F1: multitask held-out, baseline in-sample (%) | overall F1 (%) | "
             "class-avg F1 (%) | overall F1, system multitask (%) | frame F1 (%) | onset error (frames) | "
             "reference: held-out validation / overall F1 / multitask / frame F1 |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -208,12 +226,12 @@ def _ablation_table(root: Path, seeds: list[int], chosen: list) -> list[str]:
             continue
         reference = "default"
         base = _tables(root, reference, list(runs))
-        for name in SETS:
+        for name in _sets(runs):
             for system in study.systems:
                 f1, cavg, activity, frame, onset = figures(runs, name, system)
                 b_f1, _, b_activity, b_frame, _ = figures(base, name, system)
-                held = _held_out(root, study.name, list(runs), name) if system == "proposed" else []
-                b_held = _held_out(root, reference, list(runs), name) if system == "proposed" else []
+                held = _validation(root, study.name, list(runs), name, system)
+                b_held = _validation(root, reference, list(runs), name, system)
                 rows.append(f"| {study.name} | {study.what} | {name} | {system} | {_ms(held)} | {_ms(f1)} | {_ms(cavg)} | "
                             f"{_ms(activity)} | {_ms(frame)} | {_ms(onset, 1)} | "
                             f"{reference}: {_ms(b_held)} / {_ms(b_f1)} / {_ms(b_activity)} / {_ms(b_frame)} |")
