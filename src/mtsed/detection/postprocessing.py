@@ -42,7 +42,7 @@ def class_votes(y_hat: np.ndarray, p_hat: np.ndarray, q_hat: np.ndarray, alphas:
     n = y_hat.shape[0]
     lo, hi = vote_bounds(p_hat, q_hat, segment_frames, radius)
     voting = y_hat[None, :] > np.asarray(alphas, np.float64)[:, None]  # (A, frames)
-    rows, cols = np.nonzero(voting)
+    rows, cols = np.divmod(np.flatnonzero(voting), n)  # np.nonzero's order, several times faster
     strength = np.ones(n) if unit else y_hat.astype(np.float64)
     if closeness > 0:
         nearer = np.minimum(p_hat, q_hat).astype(np.float64) * segment_frames
@@ -77,11 +77,13 @@ def median_filter_many(active: np.ndarray, windows: np.ndarray) -> np.ndarray:
     sums = np.concatenate([np.zeros((x.shape[0], 1), np.int32), np.cumsum(padded, axis=1, dtype=np.int32)], axis=1)
     n = x.shape[1]
     out = np.empty((x.shape[0], len(windows), n), bool)
+    counts = np.empty((x.shape[0], n), np.int32)
     for k, window in enumerate(windows):
         half = int(window) // 2
         if half == 0:
             out[:, k] = x > 0
             continue
         start = widest - half
-        out[:, k] = (sums[:, start + window:start + window + n] - sums[:, start:start + n]) > half
+        np.subtract(sums[:, start + window:start + window + n], sums[:, start:start + n], out=counts)
+        np.greater(counts, half, out=out[:, k])
     return out
