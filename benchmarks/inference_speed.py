@@ -22,10 +22,12 @@ import platform
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from mtsed.config import load_params
 from mtsed.model.network import CRNN, ModelSpec
 
 FRAMES, BANDS, CLASSES = 512, 40, 8
@@ -45,7 +47,7 @@ def _run(model: torch.nn.Module, x: torch.Tensor, precision: str, device: torch.
 def measure(size: int, batch: int, precision: str, channels_last: bool, compiled: bool, seconds: float,
             device: torch.device, torch_gru: bool = False) -> str:
     torch.manual_seed(0)
-    reference = CRNN(ModelSpec(n_classes=CLASSES, filters=size, hidden=size)).to(device).eval()
+    reference = CRNN(ModelSpec.of(replace(load_params().model, filters=size, hidden=size), CLASSES, BANDS, "proposed")).to(device).eval()
     model = CRNN(reference.spec).to(device).eval()
     model.load_state_dict(reference.state_dict())
     if torch_gru:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import platform
 import resource
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mtsed.config import load_params
 from mtsed.model.memory import reuse_freed_memory
 from mtsed.model.network import CRNN, ModelSpec, count_parameters, forward_flops
 from mtsed.model.training import batch_loss, optimiser_step
@@ -55,7 +57,8 @@ def as_before(model: CRNN) -> CRNN:
 def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, code: str) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
-    spec = ModelSpec(n_classes=CLASSES, filters=filters, hidden=hidden, distances="log")
+    model_cfg = dataclasses.replace(load_params().model, filters=filters, hidden=hidden)  # the default recipe's, resized
+    spec = ModelSpec.of(model_cfg, CLASSES, 40, "proposed")
     model = CRNN(spec)
     if code == "before":
         model = as_before(model)

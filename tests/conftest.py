@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from mtsed.config import Params, params_from_dict
+from mtsed.config import Params, load_params, params_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -46,6 +46,16 @@ def make_clip_folder(root: Path) -> Path:
         noise = 0.05 * rng.standard_normal(22050 * 3).astype(np.float32)
         sf.write(str(root / "background" / f"bg{i}.wav"), noise, 22050)
     return root
+
+
+def small_spec(n_classes: int, filters: int = 8, hidden: int = 6, **kwargs) -> "ModelSpec":
+    """A small network's spec; what a test does not name is the default recipe's (params.yaml's model section)."""
+    from mtsed.model.network import ModelSpec
+
+    model = load_params(REPO / "params.yaml").model
+    fields = {"n_mels": 40, "dropout": model.dropout, "residual": model.residual, "network": "proposed",
+              "distances": model.distances, **kwargs}
+    return ModelSpec(n_classes=n_classes, filters=filters, hidden=hidden, **fields)
 
 
 def tiny_params_dict(clip_folder: Path | None = None) -> dict:

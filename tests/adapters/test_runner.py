@@ -14,11 +14,11 @@ from tests.conftest import REPO, tiny_params_dict
 def test_options_get_defaults_and_bad_ones_are_named():
     train = STAGES["train"]
     with pytest.raises(ValueError, match="option 'fold' is required"):
-        train.options_from({"features": "f", "targets": "t", "system": "baseline", "out": "o"})
+        train.options_from({"features": "f", "targets": "t", "network": "baseline", "out": "o"})
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['folds'\]"):
-        train.options_from({"features": "f", "targets": "t", "fold": "0", "folds": "1", "system": "baseline", "out": "o"})
-    with pytest.raises(ValueError, match="system must be one of"):
-        train.options_from({"features": "f", "targets": "t", "fold": "0", "system": "multitask", "out": "o"})
+        train.options_from({"features": "f", "targets": "t", "fold": "0", "folds": "1", "network": "baseline", "out": "o"})
+    with pytest.raises(ValueError, match="network must be one of"):
+        train.options_from({"features": "f", "targets": "t", "fold": "0", "network": "multitask", "out": "o"})
     evaluate = STAGES["evaluate-set"].options_from({"data": "data/overlapping", "features": "f", "targets": "t", "out": "r"})
     assert (evaluate.outputs, evaluate.bundles, evaluate.models) == ("outputs", "bundles", "models")
     assert STAGES["clips"].options_from({}).cache_dir.endswith("debs")  # a default computed when asked

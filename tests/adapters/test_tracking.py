@@ -47,7 +47,7 @@ def _mtsed(*args: str) -> list[str]:
 def _train_cmd(ws: Path, fold: str, out: Path) -> str:
     return " ".join(_mtsed("--params", str(ws / "params.yaml"), "--metrics", str(out) + ".json", "train",
                            "--features", str(ws / "features/isolated"), "--targets", str(ws / "targets/isolated"),
-                           "--fold", fold, "--system", "proposed", "--out", str(out)))
+                           "--fold", fold, "--network", "proposed", "--out", str(out)))
 
 
 def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace: Path, tmp_path: Path):
@@ -73,7 +73,7 @@ def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace
     assert sorted(r.data.tags["mtsed.fold"] for r in children) == ["0", "1"]
     for child in children:
         tags = child.data.tags
-        assert tags["mtsed.stage"] == "train" and tags["mtsed.system"] == "proposed" and tags["mtsed.set"] == "isolated"
+        assert tags["mtsed.stage"] == "train" and tags["mtsed.network"] == "proposed" and tags["mtsed.set"] == "isolated"
         assert tags["mtsed.params_hash"] == parents[0].data.tags["mtsed.params_hash"]
         assert len(tags["mtsed.data_hash"]) == 16 and tags["mlflow.source.git.commit"]
         assert child.data.params["model.hidden"] == "8" and child.data.params["train.windows_per_epoch"] == "16"

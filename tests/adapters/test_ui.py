@@ -260,7 +260,7 @@ def test_postgresql_as_the_backend_store(tiny_workspace: Path, tmp_path: Path):
     ws = tiny_workspace
     with postgres_server() as database, mlflow_server(database, tmp_path / "artefacts", tmp_path / "server.log") as url:
         train = ["mtsed", "--params", str(ws / "params.yaml"), "train", "--features", str(ws / "features/isolated"),
-                 "--targets", str(ws / "targets/isolated"), "--fold", "0", "--system", "baseline", "--out", str(tmp_path / "fold-0")]
+                 "--targets", str(ws / "targets/isolated"), "--fold", "0", "--network", "baseline", "--out", str(tmp_path / "fold-0")]
         run_command(["mtsed", "--params", str(ws / "params.yaml"), "tracked", "--name", "on-postgres", "--", *train], tmp_path,
                     {"MLFLOW_TRACKING_URI": url, "MTSED_TRACKING": "on"})
         api = Api(url)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mtsed.config import AugmentConfig
+from mtsed.data.augment import NONE
 from mtsed.features.logmel import Standardiser
 from mtsed.data.windows import (
     Recordings,
@@ -94,7 +95,7 @@ def test_remix_needs_window_distances():
         WindowOptions(16, "recording", AugmentConfig(remix=0.5))
 
 
-def _sampler(tmp_path: Path, aug: AugmentConfig = AugmentConfig(), seed: int = 3) -> WindowSampler:
+def _sampler(tmp_path: Path, aug: AugmentConfig = NONE, seed: int = 3) -> WindowSampler:
     rng = np.random.default_rng(0)
     for folder in ("f", "t"):
         (tmp_path / folder).mkdir(exist_ok=True)

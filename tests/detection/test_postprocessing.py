@@ -7,7 +7,8 @@ from scipy.ndimage import median_filter
 
 from mtsed.detection.outputs import network_outputs
 from mtsed.detection.postprocessing import class_votes, median_filter_binary
-from mtsed.model.network import CRNN, ModelSpec
+from mtsed.model.network import CRNN
+from tests.conftest import small_spec
 
 T = 32
 
@@ -51,7 +52,7 @@ def test_binary_median_filter_equals_scipy(window):
 @pytest.mark.parametrize("frames", [5, T, 3 * T + 7])
 def test_network_outputs_match_manual_segments(frames):
     torch.manual_seed(0)
-    model = CRNN(ModelSpec(n_classes=2, filters=8, hidden=8)).eval()
+    model = CRNN(small_spec(2, filters=8, hidden=8, distances="linear")).eval()  # outputs as the network gives them
     features = np.random.default_rng(1).standard_normal((frames, 40)).astype(np.float32)
     out = network_outputs(model, features, T, batch_size=2)
     assert out.shape == (frames, 6)

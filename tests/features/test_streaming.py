@@ -13,7 +13,8 @@ from mtsed.config import FeatureConfig
 from mtsed.detection.decoders import decode
 from mtsed.features.logmel import MEL_BLOCK, log_mel
 from mtsed.detection.outputs import SegmentRunner, network_outputs
-from mtsed.model.network import CRNN, ModelSpec
+from mtsed.model.network import CRNN
+from tests.conftest import small_spec
 from mtsed.features.streaming import LogMelStream, read_blocks, stream_log_mel
 
 CFG = FeatureConfig()
@@ -63,7 +64,7 @@ def test_log_mel_stream_keeps_only_one_frame_of_context():
 @pytest.mark.parametrize("cuts", [[], [1], [511, 1000, 1001], [2048, 2049], list(range(7, 3000, 333))])
 def test_segment_runner_equals_network_outputs_bit_for_bit(cuts: list[int]):
     torch.manual_seed(0)
-    model = CRNN(ModelSpec(n_classes=2, filters=8, hidden=8)).eval()
+    model = CRNN(small_spec(2, filters=8, hidden=8)).eval()
     features = np.random.default_rng(1).standard_normal((2 * 4 * 128 + 77, 40)).astype(np.float32)
     runner = SegmentRunner(model, 128, batch_size=4)
     for piece in np.split(features, cuts):

@@ -68,7 +68,7 @@ def test_total_is_the_weighted_sum_unweighted_by_default_and_baseline_uses_bce_o
     assert weighted["total"].item() == pytest.approx(
         (losses["classification"] + 10 * losses["distance"] + 0.5 * losses["confidence"]).item(), rel=1e-6
     )
-    baseline = multitask_loss(outputs[..., :2], targets, system="baseline")
+    baseline = multitask_loss(outputs[..., :2], targets, network="baseline")
     assert set(baseline) == {"total", "classification"}
     assert baseline["total"].item() == pytest.approx(classification_loss(outputs[..., :2], targets[..., :2]).item(), rel=1e-6)
 

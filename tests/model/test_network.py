@@ -2,18 +2,19 @@ import pytest
 import torch
 
 from mtsed.model.network import CRNN, ModelSpec, count_parameters
+from tests.conftest import small_spec as spec
 
 
-@pytest.mark.parametrize("system, residual, outputs", [("proposed", "sum", 24), ("proposed", "concat", 24), ("baseline", "sum", 8)])
-def test_output_shape_and_range(system, residual, outputs):
-    model = CRNN(ModelSpec(n_classes=8, filters=8, hidden=6, residual=residual, system=system)).eval()
+@pytest.mark.parametrize("network, residual, outputs", [("proposed", "sum", 24), ("proposed", "concat", 24), ("baseline", "sum", 8)])
+def test_output_shape_and_range(network, residual, outputs):
+    model = CRNN(spec(8, residual=residual, network=network)).eval()
     out = model(torch.randn(2, 37, 40))
     assert out.shape == (2, 37, outputs)
     assert out.min() >= 0 and out.max() <= 1
 
 
 def test_time_length_is_kept_and_frames_do_not_leak_across_batch():
-    model = CRNN(ModelSpec(n_classes=3, filters=4, hidden=4)).eval()
+    model = CRNN(spec(3, filters=4, hidden=4)).eval()
     x = torch.randn(2, 50, 40)
     single = model(x[:1])
     both = model(x)
@@ -21,8 +22,7 @@ def test_time_length_is_kept_and_frames_do_not_leak_across_batch():
 
 
 def test_paper_configuration_builds_and_runs():
-    spec = ModelSpec(n_classes=16, filters=256, hidden=256)
-    model = CRNN(spec).eval()
+    model = CRNN(spec(16, filters=256, hidden=256)).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 512, 40))
     assert out.shape == (1, 512, 48)
@@ -34,14 +34,23 @@ def test_paper_configuration_builds_and_runs():
 
 
 def test_concat_widens_the_output_layer():
-    assert CRNN(ModelSpec(4, filters=8, hidden=6, residual="concat")).output.in_features == 24
-    assert CRNN(ModelSpec(4, filters=8, hidden=6, residual="sum")).output.in_features == 12
+    assert CRNN(spec(4, residual="concat")).output.in_features == 24
+    assert CRNN(spec(4, residual="sum")).output.in_features == 12
 
 
-@pytest.mark.parametrize("kwargs", [{"n_mels": 20}, {"residual": "add"}, {"system": "other"}])
+@pytest.mark.parametrize("kwargs", [{"n_mels": 20}, {"residual": "add"}, {"network": "other"}, {"distances": "cubic"}])
 def test_bad_specs_are_refused(kwargs):
     with pytest.raises(ValueError):
-        ModelSpec(n_classes=2, **kwargs)
+        spec(2, **kwargs)
+
+
+def test_specs_saved_before_the_names_changed_still_load():
+    saved = {"n_classes": 2, "n_mels": 40, "filters": 8, "hidden": 6, "dropout": 0.25, "residual": "sum", "system": "baseline"}
+    assert ModelSpec.from_saved(saved) == spec(2, network="baseline", distances="linear")  # no encoding saved: linear
+
+
+def test_parameters_are_counted_without_building_the_weights():
+    assert count_parameters(spec(5)) == count_parameters(CRNN(spec(5)))
 
 
 @pytest.mark.parametrize("residual", ["sum", "concat"])
@@ -50,17 +59,17 @@ def test_forward_flops_match_torch_flop_counter(residual):
 
     from mtsed.model.network import forward_flops
 
-    spec = ModelSpec(n_classes=5, filters=16, hidden=12, residual=residual)
+    small = spec(5, filters=16, hidden=12, residual=residual, distances="linear")
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        CRNN(spec).eval()(torch.randn(1, 64, 40))
-    assert forward_flops(spec, 64) == counter.get_total_flops()
+        CRNN(small).eval()(torch.randn(1, 64, 40))
+    assert forward_flops(small, 64) == counter.get_total_flops()
 
 
 def test_relu_after_the_pool_computes_what_relu_before_it_did():
     from torch import nn
 
     torch.manual_seed(0)
-    block = CRNN(ModelSpec(n_classes=2, filters=6, hidden=4, dropout=0.0)).convs[0].train()
+    block = CRNN(spec(2, filters=6, hidden=4, dropout=0.0)).convs[0].train()
     conv, norm, pool, relu, _ = block
     paper_order = nn.Sequential(conv, norm, nn.ReLU(), pool)  # conv -> BN -> ReLU -> pool, as SPEC section 4 writes it
     x = torch.randn(3, 1, 40, 30)

@@ -8,10 +8,10 @@ import torch
 
 from mtsed.io.events import Event
 from mtsed.features.logmel import Standardiser
-from mtsed.model.network import ModelSpec
 from mtsed.data.windows import Recordings, SegmentDataset, WindowOptions, WindowSampler, validation_set
 from mtsed.data.targets import encode
-from mtsed.model.training import TrainSettings, load_checkpoint, train_model
+from mtsed.model.training import load_checkpoint, train_model
+from tests.conftest import REPO, small_spec
 
 T = 32
 
@@ -35,14 +35,25 @@ def _tiny_set(folder: Path, n: int = 4) -> tuple[WindowSampler, SegmentDataset]:
     return train, validation_set(Recordings(folder / "f", folder / "t", ids[-1:]), std, options)
 
 
-SPEC = ModelSpec(n_classes=2, filters=8, hidden=8, dropout=0.1)
+SPEC = small_spec(2, filters=8, hidden=8, dropout=0.1, distances="linear")
+
+
+def _recipe(epochs: int, **changes) -> tuple:
+    """``(train section, epochs)``: the default recipe (params.yaml) with ``changes``, for ``epochs`` epochs."""
+    import dataclasses
+
+    from mtsed.config import LossWeights, load_params
+
+    if "loss_weights" in changes:
+        changes["loss_weights"] = LossWeights(*changes["loss_weights"])
+    return dataclasses.replace(load_params(REPO / "params.yaml").train, **changes), epochs
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_a_tiny_set_is_overfitted(tmp_path: Path, precision: str):
     train, val = _tiny_set(tmp_path)
-    settings = TrainSettings(epochs=25, batch_size=4, learning_rate=3e-3, cpu_precision=precision)
-    history = train_model(SPEC, settings, train, val, tmp_path / "run")
+    settings = _recipe(25, batch_size=4, learning_rate=3e-3, cpu_precision=precision)
+    history = train_model(SPEC, *settings, train, val, tmp_path / "run")
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert '"filters": 8' in best["config"] and f'"cpu_precision": "{precision}"' in best["config"]
@@ -60,11 +71,11 @@ def test_the_forward_precision_is_fp16_on_cuda_and_the_setting_on_the_cpu():
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 def test_resumed_run_ends_with_the_same_weights(tmp_path: Path, schedule: str):
     train, val = _tiny_set(tmp_path)
-    settings = TrainSettings(epochs=4, batch_size=2, learning_rate=1e-3, seed=7, lr_schedule=schedule, loss_weights=(1.0, 5.0, 0.5))
-    full = train_model(SPEC, settings, train, val, tmp_path / "full")
-    train_model(SPEC, settings, train, val, tmp_path / "part", stop_after=2)  # "killed" after 2 epochs
+    settings = _recipe(4, batch_size=2, learning_rate=1e-3, seed=7, lr_schedule=schedule, loss_weights=(1.0, 5.0, 0.5))
+    full = train_model(SPEC, *settings, train, val, tmp_path / "full")
+    train_model(SPEC, *settings, train, val, tmp_path / "part", stop_after=2)  # "killed" after 2 epochs
     assert load_checkpoint(tmp_path / "part" / "last.pt")["epoch"] == 2
-    resumed = train_model(SPEC, settings, train, val, tmp_path / "part")
+    resumed = train_model(SPEC, *settings, train, val, tmp_path / "part")
     for key in ("train_loss", "validation_loss"):
         assert resumed[key] == full[key]
     a, b = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "part" / "last.pt")
@@ -84,16 +95,16 @@ def test_checkpoints_refuse_pickled_code(tmp_path: Path):
 
 def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path: Path):
     train, val = _tiny_set(tmp_path)
-    train_model(SPEC, TrainSettings(epochs=2, batch_size=2, seed=1), train, val, tmp_path / "run")
+    train_model(SPEC, *_recipe(2, batch_size=2, seed=1), train, val, tmp_path / "run")
     with pytest.warns(UserWarning, match="other settings"):
-        history = train_model(SPEC, TrainSettings(epochs=3, batch_size=2, seed=2), train, val, tmp_path / "run")
+        history = train_model(SPEC, *_recipe(3, batch_size=2, seed=2), train, val, tmp_path / "run")
     assert len(history["train_loss"]) == 3
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path: Path):
     train, val = _tiny_set(tmp_path)
-    settings = TrainSettings(epochs=2, batch_size=4, learning_rate=1e-3, lr_schedule="cosine")
-    train_model(SPEC, settings, train, val, tmp_path / "run")
+    settings = _recipe(2, batch_size=4, learning_rate=1e-3, lr_schedule="cosine")
+    train_model(SPEC, *settings, train, val, tmp_path / "run")
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state["scheduler"]["last_epoch"] == 2 * 3  # 12 windows in batches of 4, two epochs
     assert state["optimiser"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
@@ -102,7 +113,7 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path: Path):
 def test_a_log_gets_one_line_per_epoch_and_no_bar_updates(tmp_path: Path, capsys):
     """stderr is not a terminal under pytest, as in `dvc repro` or a Kubeflow pod."""
     train, val = _tiny_set(tmp_path)
-    history = train_model(SPEC, TrainSettings(epochs=3, batch_size=2, seed=1), train, val, tmp_path / "run")
+    history = train_model(SPEC, *_recipe(3, batch_size=2, seed=1), train, val, tmp_path / "run")
     err = capsys.readouterr().err
     assert "\r" not in err
     lines = [line for line in err.splitlines() if line.startswith("epoch ")]
@@ -114,7 +125,7 @@ def test_an_interrupt_says_where_it_stopped_and_the_rerun_says_it_resumes(tmp_pa
     from mtsed.model.training import TrainingInterrupted
 
     train, val = _tiny_set(tmp_path)
-    settings = TrainSettings(epochs=4, batch_size=2, seed=3)
+    settings = _recipe(4, batch_size=2, seed=3)
 
     def ctrl_c_after_two(epoch: int, _: dict) -> None:
         if epoch == 2:
@@ -122,9 +133,9 @@ def test_an_interrupt_says_where_it_stopped_and_the_rerun_says_it_resumes(tmp_pa
 
     with pytest.raises(TrainingInterrupted, match=r"fold 0 of proposed: stopped during training; last saved epoch 2/4 in .*last.pt; "
                                                   r"rerun to resume"):
-        train_model(SPEC, settings, train, val, tmp_path / "run", on_epoch=ctrl_c_after_two, name="fold 0 of proposed")
+        train_model(SPEC, *settings, train, val, tmp_path / "run", on_epoch=ctrl_c_after_two, name="fold 0 of proposed")
     capsys.readouterr()
-    history = train_model(SPEC, settings, train, val, tmp_path / "run", name="fold 0 of proposed")
+    history = train_model(SPEC, *settings, train, val, tmp_path / "run", name="fold 0 of proposed")
     assert "resuming fold 0 of proposed at epoch 3/4" in capsys.readouterr().err and len(history["train_loss"]) == 4
 
 
@@ -139,9 +150,9 @@ def test_warmup_rises_linearly_then_the_schedule_takes_over():
 
 def test_a_log_distance_network_trains_and_records_its_encoding(tmp_path: Path):
     train, val = _tiny_set(tmp_path)
-    spec = ModelSpec(n_classes=2, filters=8, hidden=8, dropout=0.1, distances="log")
-    settings = TrainSettings(epochs=2, batch_size=4, learning_rate=3e-3, distance_loss="smooth-l1", warmup=0.2, lr_schedule="cosine")
-    history = train_model(spec, settings, train, val, tmp_path / "run")
+    spec = small_spec(2, filters=8, hidden=8, dropout=0.1, distances="log")
+    settings = _recipe(2, batch_size=4, learning_rate=3e-3, distance_loss="smooth-l1", warmup=0.2, lr_schedule="cosine")
+    history = train_model(spec, *settings, train, val, tmp_path / "run")
     assert history["train_loss"][-1] < history["train_loss"][0] and all(np.isfinite(history["validation_loss"]))
     import json
 
@@ -154,8 +165,8 @@ def test_the_checkpoint_kept_is_the_epoch_its_criterion_prefers(tmp_path: Path):
 
     train, val = _tiny_set(tmp_path)
     for criterion in ("loss", "frame-f1", "last"):
-        settings = TrainSettings(epochs=5, batch_size=4, learning_rate=3e-3, checkpoint=criterion)
-        history = train_model(SPEC, settings, train, val, tmp_path / criterion)
+        settings = _recipe(5, batch_size=4, learning_rate=3e-3, checkpoint=criterion)
+        history = train_model(SPEC, *settings, train, val, tmp_path / criterion)
         assert len(history["validation_frame_f1"]) == 5 and all(0 <= f <= 1 for f in history["validation_frame_f1"])
         kept = load_checkpoint(tmp_path / criterion / "best.pt")["epoch"]
         assert kept == chosen_epoch(history, criterion) + 1

@@ -17,15 +17,15 @@ from mtsed.stages.training import partial_dir
 from mtsed.model.training import load_checkpoint
 
 
-def _train(workspace: Path, out: Path, fold: str = "0", system: str = "proposed", name: str = "isolated") -> dict:
+def _train(workspace: Path, out: Path, fold: str = "0", network: str = "proposed", name: str = "isolated") -> dict:
     params = load_params(workspace / "params.yaml")
-    return training.train(params.model, params.train, workspace / "features" / name, workspace / "targets" / name, fold, system, out)
+    return training.train(params.model, params.train, workspace / "features" / name, workspace / "targets" / name, fold, network, out)
 
 
-@pytest.mark.parametrize("system, outputs", [("proposed", 9), ("baseline", 3)])
-def test_train_stage_writes_a_self_describing_model(tiny_workspace: Path, tmp_path: Path, system: str, outputs: int):
+@pytest.mark.parametrize("network, outputs", [("proposed", 9), ("baseline", 3)])
+def test_train_stage_writes_a_self_describing_model(tiny_workspace: Path, tmp_path: Path, network: str, outputs: int):
     out = tmp_path / "models" / "fold-1"
-    metrics = _train(tiny_workspace, out, fold="1", system=system)
+    metrics = _train(tiny_workspace, out, fold="1", network=network)
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "history.json", "last.pt"]
     assert not partial_dir(out).exists()
     best = load_checkpoint(out / "best.pt")
@@ -45,17 +45,17 @@ def test_overlapping_set_uses_its_own_epochs(tiny_workspace: Path, tmp_path: Pat
     assert metrics["epochs"] == load_params(tiny_workspace / "params.yaml").train.epochs.overlapping
 
 
-def test_unknown_fold_and_system_are_named(tiny_workspace: Path, tmp_path: Path):
+def test_unknown_fold_and_network_are_named(tiny_workspace: Path, tmp_path: Path):
     with pytest.raises(ValueError, match=r"no fold '7'.*\['0', '1', '2'\]"):
         _train(tiny_workspace, tmp_path / "m", fold="7")
-    with pytest.raises(ValueError, match="system must be one of"):
-        _train(tiny_workspace, tmp_path / "m", system="fancy")
+    with pytest.raises(ValueError, match="network must be one of"):
+        _train(tiny_workspace, tmp_path / "m", network="fancy")
 
 
 def _cli_train(workspace: Path, params: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "mtsed.cli", "--params", str(params), "train",
             "--features", str(workspace / "features/isolated"), "--targets", str(workspace / "targets/isolated"),
-            "--fold", "0", "--system", "proposed", "--out", str(out)]
+            "--fold", "0", "--network", "proposed", "--out", str(out)]
 
 
 def test_a_killed_training_process_resumes_to_the_same_weights(tiny_workspace: Path, tmp_path: Path):

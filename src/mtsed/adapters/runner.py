@@ -99,7 +99,7 @@ def _run_targets(params: Params, o: Options, run: tracking.Run) -> dict:
 
 
 def _run_train(params: Params, o: Options, run: tracking.Run) -> dict:
-    return training.train(params.model, params.train, Path(o.features), Path(o.targets), o.fold, o.system, Path(o.out),
+    return training.train(params.model, params.train, Path(o.features), Path(o.targets), o.fold, o.network, Path(o.out),
                         on_epoch=lambda epoch, values: run.log_metrics(values, step=epoch))
 
 
@@ -148,7 +148,7 @@ def _register_detectors(run: tracking.Run, set_name: str, data: Path, bundles: d
 
 
 def _train_summary(o: Options, metrics: dict) -> tuple[dict, list]:
-    prefix = f"{_set_of(o.features)}.{o.system}.fold-{o.fold}"
+    prefix = f"{_set_of(o.features)}.{o.network}.fold-{o.fold}"
     return {f"{prefix}.{k}": metrics[k] for k in ("segments_per_second", "best_validation_loss")}, []
 
 
@@ -179,20 +179,20 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           (Option("data"), Option("features"), Option("out")),
           _run_targets, inputs=lambda o: [o.data, o.features], tags=lambda o: {"set": _set_of(o.data)},
           artifacts=lambda o: [Path(o.out) / "manifest.json"]),
-    Stage("train", "train one system on one cross-validation fold",
+    Stage("train", "train one network on one cross-validation fold",
           (Option("features", "features folder of one data set"), Option("targets", "targets folder of the same data set"),
            Option("fold", "fold name (0, 1, ... as in the features manifest)"),
-           Option("system", "network: proposed (multi-task) or baseline", choices=NETWORKS),
+           Option("network", "proposed (multi-task) or baseline", choices=NETWORKS),
            Option("out", "model folder (best.pt, last.pt, history.json, config.json)")),
           _run_train, inputs=lambda o: [o.features, o.targets], summary=_train_summary,
-          tags=lambda o: {"set": _set_of(o.features), "system": o.system, "fold": o.fold},
+          tags=lambda o: {"set": _set_of(o.features), "network": o.network, "fold": o.fold},
           artifacts=lambda o: [Path(o.out) / n for n in ("best.pt", "config.json", "history.json")]),
     Stage("ensemble", "outputs of every fold model on validation and evaluation recordings",
-          (Option("features"), Option("models", "folder holding fold-*/best.pt of one system"), Option("out")),
+          (Option("features"), Option("models", "folder holding fold-*/best.pt of one network"), Option("out")),
           _run_ensemble, inputs=lambda o: [o.features, o.models], artifacts=lambda o: [Path(o.out) / "manifest.json"],
-          tags=lambda o: {"set": _set_of(o.features), "system": Path(o.models).name}),
+          tags=lambda o: {"set": _set_of(o.features), "network": Path(o.models).name}),
     Stage("thresholds", "per-class threshold search; writes the model bundle",
-          (Option("data", "data set folder (reference events)"), Option("outputs", "ensemble stage output of one system"),
+          (Option("data", "data set folder (reference events)"), Option("outputs", "ensemble stage output of one network"),
            Option("models"), Option("out", "bundle folder (bundle.pt, thresholds.json)"),
            Option("system", "system whose bundle to write (default: the network's own; multitask reads the proposed network)",
                   default="", choices=("", *SYSTEMS))),

@@ -1,8 +1,11 @@
 """Typed, frozen configuration read from ``params.yaml`` in exactly one place.
 
 Every section of ``params.yaml`` maps onto one dataclass below.  Unknown keys, missing keys
-and out-of-range values raise :class:`ConfigError` naming the dotted key, so a typo in a
-parameter file fails loudly instead of silently falling back to a default.
+and out-of-range values raise :class:`ConfigError` naming the dotted key, so a typo or a
+deleted line in a parameter file fails loudly instead of silently falling back to a default:
+``params.yaml`` is the only source of a run's recipe.  The dataclasses' own defaults serve code
+that builds a section directly (tests, notebooks); they equal ``params.yaml``'s values, and
+``tests/config/test_config.py`` holds them equal.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from mtsed.config.data import (
     DataConfig,
     EventConfig,
     IsolatedSetConfig,
+    IsolatedSource,
     OverlappingSetConfig,
     PrepareConfig,
     SetSource,
@@ -40,7 +44,7 @@ from mtsed.config.training import (
 from mtsed.config.layout import SETS
 
 __all__ = ["ITC_IRST_LABELS", "AugmentConfig", "ClipsConfig", "ConfigError", "DataConfig", "FeatureConfig", "FoldLists",
-           "EventConfig", "IsolatedSetConfig", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",
+           "EventConfig", "IsolatedSetConfig", "IsolatedSource", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",
            "SetSource", "TargetConfig", "ThresholdConfig", "TrackingConfig", "TrainConfig", "_check_range", "load_params",
            "params_from_dict"]
 
@@ -125,10 +129,8 @@ def _build(cls: type, mapping: Any, prefix: str) -> Any:
     kwargs = {}
     for name, field in fields.items():
         key = f"{prefix}.{name}" if prefix else name
-        if name not in mapping:
-            has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
-            _require(has_default, key, "is missing")
-            continue
+        _require(name in mapping, key, "is missing (a parameter file names every key: copy it from the params.yaml "
+                 "that ships with mtsed)")
         kwargs[name] = _convert(hints[name], mapping[name], key)
     try:
         return cls(**kwargs)

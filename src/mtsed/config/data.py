@@ -36,13 +36,13 @@ class IsolatedSetConfig:
     """
 
     labels: tuple[str, ...]
-    sessions: int = 6
+    sessions: int = 5
     test_sessions: int = 2
-    session_seconds: float = 60.0
+    session_seconds: float = 300.0
     gap_seconds: tuple[float, float] = (0.5, 3.0)
     snr_db: tuple[float, float] = (0.0, 15.0)
-    sources_per_label: int = 0  # 0: every clip of the label is a source
-    rooms: int = 2  # background clips that recur as the sessions' rooms (session k: room k mod rooms)
+    sources_per_label: int = 6  # 0: every clip of the label is a source
+    rooms: int = 1  # background clips that recur as the sessions' rooms (session k: room k mod rooms)
     speed_variation: float = 0.04  # tape-style: pitch and duration change together
     eq_db: float = 3.0
 
@@ -65,7 +65,7 @@ class OverlappingSetConfig:
     """TUT-SED-Synthetic-2016-style set: polyphonic mixtures split train/validation/evaluation."""
 
     labels: tuple[str, ...]
-    mixtures: tuple[int, int, int] = (12, 4, 4)  # train, validation, evaluation
+    mixtures: tuple[int, int, int] = (60, 20, 20)  # train, validation, evaluation
     mixture_seconds: float = 40.0
     events_per_minute: float = 40.0
     max_polyphony: int = 4
@@ -138,8 +138,6 @@ class SetSource:
 
     source: str = "generated"
     root: str = ""  # folder holding the real set
-    test_sessions: tuple[str, ...] = ()  # itc-irst: the sessions held out for test
-    labels: tuple[str, ...] = ()  # itc-irst: evaluated labels (empty: the paper's 12); the rest is background
 
     @property
     def generated(self) -> bool:
@@ -147,10 +145,19 @@ class SetSource:
 
 
 @dataclass(frozen=True)
+class IsolatedSource(SetSource):
+    """Where the isolated set comes from, and for a real ITC-Irst which sessions are the
+    test split and which labels are evaluated."""
+
+    test_sessions: tuple[str, ...] = ()  # itc-irst: the sessions held out for test
+    labels: tuple[str, ...] = ()  # itc-irst: evaluated labels (empty: the paper's 12); the rest is background
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Stage ``prepare``: the source of each set (``data.isolated``, ``data.overlapping``)."""
 
-    isolated: SetSource = SetSource()
+    isolated: IsolatedSource = IsolatedSource()
     overlapping: SetSource = SetSource()
 
     def __post_init__(self) -> None:

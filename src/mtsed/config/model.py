@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from mtsed.config.base import _require
 
+DISTANCE_ENCODINGS = ("linear", "log")  # how the distance head encodes d/T (mtsed.model.distances)
+RESIDUALS = ("sum", "concat")  # how the residual branch joins the recurrent one (SPEC section 4)
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -56,11 +59,11 @@ class ModelConfig:
     hidden: int = 64  # H per GRU direction
     dropout: float = 0.25
     residual: str = "sum"  # "sum" or "concat"
-    distances: str = "linear"  # linear (paper): p = d/T; log: log1p(d)/log1p(T) (mtsed.model.distances)
+    distances: str = "log"  # linear (paper): p = d/T; log: log1p(d)/log1p(T) (mtsed.model.distances)
 
     def __post_init__(self) -> None:
         _require(self.filters >= 1, "filters", "must be >= 1")
         _require(self.hidden >= 1, "hidden", "must be >= 1")
         _require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
-        _require(self.residual in ("sum", "concat"), "residual", "must be 'sum' or 'concat'")
-        _require(self.distances in ("linear", "log"), "distances", "must be 'linear' or 'log'")
+        _require(self.residual in RESIDUALS, "residual", f"must be one of {', '.join(RESIDUALS)}")
+        _require(self.distances in DISTANCE_ENCODINGS, "distances", f"must be one of {', '.join(DISTANCE_ENCODINGS)}")

@@ -7,6 +7,18 @@ from dataclasses import dataclass
 from mtsed.config.base import _check_range, _require
 from mtsed.config.systems import DECODER_NAMES
 
+# the choices of section train, named once: config checks params against them, the library its arguments
+SAMPLINGS = ("random", "grid")
+DISTANCE_READINGS = ("window", "recording")  # where distance targets are measured (mtsed.data.windows)
+LR_SCHEDULES = ("constant", "cosine")
+DISTANCE_LOSSES = ("squared", "smooth-l1")  # mtsed.model.losses
+CPU_PRECISIONS = ("fp32", "bf16")
+CHECKPOINTS = ("loss", "frame-f1", "last")  # which epoch best.pt holds (mtsed.model.training)
+
+
+def _one_of(value: str, choices: tuple[str, ...], key: str) -> None:
+    _require(value in choices, key, f"must be one of {', '.join(choices)}")
+
 
 @dataclass(frozen=True)
 class PerSet:
@@ -39,7 +51,7 @@ class LossWeights:
     """Weights of the three losses in the total (SPEC section 5; the paper: 1, 1, 1)."""
 
     classification: float = 1.0
-    distance: float = 1.0
+    distance: float = 0.3
     confidence: float = 1.0
 
     def __post_init__(self) -> None:
@@ -53,14 +65,14 @@ class LossWeights:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training-time augmentation (:mod:`mtsed.data.augment`); everything off by default."""
+    """Training-time augmentation (:mod:`mtsed.data.augment`)."""
 
-    remix: float = 0.0  # probability of adding a second random training window (power domain)
+    remix: float = 0.5  # probability of adding a second random training window (power domain)
     remix_gain_db: tuple[float, float] = (-12.0, 0.0)
     time_masks: int = 0
-    time_mask_frames: int = 0
+    time_mask_frames: int = 40
     freq_masks: int = 0
-    freq_mask_bands: int = 0
+    freq_mask_bands: int = 6
 
     def __post_init__(self) -> None:
         _require(0 <= self.remix <= 1, "remix", "must be a probability in [0, 1]")
@@ -88,27 +100,27 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # constant, or cosine: decays to 0 over the run's steps
     warmup: float = 0.0  # fraction of the run's steps over which the rate rises from 0 (0: none, the paper)
-    distance_loss: str = "squared"  # squared (paper), or smooth-l1 over active class-frames (mtsed.model.losses)
+    distance_loss: str = "smooth-l1"  # squared (paper), or smooth-l1 over active class-frames (mtsed.model.losses)
     cpu_precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast on the CPU (CUDA: fp16)
     checkpoint: str = "loss"  # the epoch kept as best.pt: lowest validation loss, highest validation frame-f1, or last
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     loss_weights: LossWeights = LossWeights()
     augment: AugmentConfig = AugmentConfig()
-    epochs: PerSet = PerSet(12, 10)
-    folds: FoldLists = FoldLists((0, 1, 2, 3), (0,))
+    epochs: PerSet = PerSet(6, 5)
+    folds: FoldLists = FoldLists((0, 1, 2), (0,))
 
     def __post_init__(self) -> None:
         _require(self.windows_per_epoch >= 0, "windows_per_epoch", "must be >= 0 (0: every window once, hop 1)")
-        _require(self.sampling in ("random", "grid"), "sampling", "must be 'random' or 'grid'")
-        _require(self.distance_targets in ("window", "recording"), "distance_targets", "must be 'window' or 'recording'")
+        _one_of(self.sampling, SAMPLINGS, "sampling")
+        _one_of(self.distance_targets, DISTANCE_READINGS, "distance_targets")
         _require(self.batch_size >= 1, "batch_size", "must be >= 1")
         _require(0 < self.learning_rate < 1, "learning_rate", "must be in (0, 1)")
-        _require(self.lr_schedule in ("constant", "cosine"), "lr_schedule", "must be 'constant' or 'cosine'")
+        _one_of(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
         _require(0 <= self.warmup < 1, "warmup", "must be a fraction in [0, 1)")
-        _require(self.distance_loss in ("squared", "smooth-l1"), "distance_loss", "must be 'squared' or 'smooth-l1'")
-        _require(self.cpu_precision in ("fp32", "bf16"), "cpu_precision", "must be 'fp32' or 'bf16'")
-        _require(self.checkpoint in ("loss", "frame-f1", "last"), "checkpoint", "must be 'loss', 'frame-f1' or 'last'")
+        _one_of(self.distance_loss, DISTANCE_LOSSES, "distance_loss")
+        _one_of(self.cpu_precision, CPU_PRECISIONS, "cpu_precision")
+        _one_of(self.checkpoint, CHECKPOINTS, "checkpoint")
         _require(self.num_workers >= 0, "num_workers", "must be >= 0")
         _require(self.distance_targets == "window" or self.augment.remix == 0, "augment.remix",
                  "needs distance_targets: window (remixed windows have no recording-level distances)")
@@ -122,7 +134,8 @@ class ThresholdConfig:
     smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
     variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
-    multitask: tuple[str, ...] = ("bounded",)  # system multitask: the one with the best validation F1
+    multitask: tuple[str, ...] = ("bounded", "bounded-10", "bounded-3", "capped-8", "capped-16", "weighted-4", "confidence-log",
+                                  "activity")  # system multitask: the one with the best held-out validation F1
     multitask_per_class: bool = True  # system multitask picks a decoder per class (shrunk as thresholds are)
 
     def __post_init__(self) -> None:

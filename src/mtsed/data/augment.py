@@ -21,6 +21,8 @@ import numpy as np
 
 from mtsed.config import AugmentConfig as Augmentation
 
+NONE = Augmentation(remix=0.0, time_masks=0, freq_masks=0)  # windows as they are (validation, evaluation)
+
 
 def remix(x: np.ndarray, targets: np.ndarray, partner: tuple[np.ndarray, np.ndarray], gain_db: tuple[float, float],
           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

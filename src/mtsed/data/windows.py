@@ -31,11 +31,11 @@ import torch
 from torch.utils.data import Dataset
 
 from mtsed.config.layout import repro_command
-from mtsed.data.augment import Augmentation, remix, spec_masks
+from mtsed.config.training import DISTANCE_READINGS
+from mtsed.data.augment import NONE, Augmentation, remix, spec_masks
 from mtsed.features.logmel import Standardiser
 from mtsed.io.fileio import read_frames
 
-DISTANCE_READINGS = ("window", "recording")
 SAMPLINGS = ("random", "grid")
 
 
@@ -120,7 +120,7 @@ class WindowOptions:
 
     segment_frames: int
     distances: str = "window"  # see the module docstring
-    augmentation: Augmentation = Augmentation()
+    augmentation: Augmentation = NONE
 
     def __post_init__(self) -> None:
         if self.distances not in DISTANCE_READINGS:

@@ -271,7 +271,7 @@ def load_bundle(path: Path) -> Bundle:
         raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads "
                          f"{', '.join(READABLE_FORMATS)}); {REBUILD}, or use the mtsed that wrote it")
     folds = tuple(
-        FoldModel(f["name"], ModelSpec(**f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
+        FoldModel(f["name"], ModelSpec.from_saved(f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
         for f, weights in zip(meta["folds"], raw["weights"])
     )
     common = (meta["system"], meta["decoder"], tuple(meta["labels"]), FeatureConfig(**meta["features"]), int(meta["segment_frames"]),
@@ -292,5 +292,5 @@ def load_fold_model(checkpoint: Path) -> tuple[FoldModel, dict]:
 
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
-    spec = ModelSpec(**config["model"])
+    spec = ModelSpec.from_saved(config["model"])
     return FoldModel(str(config["fold"]), spec, state["model"], config["standardiser"]), config

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-KINDS = ("linear", "log")
+from mtsed.config.model import DISTANCE_ENCODINGS as KINDS
 
 
 def _check(kind: str) -> None:

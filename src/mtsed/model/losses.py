@@ -9,10 +9,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mtsed.config.training import DISTANCE_LOSSES
 from mtsed.model import distances
 
 IOU_EPS = 1e-6
-DISTANCE_LOSSES = ("squared", "smooth-l1")
 SMOOTH_L1_BETA = 0.05  # encoded units: quadratic within ~1.5 frames of a boundary (log encoding, T=512)
 INACTIVE_WEIGHT = 0.1  # smooth-l1: weight of inactive class-frames, whose distances are 0 and trivial
 
@@ -93,7 +93,7 @@ def confidence_loss(
 
 
 def multitask_loss(
-    outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None, system: str = "proposed",
+    outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None, network: str = "proposed",
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0), encoding: str = "linear", distance_loss_kind: str = "squared",
 ) -> dict[str, torch.Tensor]:
     """All losses of one batch; ``total`` is their sum weighted by ``weights``
@@ -111,7 +111,7 @@ def multitask_loss(
     if distance_loss_kind not in DISTANCE_LOSSES:
         raise ValueError(f"unknown distance loss {distance_loss_kind!r}; known: {', '.join(DISTANCE_LOSSES)}")
     y, p, q = torch.chunk(targets, 3, dim=-1)
-    if system == "baseline":
+    if network == "baseline":
         bce = classification_loss(outputs, y, mask)
         return {"total": bce, "classification": bce}
     y_hat, u_p, u_q = torch.chunk(outputs, 3, dim=-1)

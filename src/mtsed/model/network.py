@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mtsed.config.model import DISTANCE_ENCODINGS, RESIDUALS, ModelConfig
 from mtsed.config.systems import NETWORKS
-from mtsed.model.distances import KINDS as DISTANCE_KINDS
 from mtsed.model.dropout import Dropout
 from mtsed.model.gru import GRU
 
@@ -21,16 +21,18 @@ POOL_SIZES = (5, 4, 2)  # frequency-only pooling: 40 -> 8 -> 2 -> 1 bands
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Sizes of the network (all that is needed to rebuild it from a checkpoint)."""
+    """Sizes of the network (all that is needed to rebuild it from a checkpoint). No field has a
+    default: a recipe's sizes come from ``params.yaml`` (:meth:`of`), a saved network's from its
+    file (:meth:`from_saved`)."""
 
     n_classes: int
-    n_mels: int = 40
-    filters: int = 256  # F
-    hidden: int = 256  # H, per GRU direction
-    dropout: float = 0.25
-    residual: str = "sum"  # "sum" (a = r + z) or "concat" (a = [r ; z])
-    system: str = "proposed"  # "proposed": 3C outputs (y, p, q); "baseline": C outputs (y)
-    distances: str = "linear"  # how p, q are encoded (mtsed.model.distances); "linear" is the paper's and older bundles'
+    n_mels: int
+    filters: int  # F
+    hidden: int  # H, per GRU direction
+    dropout: float
+    residual: str  # "sum" (a = r + z) or "concat" (a = [r ; z])
+    network: str  # "proposed": 3C outputs (y, p, q); "baseline": C outputs (y)
+    distances: str  # how p, q are encoded (mtsed.model.distances)
 
     def __post_init__(self) -> None:
         pooled = self.n_mels
@@ -38,16 +40,30 @@ class ModelSpec:
             pooled //= size
         if pooled != 1:
             raise ValueError(f"n_mels={self.n_mels} does not pool to 1 band with pools {POOL_SIZES}")
-        if self.residual not in ("sum", "concat"):
-            raise ValueError(f"residual must be 'sum' or 'concat', got {self.residual!r}")
-        if self.system not in NETWORKS:
-            raise ValueError(f"system must be one of the networks {NETWORKS}, got {self.system!r}")
-        if self.distances not in DISTANCE_KINDS:
-            raise ValueError(f"distances must be one of {DISTANCE_KINDS}, got {self.distances!r}")
+        for name, value, known in (("residual", self.residual, RESIDUALS), ("network", self.network, NETWORKS),
+                                   ("distances", self.distances, DISTANCE_ENCODINGS)):
+            if value not in known:
+                raise ValueError(f"{name} must be one of {', '.join(known)}, got {value!r}")
+
+    @classmethod
+    def of(cls, cfg: ModelConfig, n_classes: int, n_mels: int, network: str) -> ModelSpec:
+        """The sizes section ``model`` of ``params.yaml`` gives, for a data set and a network."""
+        return cls(n_classes, n_mels, cfg.filters, cfg.hidden, cfg.dropout, cfg.residual, network, cfg.distances)
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> ModelSpec:
+        """The spec a checkpoint or bundle holds. Files written before the distance encoding
+        was a choice hold none: they are linear (the paper's); before issue 33 the network was
+        saved as ``system``."""
+        fields = dict(saved)
+        if "system" in fields:
+            fields["network"] = fields.pop("system")
+        fields.setdefault("distances", "linear")
+        return cls(**fields)
 
     @property
     def n_outputs(self) -> int:
-        return 3 * self.n_classes if self.system == "proposed" else self.n_classes
+        return 3 * self.n_classes if self.network == "proposed" else self.n_classes
 
 
 def _conv_block(in_channels: int, filters: int, pool: int, dropout: float) -> nn.Sequential:
@@ -90,7 +106,12 @@ class CRNN(nn.Module):
         return torch.sigmoid(self.output(a))
 
 
-def count_parameters(model: nn.Module) -> int:
+def count_parameters(model: nn.Module | ModelSpec) -> int:
+    """Trainable parameters of a network, or of the network a spec describes (built on the
+    meta device: no memory, no initialisation)."""
+    if isinstance(model, ModelSpec):
+        with torch.device("meta"):
+            model = CRNN(model)
     return sum(p.numel() for p in model.parameters())
 
 

@@ -2,10 +2,10 @@
 
 Checkpoints hold only tensors and plain containers (weights, optimiser state, RNG state,
 history, a JSON config string), so they load with ``torch.load(weights_only=True)``.
-``last.pt`` is written atomically after every epoch and ``best.pt`` whenever the
-checkpoint criterion improves (``TrainSettings.checkpoint``: the validation loss, the
-validation frame F1 of the activity head, or simply the last epoch); a run that finds ``last.pt`` continues from it and ends with the
-same weights as an uninterrupted run (each epoch's windows are a function of seed and epoch).
+``last.pt`` is written atomically after every epoch and ``best.pt`` whenever the checkpoint
+criterion improves (``train.checkpoint``: the validation loss, the validation frame F1 of the
+activity head, or simply the last epoch); a run that finds ``last.pt`` continues from it and ends
+with the same weights as an uninterrupted run (each epoch's windows are a function of seed and epoch).
 """
 
 from __future__ import annotations
@@ -22,34 +22,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from mtsed.config.training import TrainConfig
+from mtsed.data.windows import SegmentDataset, WindowSampler
 from mtsed.io.fileio import atomic_path
-from mtsed.model.losses import multitask_loss
+from mtsed.io.progress import interactive, progress
 from mtsed.model.device import pick_device
+from mtsed.model.losses import multitask_loss
 from mtsed.model.memory import reuse_freed_memory
 from mtsed.model.network import CRNN, ModelSpec
-from mtsed.io.progress import interactive, progress
-from mtsed.data.windows import SegmentDataset, WindowSampler
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation settings of one training run; ``loss_weights`` scale the classification,
-    distance and confidence losses (the paper sums them: 1, 1, 1)."""
-
-    epochs: int = 10
-    batch_size: int = 4
-    learning_rate: float = 1e-4
-    seed: int = 0
-    num_workers: int = 0
-    loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    lr_schedule: str = "constant"  # or "cosine": decays to 0 over all steps of the run
-    warmup: float = 0.0  # fraction of the run's steps over which the rate rises linearly from 0
-    distance_loss: str = "squared"  # or "smooth-l1" (mtsed.model.losses)
-    cpu_precision: str = "fp32"  # or "bf16": autocast on the CPU (CUDA always trains under fp16 autocast)
-    checkpoint: str = "loss"  # best.pt: lowest validation "loss", highest validation "frame-f1", or "last"
-
-
-CHECKPOINTS = ("loss", "frame-f1", "last")
 
 
 def checkpoint_score(history: dict[str, list[float]], epoch: int, checkpoint: str) -> float:
@@ -95,7 +75,7 @@ def learning_rate_factor(step: int, total: int, schedule: str, warmup: float) ->
     return 1.0
 
 
-def batch_loss(model, x, y, mask, system: str, amp_dtype: torch.dtype | None = None,
+def batch_loss(model, x, y, mask, network: str, amp_dtype: torch.dtype | None = None,
                weights: tuple[float, float, float] = (1.0, 1.0, 1.0), distance_loss: str = "squared",
                counts: torch.Tensor | None = None) -> torch.Tensor:
     """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
@@ -106,7 +86,7 @@ def batch_loss(model, x, y, mask, system: str, amp_dtype: torch.dtype | None = N
     if counts is not None:
         counts += activity_counts(outputs.detach(), y, mask).to(counts.device)
     encoding = model.spec.distances if isinstance(model, CRNN) else "linear"
-    return multitask_loss(outputs.float(), y, mask, system, weights, encoding, distance_loss)["total"]
+    return multitask_loss(outputs.float(), y, mask, network, weights, encoding, distance_loss)["total"]
 
 
 def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=None) -> None:
@@ -121,7 +101,7 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=
         optimiser.step()
 
 
-def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=None, desc="", scheduler=None,
+def _run_epoch(model, loader, device, network, weights, optimiser=None, scaler=None, desc="", scheduler=None,
                distance_loss: str = "squared", amp_dtype: torch.dtype | None = None,
                counts: torch.Tensor | None = None) -> float:
     training = optimiser is not None
@@ -131,7 +111,7 @@ def _run_epoch(model, loader, device, system, weights, optimiser=None, scaler=No
         # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
-            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), system, amp_dtype, weights, distance_loss, counts)
+            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), network, amp_dtype, weights, distance_loss, counts)
             if training:
                 optimiser_step(loss, optimiser, scaler)
                 if scheduler is not None:
@@ -171,9 +151,95 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training; the message says where it stopped and that a rerun resumes."""
 
 
+@dataclass
+class _Run:
+    """One training run's moving parts and its record so far."""
+
+    model: CRNN
+    optimiser: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR | None
+    scaler: torch.amp.GradScaler | None
+    config: str  # the run's JSON config: a checkpoint resumes only a run with the same one
+    history: dict[str, list[float]]
+    start_epoch: int = 0
+    best: float = -math.inf  # the best checkpoint_score so far
+
+
+def _start(spec: ModelSpec, cfg: TrainConfig, epochs: int, train_windows: WindowSampler, device: torch.device,
+           config: str) -> _Run:
+    """A fresh run: the network (channels-last: faster on the CPU, RESULTS.md), Adam, the
+    learning-rate schedule over all of the run's steps, a GradScaler on CUDA."""
+    torch.manual_seed(cfg.seed)
+    model = CRNN(spec).to(device, memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    scheduler = None
+    if cfg.lr_schedule != "constant" or cfg.warmup > 0:
+        total = epochs * math.ceil(len(train_windows.epoch(0)) / cfg.batch_size)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: learning_rate_factor(step, total, cfg.lr_schedule, cfg.warmup))
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
+    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "validation_frame_f1": [], "train_seconds": []}
+    return _Run(model, optimiser, scheduler, scaler, config, history)
+
+
+def _resume(run: _Run, last_path: Path) -> bool:
+    """Continue ``run`` from ``last_path`` if it holds a run of the same config."""
+    state = _resumable_state(last_path, run.config)
+    if state is None:
+        return False
+    run.model.load_state_dict(state["model"])
+    run.optimiser.load_state_dict(state["optimiser"])
+    if run.scheduler is not None:
+        run.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    run.history = {k: list(v) for k, v in state["history"].items()}
+    run.start_epoch, run.best = int(state["epoch"]), float(state["best"])
+    return True
+
+
+def _save_epoch(run: _Run, epoch: int, checkpoint: str, out_dir: Path, keep_epochs: bool) -> bool:
+    """``last.pt`` (and ``epoch-K.pt`` when kept) after an epoch, ``best.pt`` when it is the
+    best by ``checkpoint``; returns whether it was."""
+    weights = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
+    if keep_epochs:
+        _save(out_dir / f"epoch-{epoch + 1}.pt", {"model": weights, "config": run.config, "epoch": epoch + 1})
+    score = checkpoint_score(run.history, epoch, checkpoint)
+    improved = score > run.best
+    if improved:
+        run.best = score
+        _save(out_dir / "best.pt", {"model": weights, "config": run.config, "epoch": epoch + 1})
+    _save(out_dir / "last.pt", {
+        "model": weights, "optimiser": run.optimiser.state_dict(), "rng": torch.get_rng_state(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
+        "history": run.history, "epoch": epoch + 1, "best": run.best, "config": run.config,
+    })
+    return improved
+
+
+def _epoch(run: _Run, cfg: TrainConfig, train_data: SegmentDataset, validation: DataLoader, device: torch.device,
+           amp_dtype: torch.dtype | None, desc: str) -> dict[str, float]:
+    """Train on one epoch's windows, validate, and append the epoch to the run's history."""
+    network, weights = run.model.spec.network, cfg.loss_weights.as_tuple()
+    loader = DataLoader(train_data, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers)
+    started = time.perf_counter()
+    train_loss = _run_epoch(run.model, loader, device, network, weights, run.optimiser, run.scaler, desc=desc,
+                            scheduler=run.scheduler, distance_loss=cfg.distance_loss, amp_dtype=amp_dtype)
+    seconds = time.perf_counter() - started
+    counts = torch.zeros(3, dtype=torch.float64)
+    val_loss = _run_epoch(run.model, validation, device, network, weights, distance_loss=cfg.distance_loss,
+                          amp_dtype=amp_dtype, counts=counts)
+    true_positives, false_positives, false_negatives = counts.tolist()
+    record = {"train_loss": train_loss, "validation_loss": val_loss, "train_seconds": seconds,
+              "validation_frame_f1": 2 * true_positives / max(2 * true_positives + false_positives + false_negatives, 1.0)}
+    for key, value in record.items():
+        run.history[key].append(value)
+    return {**record, "segments_per_second": len(train_data) / max(seconds, 1e-9)}
+
+
 def train_model(
     spec: ModelSpec,
-    settings: TrainSettings,
+    cfg: TrainConfig,
+    epochs: int,
     train_windows: WindowSampler,
     validation_data: SegmentDataset,
     out_dir: Path,
@@ -183,77 +249,33 @@ def train_model(
     name: str = "",
     keep_epochs: bool = False,
 ) -> dict:
-    """Train on each epoch's windows, validating each epoch; returns the history.
-    ``stop_after`` ends the run early after that many epochs (used to test resuming);
-    ``keep_epochs`` also keeps every epoch's weights as ``epoch-K.pt`` (to compare checkpoints);
-    ``name`` (e.g. ``fold 0 of proposed``) is what resume and interrupt messages call the run."""
+    """Train ``epochs`` epochs of ``cfg``'s recipe on each epoch's windows, validating each
+    epoch; returns the history. ``stop_after`` ends the run early after that many epochs (used
+    to test resuming); ``name`` (e.g. ``fold 0 of proposed``) is what resume and interrupt
+    messages call the run; ``keep_epochs`` also keeps every epoch's weights as ``epoch-K.pt``."""
     device = pick_device()
-    torch.manual_seed(settings.seed)
-    # channels-last convolutions: about 17 % faster on CPU (benchmarks/RESULTS.md)
-    model = CRNN(spec).to(device, memory_format=torch.channels_last)
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
-    scheduler = None
-    if settings.lr_schedule != "constant" or settings.warmup > 0:
-        total = settings.epochs * math.ceil(len(train_windows.epoch(0)) / settings.batch_size)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: learning_rate_factor(step, total, settings.lr_schedule, settings.warmup))
-    config = json.dumps({"model": asdict(spec), "train": asdict(settings), **(extra_config or {})})
-    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "validation_frame_f1": [], "train_seconds": []}
-    start_epoch, best = 0, -float("inf")  # the best checkpoint_score so far
-    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
-    state = _resumable_state(last_path, config)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        history = {k: list(v) for k, v in state["history"].items()}
-        start_epoch, best = int(state["epoch"]), float(state["best"])
-        print(f"resuming {name or out_dir} at epoch {start_epoch + 1}/{settings.epochs} ({last_path})", file=sys.stderr, flush=True)
-    validation = DataLoader(validation_data, batch_size=settings.batch_size, num_workers=settings.num_workers)
-    amp_dtype = autocast_dtype(device, settings.cpu_precision)
+    config = json.dumps({"model": asdict(spec), "train": asdict(cfg), "epochs": epochs, **(extra_config or {})})
+    run = _start(spec, cfg, epochs, train_windows, device, config)
+    last_path = out_dir / "last.pt"
+    if _resume(run, last_path):
+        print(f"resuming {name or out_dir} at epoch {run.start_epoch + 1}/{epochs} ({last_path})", file=sys.stderr, flush=True)
+    validation = DataLoader(validation_data, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    amp_dtype = autocast_dtype(device, cfg.cpu_precision)
     try:
-        loss_weights = settings.loss_weights
-        for epoch in range(start_epoch, settings.epochs):
-            train_data = train_windows.epoch(epoch)
-            loader = DataLoader(train_data, settings.batch_size, shuffle=False, num_workers=settings.num_workers)
-            started = time.perf_counter()
-            desc = f"epoch {epoch + 1}/{settings.epochs}"
-            train_loss = _run_epoch(model, loader, device, spec.system, loss_weights, optimiser, scaler, desc=desc, scheduler=scheduler,
-                                    distance_loss=settings.distance_loss, amp_dtype=amp_dtype)
-            train_seconds = time.perf_counter() - started
-            counts = torch.zeros(3, dtype=torch.float64)
-            val_loss = _run_epoch(model, validation, device, spec.system, loss_weights, distance_loss=settings.distance_loss,
-                                  amp_dtype=amp_dtype, counts=counts)
-            true_positives, false_positives, false_negatives = counts.tolist()
-            val_f1 = 2 * true_positives / max(2 * true_positives + false_positives + false_negatives, 1.0)
-            for key, value in (("train_loss", train_loss), ("validation_loss", val_loss), ("validation_frame_f1", val_f1),
-                               ("train_seconds", train_seconds)):
-                history[key].append(value)
-            weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            if keep_epochs:
-                _save(out_dir / f"epoch-{epoch + 1}.pt", {"model": weights, "config": config, "epoch": epoch + 1})
-            improved = checkpoint_score(history, epoch, settings.checkpoint) > best
-            if improved:
-                best = checkpoint_score(history, epoch, settings.checkpoint)
-                _save(best_path, {"model": weights, "config": config, "epoch": epoch + 1})
-            _save(last_path, {
-                "model": weights, "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                "history": history, "epoch": epoch + 1, "best": best, "config": config,
-            })
-            speed = len(train_data) / max(train_seconds, 1e-9)
-            print(f"{desc}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}, frame F1 {val_f1:.3f}"
-                  f"{' (best)' if improved else ''}, {train_seconds:.0f} s ({speed:.1f} segments/s)", file=sys.stderr, flush=True)
+        for epoch in range(run.start_epoch, epochs):
+            desc = f"epoch {epoch + 1}/{epochs}"
+            figures = _epoch(run, cfg, train_windows.epoch(epoch), validation, device, amp_dtype, desc)
+            best = _save_epoch(run, epoch, cfg.checkpoint, out_dir, keep_epochs)
+            print(f"{desc}: train loss {figures['train_loss']:.4f}, validation loss {figures['validation_loss']:.4f}, "
+                  f"frame F1 {figures['validation_frame_f1']:.3f}{' (best)' if best else ''}, {figures['train_seconds']:.0f} s "
+                  f"({figures['segments_per_second']:.1f} segments/s)", file=sys.stderr, flush=True)
             if on_epoch is not None:
-                on_epoch(epoch + 1, {"train_loss": train_loss, "validation_loss": val_loss, "validation_frame_f1": val_f1,
-                                     "segments_per_second": speed})
-            if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
+                on_epoch(epoch + 1, {k: figures[k] for k in ("train_loss", "validation_loss", "validation_frame_f1",
+                                                             "segments_per_second")})
+            if stop_after is not None and epoch + 1 - run.start_epoch >= stop_after:
                 break
     except KeyboardInterrupt:
         saved = int(load_checkpoint(last_path)["epoch"]) if last_path.is_file() else 0
-        where = f"last saved epoch {saved}/{settings.epochs} in {last_path}" if saved else "no epoch saved yet"
+        where = f"last saved epoch {saved}/{epochs} in {last_path}" if saved else "no epoch saved yet"
         raise TrainingInterrupted(f"{name or out_dir}: stopped during training; {where}; rerun to resume") from None
-    return history
+    return run.history

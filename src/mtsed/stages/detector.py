@@ -62,9 +62,10 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
             write_npy(tmp / "training" / f"{rid}.npy", outputs(rid, names))
         first = folds[0][1]
         write_json(tmp / "manifest.json", {
-            "dataset": manifest["dataset"], "system": folds[0][0].spec.system, "labels": manifest["labels"],
+            "dataset": manifest["dataset"], "network": folds[0][0].spec.network, "labels": manifest["labels"],
             "segment_frames": first["segment_frames"], "frame_seconds": manifest["frame_seconds"],
-            "distance_targets": first.get("distance_targets", "window"),
+            # where checkpoints say: in their train section since issue 33, at the top before it
+            "distance_targets": first.get("train", first).get("distance_targets", "window"),
             "folds": list(networks), "validation": validation, "evaluation": evaluation, "training": training,
         })
     return {"folds": len(networks), "validation_recordings": len(validation), "evaluation_recordings": len(evaluation),
@@ -233,7 +234,7 @@ def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Pa
     of the other decoders searched (``variants.json``)."""
     started = time.perf_counter()
     manifest = read_json(ensemble_dir / "manifest.json")
-    labels, network, segment_frames = manifest["labels"], manifest["system"], int(manifest["segment_frames"])
+    labels, network, segment_frames = manifest["labels"], manifest["network"], int(manifest["segment_frames"])
     system = system or network
     if network_of(system) != network:
         raise ValueError(f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}")

@@ -1,4 +1,4 @@
-"""Training stage: one model for one cross-validation fold and one system."""
+"""Training stage: one network for one cross-validation fold."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mtsed.config import ModelConfig, TrainConfig
+from mtsed.config.systems import NETWORKS
+from mtsed.data.windows import Recordings, SegmentDataset, WindowOptions, WindowSampler, validation_set
 from mtsed.features.logmel import Standardiser
 from mtsed.io.fileio import atomic_dir, read_json, write_json
-from mtsed.model.network import CRNN, ModelSpec, count_parameters
-from mtsed.data.windows import Recordings, WindowOptions, WindowSampler, validation_set
-from mtsed.config.systems import NETWORKS
 from mtsed.model.device import pick_device
-from mtsed.model.training import TrainSettings, chosen_epoch, train_model
+from mtsed.model.network import ModelSpec, count_parameters
+from mtsed.model.training import chosen_epoch, train_model
 
 
 def partial_dir(out_dir: Path) -> Path:
@@ -23,13 +23,33 @@ def partial_dir(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.partial"
 
 
-def _check_inputs(features_manifest: dict, targets_manifest: dict, fold: str, system: str, where: Path) -> None:
-    if system not in NETWORKS:
-        raise ValueError(f"system must be one of the networks {NETWORKS}, got {system!r}")
+def _check_inputs(features_manifest: dict, targets_manifest: dict, fold: str, network: str, where: Path) -> None:
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     if fold not in features_manifest["folds"]:
         raise ValueError(f"{where}: no fold {fold!r}; the data set has folds {sorted(features_manifest['folds'])}")
     if features_manifest["labels"] != targets_manifest["labels"]:
         raise ValueError(f"{where}: features and targets were made for different labels")
+
+
+def _windows(train_cfg: TrainConfig, features_dir: Path, targets_dir: Path, split: dict, standardiser: Standardiser,
+             segment_frames: int) -> tuple[WindowSampler, SegmentDataset]:
+    """Each epoch's training windows and the fixed validation windows of one fold."""
+    options = WindowOptions(segment_frames, train_cfg.distance_targets, train_cfg.augment)
+    train_windows = WindowSampler(Recordings(features_dir, targets_dir, split["train"]), standardiser, options,
+                                  train_cfg.windows_per_epoch, train_cfg.seed, train_cfg.sampling, max(segment_frames // 4, 1))
+    return train_windows, validation_set(Recordings(features_dir, targets_dir, split["validation"]), standardiser, options)
+
+
+def _summary(history: dict, checkpoint: str, train_windows: WindowSampler, validation_data: SegmentDataset) -> dict:
+    """The stage's metrics of one finished run."""
+    best_epoch = chosen_epoch(history, checkpoint)
+    segments = len(train_windows.epoch(0))
+    return {"train_segments": segments, "validation_segments": len(validation_data), "epochs": len(history["train_loss"]),
+            "best_epoch": best_epoch + 1, "best_validation_loss": round(history["validation_loss"][best_epoch], 5),
+            "best_validation_frame_f1": round(history["validation_frame_f1"][best_epoch], 4),
+            "final_train_loss": round(history["train_loss"][-1], 5),
+            "segments_per_second": round(segments * len(history["train_seconds"]) / max(sum(history["train_seconds"]), 1e-9), 2)}
 
 
 def train(
@@ -38,12 +58,12 @@ def train(
     features_dir: Path,
     targets_dir: Path,
     fold: str,
-    system: str,
+    network: str,
     out_dir: Path,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     keep_epochs: bool = False,
 ) -> dict:
-    """Train ``system`` on ``fold`` and write ``best.pt``, ``last.pt``, ``history.json``
+    """Train ``network`` on ``fold`` and write ``best.pt``, ``last.pt``, ``history.json``
     (and, with ``keep_epochs``, every epoch's weights as ``epoch-K.pt``).
 
     The fold's standardisation statistics, labels and segment length are stored in the
@@ -53,52 +73,26 @@ def train(
     started = time.perf_counter()
     features_manifest = read_json(features_dir / "manifest.json")
     targets_manifest = read_json(targets_dir / "manifest.json")
-    _check_inputs(features_manifest, targets_manifest, fold, system, features_dir)
+    _check_inputs(features_manifest, targets_manifest, fold, network, features_dir)
     stats = read_json(features_dir / "stats.json")[fold]
-    standardiser = Standardiser.from_dict(stats)
     segment_frames = int(targets_manifest["segment_frames"])
-    split = features_manifest["folds"][fold]
-    options = WindowOptions(segment_frames, train_cfg.distance_targets, train_cfg.augment)
-    train_windows = WindowSampler(Recordings(features_dir, targets_dir, split["train"]), standardiser, options,
-                                  train_cfg.windows_per_epoch, train_cfg.seed, train_cfg.sampling, max(segment_frames // 4, 1))
-    validation_data = validation_set(Recordings(features_dir, targets_dir, split["validation"]), standardiser, options)
+    train_windows, validation_data = _windows(train_cfg, features_dir, targets_dir, features_manifest["folds"][fold],
+                                              Standardiser.from_dict(stats), segment_frames)
     labels = list(features_manifest["labels"])
-    spec = ModelSpec(
-        n_classes=len(labels), n_mels=int(features_manifest["n_mels"]), filters=model_cfg.filters,
-        hidden=model_cfg.hidden, dropout=model_cfg.dropout, residual=model_cfg.residual, system=system,
-        distances=model_cfg.distances,
-    )
-    settings = TrainSettings(
-        epochs=train_cfg.epochs.of(features_manifest["kind"]), batch_size=train_cfg.batch_size,
-        learning_rate=train_cfg.learning_rate, seed=train_cfg.seed, num_workers=train_cfg.num_workers,
-        loss_weights=train_cfg.loss_weights.as_tuple(), lr_schedule=train_cfg.lr_schedule, warmup=train_cfg.warmup,
-        distance_loss=train_cfg.distance_loss, cpu_precision=train_cfg.cpu_precision, checkpoint=train_cfg.checkpoint,
-    )
-    extra = {
-        "dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold,
-        "labels": labels, "segment_frames": segment_frames, "frame_seconds": features_manifest["frame_seconds"],
-        "standardiser": stats, "windows_per_epoch": train_cfg.windows_per_epoch, "sampling": train_cfg.sampling,
-        "distance_targets": train_cfg.distance_targets, "augment": asdict(train_cfg.augment),
-    }
+    spec = ModelSpec.of(model_cfg, len(labels), int(features_manifest["n_mels"]), network)
+    epochs = train_cfg.epochs.of(features_manifest["kind"])
+    extra = {"dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold, "labels": labels,
+             "segment_frames": segment_frames, "frame_seconds": features_manifest["frame_seconds"], "standardiser": stats}
     work = partial_dir(out_dir)
-    history = train_model(spec, settings, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch,
-                          name=f"fold {fold} of {system} ({features_manifest['dataset']})", keep_epochs=keep_epochs)
+    history = train_model(spec, train_cfg, epochs, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch,
+                          name=f"fold {fold} of {network} ({features_manifest['dataset']})", keep_epochs=keep_epochs)
     with atomic_dir(out_dir) as tmp:
         kept = [f"epoch-{k}.pt" for k in range(1, len(history["train_loss"]) + 1)] if keep_epochs else []
         for name in ("best.pt", "last.pt", *kept):
             shutil.copy2(work / name, tmp / name)
         write_json(tmp / "history.json", history)
-        write_json(tmp / "config.json", {"model": asdict(spec), "train": asdict(settings), **extra})
+        write_json(tmp / "config.json", {"model": asdict(spec), "train": asdict(train_cfg), "epochs": epochs, **extra})
     shutil.rmtree(work, ignore_errors=True)
-    best_epoch = chosen_epoch(history, settings.checkpoint)
-    train_seconds = sum(history["train_seconds"])
-    return {
-        "dataset": features_manifest["dataset"], "fold": fold, "system": system, "device": pick_device().type,
-        "parameters": count_parameters(CRNN(spec)), "train_segments": len(train_windows.epoch(0)),
-        "validation_segments": len(validation_data), "epochs": len(history["train_loss"]),
-        "best_epoch": best_epoch + 1, "best_validation_loss": round(history["validation_loss"][best_epoch], 5),
-        "best_validation_frame_f1": round(history["validation_frame_f1"][best_epoch], 4),
-        "final_train_loss": round(history["train_loss"][-1], 5),
-        "segments_per_second": round(len(train_windows.epoch(0)) * len(history["train_seconds"]) / max(train_seconds, 1e-9), 2),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    return {"dataset": features_manifest["dataset"], "fold": fold, "network": network, "device": pick_device().type,
+            "parameters": count_parameters(spec), **_summary(history, train_cfg.checkpoint, train_windows, validation_data),
+            "seconds": round(time.perf_counter() - started, 2)}

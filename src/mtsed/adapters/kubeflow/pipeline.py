@@ -52,20 +52,20 @@ def build_pipeline(default_params_yaml: str, resources: Resources = Resources())
                 targs = _sized(data.targets(set_name=set_name, data=prepared.outputs["data"], features=feats.outputs["features"], **common), resources)
                 folds = data.list_folds(set_name=set_name, features=feats.outputs["features"])
                 trained, per_system = {}, {}
-                for system in NETWORKS:
+                for network in NETWORKS:  # each network's own system, then system multitask on the proposed network
                     with dsl.ParallelFor(folds.output, parallelism=resources.parallelism) as fold:
-                        task = training.train(set_name=set_name, fold=fold, system=system, features=feats.outputs["features"],
+                        task = training.train(set_name=set_name, fold=fold, network=network, features=feats.outputs["features"],
                                               targets=targs.outputs["targets"], **common)
-                        task.set_retry(resources.train_retries).set_display_name(f"train {set_name} {system}")
+                        task.set_retry(resources.train_retries).set_display_name(f"train {set_name} {network}")
                         if resources.accelerator_type:
                             task.set_accelerator_type(resources.accelerator_type).set_accelerator_limit(resources.accelerator_limit)
                         _sized(task, resources)
-                    trained[system] = task  # a dsl.Collected may feed one consumer only (kfp 2.17): one per use
-                    outputs = _sized(evaluation.ensemble(set_name=set_name, system=system, features=feats.outputs["features"],
+                    trained[network] = task  # a dsl.Collected may feed one consumer only (kfp 2.17): one per use
+                    outputs = _sized(evaluation.ensemble(set_name=set_name, network=network, features=feats.outputs["features"],
                                                          models=dsl.Collected(task.outputs["model"]), **common), resources)
-                    bundle = _sized(evaluation.thresholds(set_name=set_name, system=system, network=system, data=prepared.outputs["data"],
+                    bundle = _sized(evaluation.thresholds(set_name=set_name, system=network, network=network, data=prepared.outputs["data"],
                                                           outputs=outputs.outputs["outputs"], models=dsl.Collected(task.outputs["model"]), **common), resources)
-                    per_system[system] = (outputs.outputs["outputs"], bundle.outputs["bundle"])
+                    per_system[network] = (outputs.outputs["outputs"], bundle.outputs["bundle"])
                 multitask = _sized(evaluation.thresholds(set_name=set_name, system="multitask", network="proposed", data=prepared.outputs["data"],
                                                          outputs=per_system["proposed"][0], models=dsl.Collected(trained["proposed"].outputs["model"]),
                                                          **common), resources)

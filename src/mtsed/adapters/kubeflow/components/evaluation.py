@@ -9,18 +9,18 @@ from mtsed.adapters.kubeflow.components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def ensemble(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, system: str,
+def ensemble(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, network: str,
              features: Input[Dataset], models: Input[List[Model]], outputs: Output[Dataset], metrics: Output[Metrics]):
-    """Every fold model's outputs (``<outputs>/<set>/<system>``) from the collected fold models."""
+    """Every fold model's outputs (``<outputs>/<set>/<network>``) from the collected fold models."""
     import tempfile
     from pathlib import Path
 
     from mtsed.adapters.kubeflow.runtime import fold_links, link_tree, run_stage
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{system}"))
-        run_stage(params_yaml, "ensemble", {"features": f"{features.path}/{set_name}", "models": str(root / "models" / set_name / system),
-                                          "out": f"{outputs.path}/{set_name}/{system}"}, tracking_uri, parent_run_id, metrics)
+        root = link_tree(Path(tmp), fold_links([m.path for m in models], f"models/{set_name}/{network}"))
+        run_stage(params_yaml, "ensemble", {"features": f"{features.path}/{set_name}", "models": str(root / "models" / set_name / network),
+                                          "out": f"{outputs.path}/{set_name}/{network}"}, tracking_uri, parent_run_id, metrics)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

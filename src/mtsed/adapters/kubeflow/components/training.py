@@ -1,4 +1,4 @@
-"""Training one fold of one system: the task the pipeline fans out (GPU when requested)."""
+"""Training one fold of one network: the task the pipeline fans out (GPU when requested)."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
@@ -7,12 +7,12 @@ from mtsed.adapters.kubeflow.components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def train(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, fold: str, system: str,
+def train(params_yaml: str, tracking_uri: str, parent_run_id: str, set_name: str, fold: str, network: str,
           features: Input[Dataset], targets: Input[Dataset], model: Output[Model], metrics: Output[Metrics]):
-    """Train ``system`` on ``fold``: ``<model>/fold-<fold>`` holds best.pt, last.pt, history, config."""
+    """Train ``network`` on ``fold``: ``<model>/fold-<fold>`` holds best.pt, last.pt, history, config."""
     from mtsed.adapters.kubeflow.runtime import run_stage
 
-    model.metadata.update({"set": set_name, "fold": fold, "system": system})
+    model.metadata.update({"set": set_name, "fold": fold, "network": network})
     run_stage(params_yaml, "train", {"features": f"{features.path}/{set_name}", "targets": f"{targets.path}/{set_name}",
-                                    "fold": fold, "system": system, "out": f"{model.path}/fold-{fold}"},
+                                    "fold": fold, "network": network, "out": f"{model.path}/fold-{fold}"},
               tracking_uri, parent_run_id, metrics)
