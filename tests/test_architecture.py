@@ -18,10 +18,10 @@ from tests.conftest import REPO
 SRC = REPO / "src"
 PACKAGE = SRC / "mtsed"
 
-# cli -> adapters -> stages -> detection -> {model, evaluation} -> data -> features -> io -> config.
+# cli -> adapters -> stages -> detection -> {model, evaluation} -> data -> features -> {io, measures} -> config.
 # A module may import its own package and any package of a lower rank, never one above it or
 # a different package of the same rank.
-LAYERS = {"config": 0, "io": 1, "features": 2, "data": 3, "model": 4, "evaluation": 4, "detection": 5,
+LAYERS = {"config": 0, "io": 1, "measures": 1, "features": 2, "data": 3, "model": 4, "evaluation": 4, "detection": 5,
           "stages": 6, "adapters": 7, "cli": 8}
 
 
@@ -132,19 +132,13 @@ def _closure(modules: set[str]) -> set[str]:
     return seen
 
 
-def _dependency_of(module: str) -> str:
-    """What a stage lists for a module it runs: the stage module's own file under stages/, the
-    library package's folder otherwise (data/default sits inside data/)."""
-    path = _modules()[module].relative_to(REPO).as_posix()
-    package = _package(module)
-    return path if package == "stages" else f"src/mtsed/{package}"
-
-
 def expected_code_deps(stage) -> list[str]:
-    """The src/ dependencies a DVC stage running ``stage`` must list: every package (or stage
-    file) its code imports, adapters and the CLI aside (they run it, they do not shape its output)."""
+    """The src/ dependencies a DVC stage running ``stage`` must list: every module file its code
+    imports, packages' ``__init__`` files included (they run first), adapters and the CLI aside
+    (they run it, they do not shape its output). Module by module, so that editing code no
+    stage imports (a benchmark's helper) leaves every stage up to date."""
     code = {m for m in _closure(_stage_modules(stage)) if m != "mtsed" and _package(m) not in ("adapters", "cli")}
-    return sorted({_dependency_of(m) for m in code})
+    return sorted(_modules()[m].relative_to(REPO).as_posix() for m in code)
 
 
 def _dvc_stages():
@@ -171,3 +165,10 @@ def test_the_stage_modules_are_found():
 def test_dvc_yaml_lists_the_code_each_stage_runs(name, stage, deps):
     listed = sorted(d for d in deps if d.startswith("src/mtsed/") and not d.endswith(".tsv"))
     assert listed == expected_code_deps(stage), f"dvc.yaml stage {name}: set its src/ deps to {expected_code_deps(stage)}"
+
+
+def test_code_no_stage_runs_is_no_stage_dependency():
+    """Editing a benchmark's helper (the audibility measurement) must leave every stage up to date."""
+    listed = {d for _, _, deps in _dvc_stages() for d in deps}
+    assert "src/mtsed/data/default/audibility.py" not in listed
+    assert "src/mtsed/data/default/synthetic.py" in listed  # while the code that makes the data is one

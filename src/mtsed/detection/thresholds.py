@@ -39,6 +39,7 @@ from scipy.ndimage import uniform_filter
 from mtsed.config import ThresholdConfig
 from mtsed.detection.decoders import ClassOutputs, Decoder, grid_events, raw_votes
 from mtsed.evaluation.metrics import matched_counts
+from mtsed.measures.f1 import f1
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,9 @@ class GridCounts:
     seconds: np.ndarray  # (S,) beta or median window
 
     def f1(self) -> np.ndarray:
-        """Class-wise F1 on the grid, ``2 tp / (n_ref + n_sys)`` as :func:`mtsed.evaluation.metrics.f_measure`:
-        0 where nothing was detected, NaN only for a class without validation events."""
-        n_ref = np.broadcast_to(self.n_ref[:, None, None].astype(float), self.tp.shape)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n_ref > 0, 2 * self.tp / (n_ref + self.n_sys), np.nan)
+        """Class-wise F1 on the grid: 0 where nothing was detected, NaN only for a class
+        without validation events."""
+        return f1(self.tp, self.n_sys, self.n_ref[:, None, None])
 
 
 @dataclass(frozen=True)
@@ -119,9 +118,8 @@ def select(counts: GridCounts, cfg: ThresholdConfig) -> Selection:
     tp = uniform_filter(counts.tp, size=size, mode="nearest")
     n_sys = uniform_filter(counts.n_sys, size=size, mode="nearest")
     n_ref = counts.n_ref.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        own = np.where((n_sys > 0) & (n_ref[:, None, None] > 0), 2 * tp / (n_ref[:, None, None] + n_sys), 0.0)
-        shared = np.nan_to_num(2 * tp.sum(axis=0) / (n_ref.sum() + n_sys.sum(axis=0)))
+    own = f1(tp, n_sys, n_ref[:, None, None], nothing_to_find=0.0)
+    shared = np.nan_to_num(f1(tp.sum(axis=0), n_sys.sum(axis=0), n_ref.sum()))
     weight = n_ref / (n_ref + cfg.shrinkage_events) if cfg.shrinkage_events > 0 else np.ones_like(n_ref)
     objective = weight[:, None, None] * own + (1 - weight[:, None, None]) * shared[None]
     flat = objective.reshape(len(n_ref), -1).argmax(axis=1)
@@ -152,9 +150,9 @@ def counts_at(counts: GridCounts, selection: Selection) -> np.ndarray:
 
 
 def pooled_f1(counts: np.ndarray) -> float:
-    """F1 of all classes together from ``(3, C)`` counts (tp, detections, references); NaN if empty."""
-    total = counts[2].sum() + counts[1].sum()
-    return float(2 * counts[0].sum() / total) if total else float("nan")
+    """F1 of all classes together from ``(3, C)`` counts (tp, detections, references); NaN
+    without reference events."""
+    return f1(*counts.sum(axis=1))
 
 
 def micro_f1(counts: GridCounts, selection: Selection) -> float:
@@ -193,6 +191,4 @@ def held_out_counts(dec: Decoder, recordings: Sequence[ValidationRecording], gro
 
 def counts_f1(counts: np.ndarray) -> np.ndarray:
     """Class-wise F1 of ``(3, C)`` counts (tp, detections, references), as :meth:`GridCounts.f1`."""
-    tp, n_sys, n_ref = counts
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_ref > 0, 2 * tp / (n_ref + n_sys), np.nan)
+    return f1(*counts)

@@ -18,6 +18,7 @@ import numpy as np
 
 from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR
 from mtsed.data.windows import window_distances
+from mtsed.measures.f1 import f1
 
 
 def frame_counts(y_hat: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -28,8 +29,8 @@ def frame_counts(y_hat: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> np
 
 def frame_f1(counts: Iterable[np.ndarray]) -> float | None:
     """Pooled frame-level F1 from :func:`frame_counts` of several recordings."""
-    tp, n_sys, n_ref = np.sum(list(counts), axis=0)
-    return float(2 * tp / (n_sys + n_ref)) if n_sys + n_ref else None
+    value = f1(*np.sum(list(counts), axis=0))
+    return None if np.isnan(value) else value
 
 
 def inference_targets(targets: np.ndarray, segment_frames: int, reading: str) -> np.ndarray:

@@ -74,19 +74,6 @@ def matched_counts(rows: np.ndarray, n_rows: int, ref_on: np.ndarray, ref_off: n
     return tp
 
 
-def f_measure(tp: float, n_ref: float, n_sys: float) -> float:
-    """sed_eval's class-wise F1, computed the same way; 0 (not NaN) when nothing was
-    detected, NaN when there is nothing to detect."""
-    if n_ref == 0:
-        return math.nan
-    if n_sys == 0:
-        return 0.0
-    precision, recall = float(tp / float(n_sys)), float(tp / float(n_ref))
-    if precision == 0 and recall == 0:
-        return 0.0
-    return float(2 * precision * recall / (precision + recall))
-
-
 def _as_items(events: Sequence[Event], file: str) -> list[dict]:
     return [{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
 

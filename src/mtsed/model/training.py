@@ -26,6 +26,7 @@ from mtsed.config.training import TrainConfig
 from mtsed.data.windows import SegmentDataset, WindowSampler
 from mtsed.io.fileio import atomic_path
 from mtsed.io.progress import interactive, progress
+from mtsed.measures.f1 import f1
 from mtsed.model.device import pick_device
 from mtsed.model.losses import multitask_loss
 from mtsed.model.memory import reuse_freed_memory
@@ -229,8 +230,8 @@ def _epoch(run: _Run, cfg: TrainConfig, train_data: SegmentDataset, validation: 
     val_loss = _run_epoch(run.model, validation, device, network, weights, distance_loss=cfg.distance_loss,
                           amp_dtype=amp_dtype, counts=counts)
     true_positives, false_positives, false_negatives = counts.tolist()
-    record = {"train_loss": train_loss, "validation_loss": val_loss, "train_seconds": seconds,
-              "validation_frame_f1": 2 * true_positives / max(2 * true_positives + false_positives + false_negatives, 1.0)}
+    frame_f1 = f1(true_positives, true_positives + false_positives, true_positives + false_negatives, nothing_to_find=0.0)
+    record = {"train_loss": train_loss, "validation_loss": val_loss, "train_seconds": seconds, "validation_frame_f1": frame_f1}
     for key, value in record.items():
         run.history[key].append(value)
     return {**record, "segments_per_second": len(train_data) / max(seconds, 1e-9)}
