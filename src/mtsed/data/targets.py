@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtsed.io.events import Event
+from mtsed.io.events import Event, merged_intervals
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,6 @@ def event_frames(event: Event, frame_seconds: float) -> tuple[int, int]:
     return start, stop
 
 
-def _merged_intervals(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, stop in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
-        else:
-            merged.append((start, stop))
-    return merged
-
 
 def encode(
     events: Sequence[Event],
@@ -81,7 +72,7 @@ def encode(
         if start < stop:
             per_class.setdefault(index[event.label], []).append((start, stop))
     for c, intervals in per_class.items():
-        for start, stop in _merged_intervals(intervals):
+        for start, stop in merged_intervals(intervals):
             t = np.arange(start, stop)
             y[start:stop, c] = 1.0
             p[start:stop, c] = np.minimum((t - start) / segment_frames, 1.0)

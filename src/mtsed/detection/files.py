@@ -11,14 +11,14 @@ from __future__ import annotations
 import glob
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from mtsed.io.audio import AudioError, load_audio
-from mtsed.io.events import Event
+from mtsed.io.audio import AudioError, audio_duration, load_audio
+from mtsed.io.events import Event, format_event_list
 from mtsed.io.fileio import write_text
 
 AUDIO_SUFFIXES = frozenset("." + ext.lower() for ext in sf.available_formats())
@@ -64,10 +64,10 @@ def _unique_names(inputs: list[AudioInput]) -> list[AudioInput]:
 
 
 def seconds_of(path: Path) -> float:
-    """A file's duration from its header (0 when unreadable: the error comes later)."""
+    """A file's duration from its header (0 when unreadable: the error comes later, naming it)."""
     try:
-        return float(sf.info(str(path)).duration)
-    except (sf.LibsndfileError, RuntimeError, OSError):
+        return audio_duration(path)
+    except (AudioError, OSError):
         return 0.0
 
 
@@ -97,10 +97,8 @@ def prefetched(inputs: Sequence[AudioInput], sample_rate: int, max_seconds: floa
 
 def combined_list(per_file: Sequence[tuple[str, list[Event]]]) -> str:
     """One DESED-layout list (``filename onset offset event_label`` header) of every file's events."""
-    rows = ["filename\tonset\toffset\tevent_label"]
-    for filename, events in per_file:
-        rows += [f"{filename}\t{e.onset:.6f}\t{e.offset:.6f}\t{e.label}" for e in sorted(events)]
-    return "\n".join(rows) + "\n"
+    return "filename\tonset\toffset\tevent_label\n" + "".join(
+        format_event_list([replace(e, file=filename) for e in events], with_file=True) for filename, events in per_file)
 
 
 def write_combined(path: Path, per_file: Sequence[tuple[str, list[Event]]]) -> None:

@@ -78,9 +78,11 @@ def _as_items(events: Sequence[Event], file: str) -> list[dict]:
     return [{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
 
 
-def _number(value: float) -> float | None:
+def finite_or_none(value) -> float | None:
+    """A finite float, or ``None`` for an undefined score (NaN) or a threshold of infinity
+    (sed_scores_eval's "never detect"), which JSON, MLflow and KFP metrics cannot carry."""
     value = float(value)
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None
 
 
 def _class_f1(scores: Mapping) -> float | None:
@@ -88,14 +90,14 @@ def _class_f1(scores: Mapping) -> float | None:
     value = float(scores["f_measure"]["f_measure"])
     if math.isnan(value) and scores["count"]["Nref"] > 0:
         return 0.0
-    return _number(value)
+    return finite_or_none(value)
 
 
 def _class_average(results: Mapping, labels: Sequence[str]) -> dict:
     """Mean class-wise F1 over classes with reference events (see the module docstring), and
     sed_eval's class-average error rate (defined for exactly those classes)."""
     values = [f for f in (_class_f1(results["class_wise"][label]) for label in labels) if f is not None]
-    return {"f1": float(np.mean(values)) if values else None, "er": _number(results["class_wise_average"]["error_rate"]["error_rate"])}
+    return {"f1": float(np.mean(values)) if values else None, "er": finite_or_none(results["class_wise_average"]["error_rate"]["error_rate"])}
 
 
 def evaluate_events(
@@ -122,16 +124,16 @@ def evaluate_events(
     for label in labels:
         scores = results["class_wise"][label]
         per_class[label] = {
-            "f1": _class_f1(scores), "er": _number(scores["error_rate"]["error_rate"]),
+            "f1": _class_f1(scores), "er": finite_or_none(scores["error_rate"]["error_rate"]),
             "n_ref": int(scores["count"]["Nref"]), "n_sys": int(scores["count"]["Nsys"]),
         }
     return {
         "overall": {
-            "f1": _number(overall["f_measure"]["f_measure"]), "er": _number(overall["error_rate"]["error_rate"]),
-            "precision": _number(overall["f_measure"]["precision"]), "recall": _number(overall["f_measure"]["recall"]),
-            "substitution_rate": _number(overall["error_rate"]["substitution_rate"]),
-            "deletion_rate": _number(overall["error_rate"]["deletion_rate"]),
-            "insertion_rate": _number(overall["error_rate"]["insertion_rate"]),
+            "f1": finite_or_none(overall["f_measure"]["f_measure"]), "er": finite_or_none(overall["error_rate"]["error_rate"]),
+            "precision": finite_or_none(overall["f_measure"]["precision"]), "recall": finite_or_none(overall["f_measure"]["recall"]),
+            "substitution_rate": finite_or_none(overall["error_rate"]["substitution_rate"]),
+            "deletion_rate": finite_or_none(overall["error_rate"]["deletion_rate"]),
+            "insertion_rate": finite_or_none(overall["error_rate"]["insertion_rate"]),
         },
         "class_average": _class_average(results, labels),
         "per_class": per_class,
@@ -139,7 +141,7 @@ def evaluate_events(
 
 
 def _f1_er(scores: Mapping) -> dict:
-    return {"f1": _number(scores["f_measure"]["f_measure"]), "er": _number(scores["error_rate"]["error_rate"])}
+    return {"f1": finite_or_none(scores["f_measure"]["f_measure"]), "er": finite_or_none(scores["error_rate"]["error_rate"])}
 
 
 def evaluate_segments(
@@ -164,5 +166,5 @@ def evaluate_segments(
         "overall": _f1_er(results["overall"]),
         "class_average": _class_average(results, labels),
         "per_class": {label: {"f1": _class_f1(results["class_wise"][label]),
-                              "er": _number(results["class_wise"][label]["error_rate"]["error_rate"])} for label in labels},
+                              "er": finite_or_none(results["class_wise"][label]["error_rate"]["error_rate"])} for label in labels},
     }

@@ -21,7 +21,7 @@ import numpy as np
 
 from mtsed.io.events import Event, merge_overlaps
 from mtsed.io.fileio import atomic_path
-from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR
+from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR, finite_or_none
 
 # DCASE 2021-2023 task 4 scenarios (Bilen et al. 2020 criteria; eFPR per hour up to 100).
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "alpha_ct": 0.0, "alpha_st": 1.0, "max_efpr": 100.0}
@@ -90,13 +90,6 @@ def durations_of(scores: Mapping) -> dict[str, float]:
     return {rid: float(frame["offset"].iloc[-1]) for rid, frame in scores.items()}
 
 
-def _number(value) -> float | None:
-    """A finite float, or ``None`` for an undefined score or a threshold of infinity
-    (sed_scores_eval's "never detect"), which JSON, MLflow and KFP metrics cannot carry."""
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
 def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], durations: Mapping[str, float],
                     labels: Sequence[str], levels: int | None = SCORE_LEVELS) -> dict:
     """PSDS1, PSDS2, and per class the best-threshold collar F1 and the PSD-ROC AUC.
@@ -122,8 +115,8 @@ def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], d
     best_f1, _, _, best_threshold, _ = collar_based.best_fscore(
         scores, truth, onset_collar=T_COLLAR, offset_collar=T_COLLAR, offset_collar_rate=OFFSET_LENGTH_FRACTION)
     return {
-        "psds1": _number(psds1), "psds2": _number(psds2),
-        "best_f1_class_average": _number(best_f1["macro_average"]),
-        "per_class": {label: {"best_f1": _number(best_f1[label]), "best_threshold": _number(best_threshold[label]),
-                              "psd_roc_auc": _number(per_class_auc[label])} for label in labels},
+        "psds1": finite_or_none(psds1), "psds2": finite_or_none(psds2),
+        "best_f1_class_average": finite_or_none(best_f1["macro_average"]),
+        "per_class": {label: {"best_f1": finite_or_none(best_f1[label]), "best_threshold": finite_or_none(best_threshold[label]),
+                              "psd_roc_auc": finite_or_none(per_class_auc[label])} for label in labels},
     }

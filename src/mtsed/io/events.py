@@ -171,20 +171,26 @@ def write_event_list(path: str | Path, events: Sequence[Event], with_file: bool 
     write_text(path, format_event_list(events, with_file))
 
 
+def merged_intervals(intervals: Iterable[tuple]) -> list[tuple]:
+    """Union of ``(start, end)`` intervals: overlapping or touching ones become one, in order."""
+    merged: list[tuple] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def merge_overlaps(events: Iterable[Event]) -> list[Event]:
     """Union of events per label: overlapping or touching events of one class become one."""
-    merged: list[Event] = []
     by_label: dict[str, list[Event]] = {}
     for event in events:
         by_label.setdefault(event.label, []).append(event)
+    merged = []
     for label, group in by_label.items():
-        group.sort()
-        current = group[0]
-        for event in group[1:]:
-            if event.onset <= current.offset:
-                current = Event(current.onset, max(current.offset, event.offset), label, current.file)
-            else:
-                merged.append(current)
-                current = event
-        merged.append(current)
+        files: dict[float, str] = {}
+        for event in sorted(group):
+            files.setdefault(event.onset, event.file)  # a merged event keeps its first event's file
+        merged += [Event(a, b, label, files[a]) for a, b in merged_intervals((e.onset, e.offset) for e in group)]
     return sorted(merged)

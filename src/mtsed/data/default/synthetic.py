@@ -17,9 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from mtsed.io.audio import write_audio
+from mtsed.io.audio import audio_duration, write_audio
 from mtsed.data.default.clips import BACKGROUND, Clip
 from mtsed.config import IsolatedSetConfig, OverlappingSetConfig, PrepareConfig
 from mtsed.data.datasets import Dataset, Recording
@@ -160,7 +159,7 @@ def describe(dataset: Dataset, sample_rate: int) -> dict:
     per_split: Counter[str] = Counter()
     overlaps: Counter[str] = Counter()
     for recording in dataset.recordings:
-        minutes[recording.split] += sf.info(str(dataset.audio_path(recording))).duration / 60
+        minutes[recording.split] += audio_duration(dataset.audio_path(recording)) / 60
         events = dataset.events(recording)
         per_class.update(e.label for e in events)
         per_split[recording.split] += len(events)
