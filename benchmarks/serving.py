@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mtsed.adapters import registry, ui as server
+from mtsed.adapters import registry, servers as server
 from mtsed.io.audio import audio_duration
 from mtsed.detection.bundle import load_bundle
 from mtsed.data.datasets import load_dataset

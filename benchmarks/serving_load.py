@@ -34,7 +34,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from mtsed.adapters import registry, ui as server
+from mtsed.adapters import registry, servers as server
 from mtsed.data.datasets import load_dataset
 
 CLIP_SECONDS = 10.0

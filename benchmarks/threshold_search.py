@@ -44,8 +44,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     started = time.perf_counter()
     for _ in range(args.sample):
-        a, s = int(rng.integers(len(counts.alphas))), int(rng.integers(len(counts.seconds)))
-        alpha, second = np.full(len(labels), counts.alphas[a]), np.full(len(labels), counts.seconds[s])
+        a, s = int(rng.integers(len(counts.alphas))), int(rng.integers(len(counts.second_grid)))
+        alpha, second = np.full(len(labels), counts.alphas[a]), np.full(len(labels), counts.second_grid[s])
         metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=labels, t_collar=0.2, percentage_of_length=0.5)
         for k, (r, ref) in enumerate(zip(recordings, references)):
             norms = [counts.constants[r.fold][:, a]] if dec.normalised else []
@@ -53,12 +53,12 @@ def main() -> None:
             metrics.evaluate(ref, [{"file": str(k), "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in found])
         metrics.results()
     per_point = (time.perf_counter() - started) / args.sample
-    points = len(counts.alphas) * len(counts.seconds)  # sed_eval scores all classes per point
+    points = len(counts.alphas) * len(counts.second_grid)  # sed_eval scores all classes per point
     print(f"decoder: {dec.name}; validation recordings: {len(recordings)}, classes: {len(labels)}, grid points per class: {points}")
     print(f"vectorised search (all classes, full grid): {vectorised:.2f} s")
     print(f"sed_eval loop: {per_point * 1000:.1f} ms per grid point -> {per_point * points:.0f} s for the full grid "
           f"({per_point * points / vectorised:.0f}x slower)")
-    print("chosen alpha:", counts.alphas[chosen.alpha_index].tolist(), f"{dec.second_name}:", counts.seconds[chosen.second_index].tolist())
+    print("chosen alpha:", counts.alphas[chosen.alpha_index].tolist(), f"{dec.second_name}:", counts.second_grid[chosen.second_index].tolist())
 
 
 if __name__ == "__main__":

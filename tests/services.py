@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mtsed.adapters.ui import wait_until_up
+from mtsed.adapters.servers import wait_until_up
 
 
 def free_port() -> int:

@@ -118,8 +118,8 @@ def test_bounded_moves_boundaries_at_most_its_max_shift():
 
 def test_log_beta_grid_reaches_small_scores():
     dec = get_decoder("confidence-log")
-    assert dec.seconds[0] == 0.0 and dec.seconds[1] == pytest.approx(1e-3) and dec.seconds[-1] == pytest.approx(1.0)
-    assert dec.normalised and np.all(np.diff(dec.seconds) > 0)
+    assert dec.second_grid[0] == 0.0 and dec.second_grid[1] == pytest.approx(1e-3) and dec.second_grid[-1] == pytest.approx(1.0)
+    assert dec.normalised and np.all(np.diff(dec.second_grid) > 0)
 
 
 def test_config_knows_every_decoder_by_name():

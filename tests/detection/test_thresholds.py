@@ -53,12 +53,12 @@ def _sed_eval_f1(references, estimated_per_file, label):
 def test_grid_counts_equal_brute_force_with_sed_eval(name):
     if name == "sebbs":
         pytest.importorskip("sebbs", reason="the optional sebbs package (requirements-study.txt) is not installed")
-    dec = replace(DECODERS[name], seconds=COARSE[DECODERS[name].kind])
+    dec = replace(DECODERS[name], second_grid=COARSE[DECODERS[name].kind])
     recordings, references = _case(1, 1 if name in ("activity", "sebbs") else 3)
     counts = grid_counts(dec, recordings, 2, T, FRAME, None if name == "sebbs" else ALPHAS)
     grid = counts.f1()
     for a, alpha in enumerate(counts.alphas):
-        for s, second in enumerate(dec.seconds):
+        for s, second in enumerate(dec.second_grid):
             estimated = []
             for k, r in enumerate(recordings):
                 norms = [counts.constants[r.fold][:, a]] if dec.normalised else []
@@ -109,9 +109,9 @@ def test_a_class_with_few_events_follows_the_shared_choice():
 def test_fixed_defaults_sit_on_the_grid_and_micro_f1_pools_classes():
     dec = DECODERS["activity"]
     counts = GridCounts(np.ones((2, 101, 43)), np.full((2, 101, 43), 2.0), np.array([2, 4]), {}, np.round(np.arange(101) * 0.01, 2),
-                        dec.seconds)
+                        dec.second_grid)
     fixed = fixed_selection(dec, counts)
-    assert counts.alphas[fixed.alpha_index[0]] == 0.5 and dec.seconds[fixed.second_index[0]] == 25
+    assert counts.alphas[fixed.alpha_index[0]] == 0.5 and dec.second_grid[fixed.second_index[0]] == 25
     assert micro_f1(counts, fixed) == pytest.approx(2 * 2 / (6 + 4))
 
 
@@ -127,7 +127,7 @@ def test_a_held_out_group_is_counted_at_the_thresholds_the_others_chose():
     recordings, _ = _case(2, 3)
     twins = [recordings[0], ValidationRecording(recordings[0].outputs, "1", recordings[0].reference)]
     cfg = ThresholdConfig(smoothing=(1, 1), shrinkage_events=0)
-    dec = replace(DECODERS["capped-8"], seconds=COARSE["votes"])
+    dec = replace(DECODERS["capped-8"], second_grid=COARSE["votes"])
     held = held_out_counts(dec, twins, [[0], [1]], 2, T, FRAME, cfg)
     alone = grid_counts(dec, twins[:1], 2, T, FRAME)
     chosen = select(alone, cfg)  # each twin's choice is the other's: held-out equals in-sample twice over

@@ -102,7 +102,7 @@ def test_streamed_detection_equals_whole_file_detection(tiny_trained: Path, tmp_
     path = tmp_path / "long.flac"
     sf.write(str(path), np.concatenate([audio, audio[: len(audio) // 3 + 101]]), rate, format="FLAC")
     fold_outputs = bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features))
-    expected = decode(bundle.spec, bundle.scores(fold_outputs), fold_outputs, np.asarray(bundle.alpha),
+    expected = decode(bundle.common_decoder, bundle.scores(fold_outputs), fold_outputs, np.asarray(bundle.alpha),
                       np.asarray(bundle.second), bundle.labels, bundle.frame_seconds, bundle.segment_frames, "long.flac")
     monkeypatch.setattr(streaming, "BLOCK_SECONDS", 1.3)
     seen: list[float] = []

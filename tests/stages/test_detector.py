@@ -56,7 +56,7 @@ def test_multitask_keeps_each_class_s_best_candidate(tiny_trained: Path):
     others = json.loads((folder / "variants.json").read_text())
     candidates = {"bounded", "capped-8", "activity"}
     assert bundle.system == "multitask" and bundle.decoder == chosen["decoder"]
-    per_class = [d.name for d in bundle.class_specs]
+    per_class = [d.name for d in bundle.decoders_by_class]
     assert set(per_class) <= candidates and set(others) | ({chosen["decoder"]} - {"per-class"}) == candidates
     everything = {**others, **({} if chosen["decoder"] == "per-class" else {chosen["decoder"]: chosen})}
     for label, name in zip(bundle.labels, per_class):  # each class carries its own candidate's validation F1

@@ -169,7 +169,7 @@ def pipeline(args: argparse.Namespace) -> int:
 
 def ui(args: argparse.Namespace) -> int:
     """Print the address, then become ``mlflow server`` (Ctrl-C stops it)."""
-    from mtsed.adapters import ui as server
+    from mtsed.adapters import servers as server
 
     backend = args.backend_store_uri or server.default_backend()
     server.check_port(args.host, args.port)
@@ -185,7 +185,7 @@ def ui(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Become ``mlflow models serve`` on a registered detector (POST /invocations)."""
-    from mtsed.adapters import ui as server
+    from mtsed.adapters import servers as server
     from mtsed.adapters.registry import AUDIO_ROOTS_ENV
 
     tracking = os.environ.get("MLFLOW_TRACKING_URI", "")

@@ -97,18 +97,18 @@ class Bundle:
             get_decoder(name)  # unknown names fail here, not at the first file
 
     @property
-    def spec(self) -> Decoder:
-        """The decoder of every class (not defined for a per-class bundle: see :attr:`class_specs`)."""
+    def common_decoder(self) -> Decoder:
+        """The decoder of every class (not defined for a per-class bundle: see :attr:`decoders_by_class`)."""
         if self.class_decoders:
             raise ValueError(f"a {PER_CLASS} bundle has one decoder per class: {', '.join(self.class_decoders)}")
         return get_decoder(self.decoder)
 
     @property
-    def class_specs(self) -> tuple[Decoder, ...]:
+    def decoders_by_class(self) -> tuple[Decoder, ...]:
         """Each class's decoder."""
         if self.class_decoders:
             return tuple(get_decoder(name) for name in self.class_decoders)
-        return (self.spec,) * len(self.labels)
+        return (self.common_decoder,) * len(self.labels)
 
     @property
     def summary(self) -> str:
@@ -118,19 +118,19 @@ class Bundle:
     def _groups(self) -> list[tuple[Decoder, list[int]]]:
         """Classes grouped by decoder, in class order."""
         groups: dict[str, tuple[Decoder, list[int]]] = {}
-        for c, dec in enumerate(self.class_specs):
+        for c, dec in enumerate(self.decoders_by_class):
             groups.setdefault(dec.name, (dec, []))[1].append(c)
         return list(groups.values())
 
     def score_thresholds(self) -> tuple[float, ...]:
         """Where each class's scores (:meth:`scores`) are cut into events: alpha where its
         decoder thresholds activity before a median filter, else its second parameter (beta)."""
-        return tuple(float(self.alpha[c] if dec.filtered else self.second[c]) for c, dec in enumerate(self.class_specs))
+        return tuple(float(self.alpha[c] if dec.filtered else self.second[c]) for c, dec in enumerate(self.decoders_by_class))
 
     def fixed_pairs(self) -> list[tuple[float, float]]:
         """Each class's fixed default (alpha, second)."""
         if self.class_decoders:
-            return [(dec.fixed_first, float(dec.fixed_second)) for dec in self.class_specs]
+            return [(dec.fixed_first, float(dec.fixed_second)) for dec in self.decoders_by_class]
         return [tuple(self.fixed)] * len(self.labels)
 
     def meta(self) -> dict:
@@ -138,7 +138,8 @@ class Bundle:
         if self.class_decoders:
             thresholds = {"class_decoders": list(self.class_decoders), "second": list(self.second)}
         else:
-            thresholds = {self.spec.second_name: list(self.second), "fixed": {"alpha": self.fixed[0], self.spec.second_name: self.fixed[1]}}
+            dec = self.common_decoder
+            thresholds = {dec.second_name: list(self.second), "fixed": {"alpha": self.fixed[0], dec.second_name: self.fixed[1]}}
         return {
             "format": FORMAT, "system": self.system, "decoder": self.decoder, "labels": list(self.labels),
             "features": asdict(self.features), "segment_frames": self.segment_frames, "alpha": list(self.alpha), **thresholds,

@@ -56,11 +56,11 @@ class Decoder:
     """
 
     name: str
-    seconds: np.ndarray
+    second_grid: np.ndarray  # the second parameter's values searched (beta or median window: not time)
     second_name: str  # "beta", "median_window" or "detection_threshold"
     fixed_second: float
     uses_distances: bool
-    firsts: np.ndarray = field(default_factory=lambda: ALPHAS)  # alpha, or (sebbs) a configuration index
+    first_grid: np.ndarray = field(default_factory=lambda: ALPHAS)  # alpha, or (sebbs) a configuration index
     fixed_first: float = FIXED_ALPHA
     kind: str = "activity"
     radius: float = 0.0  # votes: reach cap in frames
@@ -139,11 +139,11 @@ def class_scores(dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_fr
     return np.broadcast_to(out.y, (len(alphas), out.y.shape[0]))
 
 
-def _active(dec: Decoder, scores: np.ndarray, alphas: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+def _active(dec: Decoder, scores: np.ndarray, alphas: np.ndarray, second_grid: np.ndarray) -> np.ndarray:
     """``(A, S, frames)`` activity for every alpha (rows of ``scores``) and second parameter."""
     if dec.filtered:
-        return median_filter_many(scores > alphas[:, None], seconds)
-    return scores[:, None, :] > seconds[None, :, None]
+        return median_filter_many(scores > alphas[:, None], second_grid)
+    return scores[:, None, :] > second_grid[None, :, None]
 
 
 def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_frames: int,
@@ -166,15 +166,15 @@ def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_fra
 def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants: np.ndarray | None = None,
                 alphas: np.ndarray | None = None, frame_seconds: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Events of one class for every grid point ``(alpha, second)``: each event's row
-    (``alpha_index * len(dec.seconds) + second_index``), onset and offset in frames, and
+    (``alpha_index * len(dec.second_grid) + second_index``), onset and offset in frames, and
     the number of rows; ``constants`` are the normalisers per alpha (summed votes)."""
     if dec.kind == "sebbs":
         from mtsed.detection import sebbs_decoder
 
-        return sebbs_decoder.grid_events(out.y, frame_seconds, dec.seconds)
-    alphas = dec.firsts if alphas is None else alphas
+        return sebbs_decoder.grid_events(out.y, frame_seconds, dec.second_grid)
+    alphas = dec.first_grid if alphas is None else alphas
     scores = class_scores(dec, out, alphas, segment_frames, constants)
-    active = _active(dec, scores, alphas, dec.seconds)
+    active = _active(dec, scores, alphas, dec.second_grid)
     rows, first, stop = run_bounds(active.reshape(-1, active.shape[-1]))
     if dec.kind == "bounded" and len(rows):
         onsets, offsets = _bounded(first, stop, out, segment_frames, dec.max_shift)

@@ -61,7 +61,7 @@ class GridCounts:
     n_ref: np.ndarray  # (C,)
     constants: dict[str, np.ndarray]  # fold -> (C, A); empty unless the decoder normalises
     alphas: np.ndarray  # (A,)
-    seconds: np.ndarray  # (S,) beta or median window
+    second_grid: np.ndarray  # (S,) the second parameter: beta or median window
 
     def f1(self) -> np.ndarray:
         """Class-wise F1 on the grid: 0 where nothing was detected, NaN only for a class
@@ -92,9 +92,9 @@ def _vote_constants(dec: Decoder, recordings: Sequence[ValidationRecording], c: 
 def grid_counts(dec: Decoder, recordings: Sequence[ValidationRecording], n_classes: int, segment_frames: int,
                 frame_seconds: float, alphas: np.ndarray | None = None) -> GridCounts:
     """Count true positives and detections of every class on the whole grid."""
-    alphas = dec.firsts if alphas is None else alphas
+    alphas = dec.first_grid if alphas is None else alphas
     folds = sorted({r.fold for r in recordings})
-    shape = (n_classes, len(alphas), len(dec.seconds))
+    shape = (n_classes, len(alphas), len(dec.second_grid))
     tp, n_sys, n_ref = np.zeros(shape), np.zeros(shape), np.zeros(n_classes, int)
     constants = {fold: np.ones((n_classes, len(alphas))) for fold in folds} if dec.normalised else {}
     for c in range(n_classes):
@@ -109,7 +109,7 @@ def grid_counts(dec: Decoder, recordings: Sequence[ValidationRecording], n_class
             n_sys[c] += np.bincount(rows, minlength=n_rows).reshape(n_sys[c].shape)
             found = matched_counts(rows, n_rows, ref_on, ref_off, onsets * frame_seconds, offsets * frame_seconds)
             tp[c] += found.reshape(tp[c].shape)
-    return GridCounts(tp, n_sys, n_ref, constants, np.asarray(alphas), np.asarray(dec.seconds))
+    return GridCounts(tp, n_sys, n_ref, constants, np.asarray(alphas), np.asarray(dec.second_grid))
 
 
 def select(counts: GridCounts, cfg: ThresholdConfig) -> Selection:
@@ -132,7 +132,7 @@ def fixed_selection(dec: Decoder, counts: GridCounts) -> Selection:
     """The fixed defaults (alpha 0.5, or the decoder's own, and its default second parameter) as a selection."""
     n = len(counts.n_ref)
     a = np.full(n, int(np.argmin(np.abs(counts.alphas - dec.fixed_first))))
-    s = np.full(n, int(np.argmin(np.abs(counts.seconds - dec.fixed_second))))
+    s = np.full(n, int(np.argmin(np.abs(counts.second_grid - dec.fixed_second))))
     return Selection(a, s, counts.f1()[np.arange(n), a, s])
 
 
@@ -184,7 +184,7 @@ def held_out_counts(dec: Decoder, recordings: Sequence[ValidationRecording], gro
     for k, held in enumerate(per_group):
         others = [c for j, c in enumerate(per_group) if j != k] or [held]
         pooled = GridCounts(sum(c.tp for c in others), sum(c.n_sys for c in others), sum(c.n_ref for c in others), {},
-                            held.alphas, held.seconds)
+                            held.alphas, held.second_grid)
         total += counts_at(held, select(pooled, cfg))
     return total
 

@@ -103,8 +103,8 @@ def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selec
 
     return {
         "decoder": dec.name, "alpha": [float(counts.alphas[i]) for i in selection.alpha_index],
-        dec.second_name: [float(counts.seconds[i]) for i in selection.second_index],
-        "fixed": {"alpha": float(counts.alphas[fixed.alpha_index[0]]), dec.second_name: float(counts.seconds[fixed.second_index[0]])},
+        dec.second_name: [float(counts.second_grid[i]) for i in selection.second_index],
+        "fixed": {"alpha": float(counts.alphas[fixed.alpha_index[0]]), dec.second_name: float(counts.second_grid[fixed.second_index[0]])},
         "norm": chosen_constants(counts, selection.alpha_index), "fixed_norm": chosen_constants(counts, fixed.alpha_index),
         "validation_f1": f1(selection.validation_f1), "validation_f1_fixed": f1(fixed.validation_f1),
         "validation_overall_f1": round(micro_f1(counts, selection), 4), "validation_overall_f1_fixed": round(micro_f1(counts, fixed), 4),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mtsed.adapters import ui as server
+from mtsed.adapters import servers as server
 from tests.conftest import REPO, make_clip_folder, make_dvc_project, run_command
 from tests.services import debian_program, http_json, mlflow_server, postgres_server
 

@@ -1,4 +1,6 @@
-"""The MLflow tracking server behind ``make ui`` / ``mtsed ui``: the UI, REST API and registry.
+"""The two servers mtsed starts, and the start-up checks they share (port, stores, folders):
+the MLflow tracking server behind ``make ui`` / ``mtsed ui`` (the UI, REST API and registry) and
+the detector's model server behind ``mtsed serve`` (``mlflow models serve``).
 
 The backend store is the SQLite file the pipeline writes when no server runs (so earlier
 runs show up), or any database URI MLflow accepts, PostgreSQL included
