@@ -22,6 +22,18 @@ def test_committed_pipeline_yaml_is_what_the_code_compiles(tmp_path: Path):
     assert fresh.read_text() == COMPILED.read_text(), "run `mtsed pipeline compile` and commit pipeline/pipeline.yaml"
 
 
+def test_committed_component_specs_are_what_the_code_compiles_and_load_in_kfp(tmp_path: Path):
+    from kfp.components import load_component_from_file
+
+    from mtsed.adapters.kubeflow.pipeline import compile_components
+
+    fresh = {p.name: p.read_text() for p in compile_components(tmp_path)}
+    committed = {p.name: p.read_text() for p in (REPO / "components").glob("*.yaml")}
+    assert fresh == committed, "run `mtsed pipeline compile` and commit components/*.yaml"
+    train = load_component_from_file(str(REPO / "components" / "train.yaml"))
+    assert set(train.component_spec.inputs) >= {"network", "fold", "features", "targets"}
+
+
 def test_compiled_dag_fans_out_one_training_task_per_fold():
     spec = next(yaml.safe_load_all(COMPILED.read_text()))
     json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # a valid IR document

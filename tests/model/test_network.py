@@ -71,7 +71,7 @@ def test_relu_after_the_pool_computes_what_relu_before_it_did():
     torch.manual_seed(0)
     block = CRNN(spec(2, filters=6, hidden=4, dropout=0.0)).convs[0].train()
     conv, norm, pool, relu, _ = block
-    paper_order = nn.Sequential(conv, norm, nn.ReLU(), pool)  # conv -> BN -> ReLU -> pool, as SPEC section 4 writes it
+    paper_order = nn.Sequential(conv, norm, nn.ReLU(), pool)  # conv -> BN -> ReLU -> pool, as the paper orders it (METHOD.md section 4)
     x = torch.randn(3, 1, 40, 30)
     outputs = []
     for net in (block, paper_order):

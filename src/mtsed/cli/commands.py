@@ -148,10 +148,13 @@ def pipeline(args: argparse.Namespace) -> int:
         text = apply_preset(text, args.preset)
     params_yaml = with_overrides(text, getattr(args, "param", []))
     if args.action == "compile":
-        from mtsed.adapters.kubeflow.pipeline import Resources, compile_pipeline
+        from mtsed.adapters.kubeflow.pipeline import Resources, compile_components, compile_pipeline
 
         out = compile_pipeline(params_yaml, Path(args.out), Resources(args.accelerator, args.accelerator_limit))
         print(f"compiled pipeline: {out}")
+        if args.components:
+            specs = compile_components(Path(args.components))
+            print(f"compiled {len(specs)} components: {args.components}/<name>.yaml")
     elif args.action == "submit":
         from mtsed.adapters.kubeflow.submit import submit
 

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action", required=True)
     c = psub.add_parser("compile", help="write the compiled pipeline (IR YAML)")
     c.add_argument("--out", default="pipeline/pipeline.yaml")
+    c.add_argument("--components", default="components", help="also write each component's compiled spec here ('' not to)")
     c.add_argument("--accelerator", default="nvidia.com/gpu", help="accelerator type of training tasks ('' for CPU)")
     c.add_argument("--accelerator-limit", type=int, default=1)
     s = psub.add_parser("submit", help="submit a run to a Kubeflow Pipelines server")

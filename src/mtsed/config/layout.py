@@ -17,6 +17,10 @@ from mtsed.config.systems import SYSTEMS, network_of
 SETS = ("isolated", "overlapping")
 
 
+REBUILD_BUNDLE = "rebuild it with `dvc repro thresholds` (or `make run`)"  # what to do about a bad bundle
+MAKE_BUNDLES = "run `make run`"  # where bundles come from
+
+
 def repro_command(stage: str, folder: Path) -> str:
     """The command that rewrites a per-set artefact folder such as ``features/isolated``
     (dvc.yaml's ``foreach`` stages are named ``<stage>@<set>``)."""

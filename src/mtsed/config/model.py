@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from mtsed.config.base import _require
 
 DISTANCE_ENCODINGS = ("linear", "log")  # how the distance head encodes d/T (mtsed.model.distances)
-RESIDUALS = ("sum", "concat")  # how the residual branch joins the recurrent one (SPEC section 4)
+RESIDUALS = ("sum", "concat")  # how the residual branch joins the recurrent one (METHOD.md section 4)
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Stage ``features``: log mel spectrogram (SPEC section 1)."""
+    """Stage ``features``: log mel spectrogram (METHOD.md section 1)."""
 
     sample_rate: int = 44100
     n_mels: int = 40
@@ -43,7 +43,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class TargetConfig:
-    """Stage ``targets``: triplet encoding (SPEC section 2)."""
+    """Stage ``targets``: triplet encoding (METHOD.md section 2)."""
 
     segment_frames: int = 512
 
@@ -53,7 +53,7 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of the CRNN (SPEC section 4); the paper uses filters = hidden = 256."""
+    """Sizes of the CRNN (METHOD.md section 4); the paper uses filters = hidden = 256."""
 
     filters: int = 64  # F
     hidden: int = 64  # H per GRU direction

@@ -48,7 +48,7 @@ class FoldLists:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the three losses in the total (SPEC section 5; the paper: 1, 1, 1)."""
+    """Weights of the three losses in the total (METHOD.md section 5; the paper: 1, 1, 1)."""
 
     classification: float = 1.0
     distance: float = 0.3
@@ -91,11 +91,11 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Stage ``train`` (SPEC sections 3 and 5): one model per fold and system."""
+    """Stage ``train`` (METHOD.md sections 3 and 5): one model per fold and system."""
 
     windows_per_epoch: int = 512  # T-frame windows drawn at random start frames each epoch; 0: every window (hop 1)
     sampling: str = "random"  # random: uniform over all start frames (paper: all windows); grid: hop T/4
-    distance_targets: str = "window"  # window: boundaries as seen in the window (SPEC 2); recording
+    distance_targets: str = "window"  # window: boundaries as seen in the window (METHOD.md section 2); recording
     batch_size: int = 8
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # constant, or cosine: decays to 0 over the run's steps

@@ -1,7 +1,7 @@
 """Data sets as manifests of recordings, their splits and cross-validation folds.
 
 A data set folder holds ``manifest.json`` plus the audio and DCASE annotation files it
-names (paths relative to the manifest).  Two kinds exist, mirroring SPEC section 9:
+names (paths relative to the manifest).  Two kinds exist, mirroring METHOD.md section 9:
 
 - ``isolated`` (ITC-Irst style): recordings are sessions; ``split`` is ``train`` or
   ``test``; each training session is held out once (leave-one-session-out folds).

@@ -1,4 +1,4 @@
-"""Triplet targets (y, p, q) per class per frame, and their inverse (SPEC section 2).
+"""Triplet targets (y, p, q) per class per frame, and their inverse (METHOD.md section 2).
 
 Time axis: frame ``t`` sits at ``t * frame_seconds``.  An event on ``[onset, offset)``
 seconds covers frames ``round(onset / dt)`` to ``round(offset / dt) - 1`` (at least one

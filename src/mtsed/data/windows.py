@@ -1,4 +1,4 @@
-"""Training samples: windows of T frames cut from memory-mapped recordings (SPEC section 3).
+"""Training samples: windows of T frames cut from memory-mapped recordings (METHOD.md section 3).
 
 Each epoch draws ``windows_per_epoch`` windows whose start frames are uniform over every
 possible start of every training recording (the paper trains on all windows, hop 1, which
@@ -10,7 +10,7 @@ Nothing is copied up front: each sample slices the ``.npy`` memory maps written 
 features and targets stages, standardises it with the fold's statistics and zero-pads
 recordings shorter than T, returning a mask that marks the real frames.
 
-Distance targets are read one of two ways (SPEC section 2):
+Distance targets are read one of two ways (METHOD.md section 2):
 
 - ``window`` (default): distances to the boundaries *as seen inside the window*, a
   boundary outside it counting at the window's first or last frame.  These depend on the

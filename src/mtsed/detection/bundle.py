@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mtsed.config.layout import MAKE_BUNDLES, REBUILD_BUNDLE
 from mtsed.config import FeatureConfig
 from mtsed.detection.decoders import Decoder, decode, ensemble_scores, get_decoder
 from mtsed.io.events import Event
@@ -27,7 +28,7 @@ from mtsed.model.device import pick_device
 
 FORMAT = "mtsed-bundle-3"  # 3: optional per-class decoders (system multitask)
 READABLE_FORMATS = ("mtsed-bundle-2", FORMAT)
-REBUILD = "rebuild it with `dvc repro thresholds` (or `make run`)"
+
 PER_CLASS = "per-class"  # the decoder name of a bundle whose classes decode differently
 
 
@@ -262,15 +263,15 @@ def load_bundle(path: Path) -> Bundle:
     """Read a bundle written by :meth:`Bundle.save`, naming the file on any problem."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model bundle (run `make run` or pass --model)")
+        raise FileNotFoundError(f"{path}: no such model bundle ({MAKE_BUNDLES} or pass --model)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
         meta = json.loads(raw["meta"])
     except Exception as error:
-        raise ValueError(f"{path}: not a model bundle, or a damaged one ({error}); {REBUILD}") from None
+        raise ValueError(f"{path}: not a model bundle, or a damaged one ({error}); {REBUILD_BUNDLE}") from None
     if meta.get("format") not in READABLE_FORMATS:
         raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads "
-                         f"{', '.join(READABLE_FORMATS)}); {REBUILD}, or use the mtsed that wrote it")
+                         f"{', '.join(READABLE_FORMATS)}); {REBUILD_BUNDLE}, or use the mtsed that wrote it")
     folds = tuple(
         FoldModel(f["name"], ModelSpec.from_saved(f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
         for f, weights in zip(meta["folds"], raw["weights"])
@@ -284,7 +285,7 @@ def load_bundle(path: Path) -> Bundle:
         fixed = (float(meta["fixed"]["alpha"]), float(meta["fixed"][dec.second_name]))
         return Bundle(*common, tuple(meta[dec.second_name]), folds, fixed)
     except (KeyError, ValueError) as error:
-        raise ValueError(f"{path}: damaged model bundle ({error}); {REBUILD}") from None
+        raise ValueError(f"{path}: damaged model bundle ({error}); {REBUILD_BUNDLE}") from None
 
 
 def load_fold_model(checkpoint: Path) -> tuple[FoldModel, dict]:

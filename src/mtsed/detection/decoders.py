@@ -1,4 +1,4 @@
-"""Decoders: from network outputs to events, each under two thresholds (SPEC sections 6-7).
+"""Decoders: from network outputs to events, each under two thresholds (METHOD.md sections 6-7).
 
 Every decoder turns one class's per-frame outputs into events under a first threshold
 ``alpha`` on the activity ``y_hat`` and a second parameter: ``beta`` on a confidence score,

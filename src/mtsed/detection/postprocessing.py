@@ -1,4 +1,4 @@
-"""The two primitives of post-processing (SPEC section 6): confidence votes and median filters.
+"""The two primitives of post-processing (METHOD.md section 6): confidence votes and median filters.
 
 The proposed system integrates confidence: in each non-overlapping T-frame segment every
 frame whose activity ``y_hat`` exceeds ``alpha_c`` votes ``y_hat`` for all frames of the

@@ -1,4 +1,4 @@
-"""Per-class threshold selection on validation data (SPEC section 7), made to generalise.
+"""Per-class threshold selection on validation data (METHOD.md section 7), made to generalise.
 
 The grid is the paper's: alpha in 0.00..1.00 (step 0.01) times beta in 0.00..1.00 (step
 0.05), or times a median window in 1..256 (step 6).  For every class and grid point the

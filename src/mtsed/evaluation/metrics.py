@@ -1,4 +1,4 @@
-"""Event-based (SPEC section 8) and segment-based F1 and error rate, as sed_eval computes them.
+"""Event-based (METHOD.md section 8) and segment-based F1 and error rate, as sed_eval computes them.
 
 One deliberate difference: a class with reference events that a system never detects
 scores F1 0, not sed_eval's NaN.  sed_eval returns NaN precision when nothing was detected

@@ -1,1 +1,1 @@
-"""Log-mel features (SPEC section 3): whole recordings, and streamed block by block for long files."""
+"""Log-mel features (METHOD.md section 1): whole recordings, and streamed block by block for long files."""

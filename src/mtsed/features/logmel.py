@@ -1,4 +1,4 @@
-"""Log mel spectrogram features and per-band standardisation (SPEC section 1)."""
+"""Log mel spectrogram features and per-band standardisation (METHOD.md section 1)."""
 
 from __future__ import annotations
 

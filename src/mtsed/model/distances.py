@@ -1,6 +1,6 @@
 """How the distance head's outputs encode the frames to an event's onset and offset.
 
-Targets ``p`` and ``q`` are distances in segment lengths, ``d / T`` in [0, 1] (SPEC section
+Targets ``p`` and ``q`` are distances in segment lengths, ``d / T`` in [0, 1] (METHOD.md section
 2).  The network's sigmoid outputs encode them one of two ways (``model.distances``):
 
 - ``linear`` (the paper): the output *is* ``d / T``.  Trained by squared error, a sigmoid

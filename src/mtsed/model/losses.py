@@ -1,4 +1,4 @@
-"""The three losses of the multi-task CRNN (SPEC section 5).
+"""The three losses of the multi-task CRNN (METHOD.md section 5).
 
 Every loss is computed per frame, summed over classes, averaged over the valid (unpadded)
 frames of each segment, then averaged over the batch.

@@ -1,4 +1,4 @@
-"""The multi-label multi-task CRNN (SPEC section 4) and its single-task baseline.
+"""The multi-label multi-task CRNN (METHOD.md section 4) and its single-task baseline.
 
 The network knows nothing of training: it maps standardised log-mel segments
 ``(batch, frames, bands)`` to per-frame sigmoid outputs ``(batch, frames, outputs)``.

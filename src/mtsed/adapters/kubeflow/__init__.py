@@ -1,5 +1,6 @@
 """Kubeflow Pipelines v2: one lightweight component per stage, and the DAG that chains them.
 
-Components are thin: each writes the pipeline's ``params_yaml`` to a file and runs the same
-``mtsed`` CLI sub-command that ``dvc.yaml`` runs, on KFP artefact folders.
+Components are thin: each parses the pipeline's ``params_yaml`` once and calls the stage
+runner (:mod:`mtsed.adapters.runner`) that the ``mtsed`` sub-commands of ``dvc.yaml`` call too,
+on KFP artefact folders; none goes through the CLI.
 """

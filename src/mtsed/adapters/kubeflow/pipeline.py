@@ -86,3 +86,22 @@ def compile_pipeline(params_yaml: str, out: Path, resources: Resources = Resourc
     """Write the compiled IR YAML (what ``kfp.Client`` submits)."""
     compiler.Compiler().compile(build_pipeline(params_yaml, resources), str(out))
     return out
+
+
+def component_functions() -> dict[str, object]:
+    """Every component of the DAG by name, as the component modules define them."""
+    found = {}
+    for module in (tracking, data, training, evaluation):
+        found |= {name: value for name, value in vars(module).items() if hasattr(value, "component_spec")}
+    return found
+
+
+def compile_components(folder: Path) -> list[Path]:
+    """Write each component's own compiled spec (``<folder>/<name>.yaml``), the form KFP
+    users reuse components in (``kfp.components.load_component_from_file``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, component in sorted(component_functions().items()):
+        compiler.Compiler().compile(component, str(folder / f"{name}.yaml"))
+        written.append(folder / f"{name}.yaml")
+    return written

@@ -1,4 +1,4 @@
-"""The two embedded default data sets, built from curated clips (SPEC section 9).
+"""The two embedded default data sets, built from curated clips (METHOD.md section 9).
 
 - ``isolated``: ITC-Irst-style sessions of non-overlapping events over background;
   the last ``test_sessions`` sessions are the test split, the others give
