@@ -127,6 +127,7 @@ def _run_evaluate_set(params: Params, o: Options, run: tracking.Run) -> dict:
     name = _set_of(o.data)
     systems = system_folders(name, Path(o.outputs), Path(o.bundles), Path(o.models))
     results = evaluation.evaluate(Path(o.data), Path(o.features), Path(o.targets), systems, Path(o.out))
+    print((Path(o.out) / "table.md").read_text())  # the stage writes its tables; showing them is the runner's
     if run.active:
         _register_detectors(run, name, Path(o.data), {s: bundle / "bundle.pt" for s, (_, bundle, _) in systems.items()}, results)
     return results

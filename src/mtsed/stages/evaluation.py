@@ -12,6 +12,7 @@ scores, which the report also keeps in ``scores/<system>/`` (``sed_scores_eval``
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,98 @@ def _headline(result: dict) -> dict:
     return {"overall": {k: result["overall"][k] for k in ("f1", "er")}, "class_average": result["class_average"]}
 
 
+@dataclass
+class _Report:
+    """What the evaluation of every system gathers, system by system."""
+
+    results: dict = field(default_factory=dict)  # searched thresholds, evaluation split: the paper-like table
+    study: dict = field(default_factory=dict)  # per split: searched and fixed, with the network's diagnostics
+    variants: dict = field(default_factory=dict)  # the other decoders searched, on the evaluation split
+    misses: dict = field(default_factory=dict)  # why reference events are missed
+    events: dict = field(default_factory=dict)  # estimated events per recording
+    scores: dict = field(default_factory=dict)  # frame scores per recording
+    bundles: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)  # (network, split) -> figures: systems of one network share them
+
+
+def _splits(dataset, ensemble_dir: Path, reference: dict[str, list[Event]]) -> tuple[dict, dict]:
+    """The ensemble manifest, and per split (evaluation, training) its outputs and reference events."""
+    manifest = read_json(ensemble_dir / "manifest.json")
+    recordings = {r.id: r for r in dataset.recordings}
+    training = list(manifest.get("training", {}))
+    return manifest, {"evaluation": (_outputs(ensemble_dir, "evaluation", list(reference)), reference),
+                      "training": (_outputs(ensemble_dir, "training", training), {rid: dataset.events(recordings[rid]) for rid in training})}
+
+
+def _evaluate_system(rep: _Report, system: str, bundle: Bundle, splits: dict, manifest: dict, labels: list[str],
+                     durations: dict[str, float], targets_dir: Path, tmp: Path) -> None:
+    """One system on both splits, searched and fixed thresholds; its evaluation events and scores written."""
+    rep.study[system] = {}
+    for split, (outputs, ref) in splits.items():
+        searched, events, split_scores = _score(bundle, outputs, ref, labels)
+        fixed = _score(bundle.with_fixed_thresholds(), outputs, ref, labels)[0]
+        if split == "evaluation":
+            rep.results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
+                                                                   tmp / "scores" / system)}
+            rep.scores[system], rep.events[system] = split_scores, events
+            rep.misses[system] = diagnostics.miss_reasons(ref, events, labels)
+            for rid, found in events.items():
+                write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
+        key = (network_of(system), split)
+        if key not in rep.diagnostics:
+            rep.diagnostics[key] = _diagnostics(outputs, targets_dir, bundle.segment_frames,
+                                                   manifest.get("distance_targets", "window"), len(labels))
+        rep.study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed), **rep.diagnostics[key]}
+
+
+def _evaluate_variants(rep: _Report, system: str, bundle: Bundle, bundle_dir: Path, evaluation: tuple, labels: list[str]) -> None:
+    """The other decoders the thresholds stage searched for ``system`` (``variants.json``), on the evaluation split."""
+    choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
+    outputs, ref = evaluation
+    for name, choice in choices.items():
+        variant = bundle.with_thresholds(choice)
+        rep.variants[f"{system}:{name}"] = {
+            "searched": _headline(_score(variant, outputs, ref, labels)[0]),
+            "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0]),
+            "validation_class_average_f1": choice.get("validation_class_average_f1"),
+            "held_out_class_average_f1": choice.get("held_out_class_average_f1")}
+
+
+def _write_tables(rep: _Report, title: str, labels: list[str], tmp: Path) -> dict:
+    """``table.md``, ``table.json`` and ``per_class.csv``; returns the full table."""
+    decoders = {s: bundle.summary for s, bundle in rep.bundles.items()}
+    table = report_markdown(title, rep.results, rep.study, rep.variants, decoders, rep.misses, labels)
+    (tmp / "table.md").write_text(table)
+    full = {**rep.results, "study": rep.study, "variants": rep.variants, "miss_reasons": rep.misses}
+    write_json(tmp / "table.json", full)
+    (tmp / "per_class.csv").write_text(report.per_class_csv(rep.results, labels))
+    return full
+
+
+def report_markdown(title: str, results: dict, study: dict, variants: dict, decoders: dict, misses: dict, labels: list[str]) -> str:
+    """The whole ``table.md``: the paper-like table, the field's scores, and what explains them."""
+    return (report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n"
+            + report.study_tables(study, variants, decoders) + "\n" + report.distance_error_table(study) + "\n"
+            + report.miss_reason_table(misses, labels))
+
+
+
+def _plots(rep: _Report, dataset, systems: dict, reference: dict, features_dir: Path, labels: list[str], title: str, tmp: Path) -> None:
+    """Training curves of each network, F1 per class, and the busiest recording's detections."""
+    for system, (ensemble_dir, _, models_dir) in systems.items():
+        if network_of(system) == system:
+            folds = read_json(ensemble_dir / "manifest.json")["folds"]
+            histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in folds}
+            report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
+    report.plot_f1_bars(tmp / "f1_per_class.png", rep.results, labels, title)
+    shown = max(dataset.evaluation(), key=lambda r: len(reference[r.id]))  # the busiest recording
+    report.plot_detection(tmp / "detection.png", np.load(features_dir / f"{shown.id}.npy"),
+                          {s: rep.scores[s][shown.id] for s in rep.results}, reference[shown.id], labels,
+                          read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
+
+
 def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: dict[str, tuple[Path, Path, Path]], out_dir: Path) -> dict:
-    """Evaluate every system; write tables, event lists and plots into ``out_dir``.
+    """Evaluate every system; write tables, event lists, plots and pages into ``out_dir``.
 
     ``systems`` maps a system name to its (ensemble outputs, bundle folder, models) paths.
     Returns the main results (searched thresholds, evaluation split) plus the study block.
@@ -111,60 +202,17 @@ def evaluate(dataset_dir: Path, features_dir: Path, targets_dir: Path, systems: 
     evaluation = dataset.evaluation()
     reference = {r.id: dataset.events(r) for r in evaluation}
     durations = {r.id: audio_duration(dataset.audio_path(r)) for r in evaluation}
-    results, study, variants, scores, misses, estimated, bundles = {}, {}, {}, {}, {}, {}, {}
-    network_diagnostics: dict[tuple[str, str], dict] = {}  # systems of one network share its diagnostics
+    title = f"{dataset.name}: {len(evaluation)} evaluation recordings" + (f" ({dataset.protocol})" if dataset.protocol else "")
+    rep = _Report()
     with atomic_dir(out_dir) as tmp:
-        for system, (ensemble_dir, bundle_dir, models_dir) in systems.items():
-            bundle = bundles[system] = load_bundle(bundle_dir / "bundle.pt")
-            manifest = read_json(ensemble_dir / "manifest.json")
-            splits = {"evaluation": (_outputs(ensemble_dir, "evaluation", list(reference)), reference)}
-            recordings = {r.id: r for r in dataset.recordings}
-            training_ids = list(manifest.get("training", {}))
-            splits["training"] = (_outputs(ensemble_dir, "training", training_ids), {rid: dataset.events(recordings[rid]) for rid in training_ids})
-            study[system] = {}
-            for split, (outputs, ref) in splits.items():
-                searched, events, split_scores = _score(bundle, outputs, ref, labels)
-                fixed = _score(bundle.with_fixed_thresholds(), outputs, ref, labels)[0]
-                if split == "evaluation":
-                    results[system] = {**searched, **_beyond_events(bundle, ref, events, split_scores, durations, labels,
-                                                                    tmp / "scores" / system)}
-                    scores[system], estimated[system] = split_scores, events
-                    misses[system] = diagnostics.miss_reasons(ref, events, labels)
-                    for rid, found in events.items():
-                        write_event_list(tmp / "estimated" / system / f"{rid}.tsv", found)
-                key = (network_of(system), split)
-                if key not in network_diagnostics:
-                    network_diagnostics[key] = _diagnostics(outputs, targets_dir, bundle.segment_frames,
-                                                            manifest.get("distance_targets", "window"), len(labels))
-                study[system][split] = {"searched": _headline(searched), "fixed": _headline(fixed), **network_diagnostics[key]}
-            choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
-            for name, choice in choices.items():
-                variant = bundle.with_thresholds(choice)
-                outputs, ref = splits["evaluation"]
-                variants[f"{system}:{name}"] = {"searched": _headline(_score(variant, outputs, ref, labels)[0]),
-                                                 "fixed": _headline(_score(variant.with_fixed_thresholds(), outputs, ref, labels)[0]),
-                                                 "validation_class_average_f1": choice.get("validation_class_average_f1"),
-                                                 "held_out_class_average_f1": choice.get("held_out_class_average_f1")}
-            if network_of(system) == system:
-                histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in manifest["folds"]}
-                report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
-        title = f"{dataset.name}: {len(evaluation)} evaluation recordings ({dataset.protocol})" if dataset.protocol else \
-            f"{dataset.name}: {len(evaluation)} evaluation recordings"
-        decoders = {s: bundle.summary for s, bundle in bundles.items()}
-        table = report.comparison_table(title, results, labels) + "\n" + report.field_table(results, labels) + "\n" + \
-            report.study_tables(study, variants, decoders) + "\n" + report.distance_error_table(study) + "\n" + \
-            report.miss_reason_table(misses, labels)
-        (tmp / "table.md").write_text(table)
-        full = {**results, "study": study, "variants": variants, "miss_reasons": misses}
-        write_json(tmp / "table.json", full)
-        (tmp / "per_class.csv").write_text(report.per_class_csv(results, labels))
-        report.plot_f1_bars(tmp / "f1_per_class.png", results, labels, title)
-        shown = max(evaluation, key=lambda r: len(reference[r.id]))  # the busiest recording
-        report.plot_detection(tmp / "detection.png", np.load(features_dir / f"{shown.id}.npy"),
-                              {s: scores[s][shown.id] for s in results}, reference[shown.id], labels,
-                              read_json(features_dir / "manifest.json")["frame_seconds"], f"{dataset.name} / {shown.id}")
-        write_pages(dataset, features_dir, bundles, estimated, scores, durations, results, out_dir, tmp / "pages")
-    print(table)
+        for system, (ensemble_dir, bundle_dir, _) in systems.items():
+            bundle = rep.bundles[system] = load_bundle(bundle_dir / "bundle.pt")
+            manifest, splits = _splits(dataset, ensemble_dir, reference)
+            _evaluate_system(rep, system, bundle, splits, manifest, labels, durations, targets_dir, tmp)
+            _evaluate_variants(rep, system, bundle, bundle_dir, splits["evaluation"], labels)
+        full = _write_tables(rep, title, labels, tmp)
+        _plots(rep, dataset, systems, reference, features_dir, labels, title, tmp)
+        write_pages(dataset, features_dir, rep.bundles, rep.events, rep.scores, durations, rep.results, out_dir, tmp / "pages")
     return report_metrics(full)
 
 
