@@ -153,3 +153,34 @@ def make_dvc_project(tmp_path: Path, clip_folder: Path) -> Path:
     run_command(["dvc", "config", "core.analytics", "false"], root)
     run_command(["dvc", "remote", "add", "-d", "local", str(tmp_path / "remote")], root)
     return root
+
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+@pytest.fixture(scope="session")
+def tracked_pipeline(tmp_path_factory: pytest.TempPathFactory):
+    """The one tiny pipeline run the slow end-to-end tests share: the real dvc.yaml in a git + DVC
+    project, executed twice and logged over HTTP to a real MLflow server: the whole ``dvc repro``
+    (``run-alpha``) and a forced re-run of one evaluation (``run-beta``). Yields (server URL,
+    project). Tests read the project; one that changes it works on :func:`copy_project`."""
+    from tests.services import mlflow_server
+
+    tmp = tmp_path_factory.mktemp("pipeline")
+    project = make_dvc_project(tmp, make_clip_folder(tmp / "clips"))
+    run_command(["git", "add", "-A"], project)
+    run_command(["git", "commit", "-q", "-m", "tiny project"], project, GIT_ENV)
+    with mlflow_server(f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artefacts", tmp / "server.log") as url:
+        env = {"MLFLOW_TRACKING_URI": url, "MTSED_TRACKING": "on"}
+        run_command(["mtsed", "tracked", "--name", "run-alpha", "--", "dvc", "repro"], project, env)
+        run_command(["mtsed", "tracked", "--name", "run-beta", "--", "dvc", "repro", "--force", "--single-item",
+                     "evaluate@isolated"], project, env)
+        yield url, project
+
+
+def copy_project(project: Path, tmp_path: Path) -> Path:
+    """A copy of a reproduced project (outputs, DVC cache and lock) with its own DVC remote."""
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy, symlinks=True)
+    run_command(["dvc", "remote", "modify", "local", "url", str(tmp_path / "remote")], copy)
+    return copy

@@ -1,4 +1,7 @@
-"""`dvc repro` of the real dvc.yaml on tiny params: runs, skips when unchanged, pushes/pulls."""
+"""`dvc repro` of the real dvc.yaml on tiny params: runs, skips when unchanged, pushes/pulls.
+
+The tests read the shared tiny pipeline run (conftest's ``tracked_pipeline``) or a copy of it,
+rather than each running the whole pipeline again."""
 
 import shutil
 import sys
@@ -7,18 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import make_dvc_project, run_command
+from tests.conftest import copy_project, make_dvc_project, run_command
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def project(tmp_path: Path, clip_folder: Path) -> Path:
-    return make_dvc_project(tmp_path, clip_folder)
+def project(tracked_pipeline, tmp_path: Path) -> Path:
+    return copy_project(tracked_pipeline[1], tmp_path)
 
 
 def test_repro_then_nothing_to_do_then_push_and_pull(project: Path):
-    run_command(["dvc", "repro"], project)
     for name in ("isolated", "overlapping"):
         assert (project / "data" / name / "manifest.json").is_file()
         assert (project / "features" / name / "stats.json").is_file()
@@ -29,7 +31,7 @@ def test_repro_then_nothing_to_do_then_push_and_pull(project: Path):
         for system in ("proposed", "baseline", "multitask"):
             assert (project / "bundles" / name / system / "bundle.pt").is_file()
 
-    second = run_command(["dvc", "repro"], project)
+    second = run_command(["dvc", "repro"], project)  # a copy of the repro'd project: nothing to do
     assert "Running stage" not in second
     status = run_command(["dvc", "status"], project)
     assert "up to date" in status
@@ -56,7 +58,6 @@ def test_kubeflow_local_run_matches_dvc_repro(project: Path, tmp_path: Path):
     from mtsed.adapters.kubeflow.local import find_reports, summary
     from mtsed.adapters.tracking import flatten
 
-    run_command(["dvc", "repro"], project)
     printed = run_command([sys.executable, "-m", "mtsed.cli", "pipeline", "local", "--root", str(tmp_path / "kfp-root")], project)
     assert "SUCCESS" in printed and "| **overall** |" in printed
     reports = find_reports(tmp_path / "kfp-root")

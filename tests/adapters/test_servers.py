@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from mtsed.adapters import servers as server
-from tests.conftest import REPO, make_clip_folder, make_dvc_project, run_command
+from tests.conftest import REPO, run_command
 from tests.services import debian_program, http_json, mlflow_server, postgres_server
 
 SCREENSHOTS = Path(os.environ.get("MTSED_TEST_ARTIFACTS", REPO / "test-artifacts"))
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
 
 def test_server_command_keeps_runs_and_artefacts_in_the_project(tmp_path: Path):
@@ -136,22 +135,14 @@ def children(runs: list[dict], parent: dict) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
-    """Two pipeline executions logged over HTTP: the whole tiny pipeline (``run-alpha``) and
-    a forced re-run of one evaluation (``run-beta``).  Yields (API, project, parent runs)."""
-    tmp = tmp_path_factory.mktemp("server")
-    project = make_dvc_project(tmp, make_clip_folder(tmp / "clips"))
-    run_command(["git", "add", "-A"], project)
-    run_command(["git", "commit", "-q", "-m", "tiny project"], project, GIT_ENV)
-    with mlflow_server(f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artefacts", tmp / "server.log") as url:
-        env = {"MLFLOW_TRACKING_URI": url, "MTSED_TRACKING": "on"}
-        run_command(["mtsed", "tracked", "--name", "run-alpha", "--", "dvc", "repro"], project, env)
-        run_command(["mtsed", "tracked", "--name", "run-beta", "--", "dvc", "repro", "--force", "--single-item",
-                     "evaluate@isolated"], project, env)
-        api = Api(url)
-        runs = api.runs()
-        parents = {r["info"]["run_name"]: r for r in runs if tags(r).get("mtsed.stage") == "pipeline"}
-        yield api, project, runs, parents
+def served(tracked_pipeline):
+    """The shared tiny pipeline's two executions as the tracking server holds them (conftest's
+    ``tracked_pipeline``). Yields (API, project, runs, parent runs)."""
+    url, project = tracked_pipeline
+    api = Api(url)
+    runs = api.runs()
+    parents = {r["info"]["run_name"]: r for r in runs if tags(r).get("mtsed.stage") == "pipeline"}
+    return api, project, runs, parents
 
 
 @pytest.mark.slow
