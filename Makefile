@@ -38,10 +38,14 @@ BACKEND ?=
 ui: install  ## MLflow tracking server + UI on 127.0.0.1:$(UI_PORT); store mlflow.db, or BACKEND=postgresql+psycopg2://user@host:port/db
 	$(BIN)/mtsed ui --port $(UI_PORT) $(if $(BACKEND),--backend-store-uri $(BACKEND))
 
-test: install $(DEV_STAMP) $(STUDY_STAMP)  ## the whole test suite (slow end-to-end tests included)
+test: install $(DEV_STAMP) $(STUDY_STAMP)  ## lint, format check, then the whole test suite (slow end-to-end tests included)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-test-fast: install $(DEV_STAMP) $(STUDY_STAMP)  ## unit tests only
+test-fast: install $(DEV_STAMP) $(STUDY_STAMP)  ## lint, format check and the unit tests (no slow end-to-end runs)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not slow"
 
 study: install $(STUDY_STAMP)  ## the detection quality study over 3 seeds (hours): benchmarks/QUALITY.md

@@ -1,6 +1,7 @@
 """How much of what the embedded sets' labels call active can be heard (mtsed.data.default.audibility).
 
-    python benchmarks/audibility.py --clips data/clips [--params params.yaml] [--sets overlapping] [--out audibility.json]
+    python benchmarks/audibility.py --clips data/clips [--params params.yaml] [--sets overlapping] \
+        [--out audibility.json]
 
 Rebuilds each generated set exactly as the prepare stage does (same params, same seeds),
 keeping every event's part of the mixture, and prints per split and class the share of
@@ -12,16 +13,15 @@ curated clips of the clips stage; the isolated set takes a few minutes on 2 core
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
+from mtsed.config import load_params
 from mtsed.data.default.audibility import EventAudibility, event_audibility, masked_share_by_class
 from mtsed.data.default.clips import read_clip_manifest
-from mtsed.config import load_params
-from mtsed.io.fileio import write_json
 from mtsed.data.default.mixing import ClipBank
 from mtsed.data.default.synthetic import isolated_mixtures, overlapping_mixtures
+from mtsed.io.fileio import write_json
 
 BUILDERS = {"isolated": isolated_mixtures, "overlapping": overlapping_mixtures}
 
@@ -39,9 +39,12 @@ def measure(params_path: Path, clips_dir: Path, sets: list[str]) -> dict[str, di
         for split, items in by_split.items():
             table = masked_share_by_class(items)
             frames = sum(i.frames for i in items)
-            table["all"] = {"events": len(items), "frames": frames,
-                            "masked_frames": sum(i.masked for i in items) / max(frames, 1),
-                            "mostly_masked_events": sum(i.masked * 2 > i.frames for i in items) / max(len(items), 1)}
+            table["all"] = {
+                "events": len(items),
+                "frames": frames,
+                "masked_frames": sum(i.masked for i in items) / max(frames, 1),
+                "mostly_masked_events": sum(i.masked * 2 > i.frames for i in items) / max(len(items), 1),
+            }
             result[name][split] = table
     return result
 
@@ -53,8 +56,12 @@ def markdown(result: dict[str, dict[str, dict]]) -> str:
         header = " | ".join(f"{split}: frames masked / events mostly masked (%)" for split in splits)
         lines += [f"**{name}**", "", f"| class | {header} |", "|---|" + "---|" * len(splits)]
         for label in labels:
-            cells = [f"{100 * s[label]['masked_frames']:.1f} / {100 * s[label]['mostly_masked_events']:.1f}"
-                     if label in s else "-" for s in splits.values()]
+            cells = [
+                f"{100 * s[label]['masked_frames']:.1f} / {100 * s[label]['mostly_masked_events']:.1f}"
+                if label in s
+                else "-"
+                for s in splits.values()
+            ]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -62,7 +69,9 @@ def markdown(result: dict[str, dict[str, dict]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=Path, default=Path("data/clips"), help="curated clips (the clips stage's output)")
+    parser.add_argument(
+        "--clips", type=Path, default=Path("data/clips"), help="curated clips (the clips stage's output)"
+    )
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--sets", nargs="+", choices=sorted(BUILDERS), default=sorted(BUILDERS))
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mtsed.io.audio import load_audio
 from mtsed.data.datasets import load_dataset
+from mtsed.io.audio import load_audio
 
 
 def tile(source: np.ndarray, rate: int, minutes: float, path: Path) -> Path:
@@ -49,8 +49,22 @@ def run_detect(paths: list[Path], bundle: Path, out: Path, src: Path | None) -> 
     process would report this process's peak."""
     env = {**os.environ, "PYTHONPATH": str(src)} if src else dict(os.environ)
     report = out.with_suffix(".time")
-    command = ["/usr/bin/time", "-f", "%e %M", "-o", str(report), sys.executable, "-m", "mtsed.cli", "detect",
-               *map(str, paths), "--model", str(bundle), "--out", str(out)]
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "%e %M",
+        "-o",
+        str(report),
+        sys.executable,
+        "-m",
+        "mtsed.cli",
+        "detect",
+        *map(str, paths),
+        "--model",
+        str(bundle),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"detect failed: {result.stderr[-2000:]}")
@@ -61,11 +75,13 @@ def run_detect(paths: list[Path], bundle: Path, out: Path, src: Path | None) -> 
 def whole_file_events(bundle_path: Path, path: Path) -> str:
     """The event list of the whole-file path: all audio, all features, all network outputs."""
     from mtsed.detection.bundle import load_bundle
-    from mtsed.io.events import format_event_list
     from mtsed.features.logmel import log_mel
+    from mtsed.io.events import format_event_list
 
     bundle = load_bundle(bundle_path)
-    events, _ = bundle.decode(bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features)), path.name)
+    events, _ = bundle.decode(
+        bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features)), path.name
+    )
     return format_event_list(events)
 
 
@@ -92,7 +108,10 @@ def main() -> None:
                     continue
                 out = tmp / f"{label}-{minutes:g}"
                 seconds, peak = run_detect([path], args.bundle, out, src)
-                rows.append(f"| {minutes:g} min, 1 file | {label} | {seconds:.1f} | {minutes * 60 / seconds:.0f}x | {peak:.0f} |")
+                rows.append(
+                    f"| {minutes:g} min, 1 file | {label} | {seconds:.1f} | {minutes * 60 / seconds:.0f}x | "
+                    f"{peak:.0f} |"
+                )
                 print(rows[-1], flush=True)
             streamed = (tmp / f"streaming-{minutes:g}" / f"{path.stem}.tsv").read_text()
             if args.before:
@@ -100,8 +119,11 @@ def main() -> None:
                 print(f"{minutes:g} min: events equal to the --before checkout's: {same}", flush=True)
             if args.check_equal:
                 same = streamed == whole_file_events(args.bundle, path)
-                print(f"{minutes:g} min: streamed events equal the whole-file path's: {same} "
-                      f"({len(streamed.splitlines())} events)", flush=True)
+                print(
+                    f"{minutes:g} min: streamed events equal the whole-file path's: {same} "
+                    f"({len(streamed.splitlines())} events)",
+                    flush=True,
+                )
             path.unlink()
         if args.clips:
             folder = tmp / "clips"
@@ -109,11 +131,13 @@ def main() -> None:
             step = int(args.clip_seconds * args.rate)
             for k in range(args.clips):
                 start = (k * step * 7) % (len(source) - step)
-                sf.write(str(folder / f"clip-{k:04d}.flac"), source[start:start + step], args.rate)
+                sf.write(str(folder / f"clip-{k:04d}.flac"), source[start : start + step], args.rate)
             seconds, peak = run_detect([folder], args.bundle, tmp / "clips-out", None)
             audio = args.clips * args.clip_seconds
-            rows.append(f"| {args.clips} x {args.clip_seconds:g} s, one folder | streaming | {seconds:.1f} | "
-                        f"{audio / seconds:.0f}x ({args.clips / seconds:.1f} files/s) | {peak:.0f} |")
+            rows.append(
+                f"| {args.clips} x {args.clip_seconds:g} s, one folder | streaming | {seconds:.1f} | "
+                f"{audio / seconds:.0f}x ({args.clips / seconds:.1f} files/s) | {peak:.0f} |"
+            )
             print(rows[-1], flush=True)
     print("\n| input | code | wall s | x real time | peak RSS MiB |\n|---|---|---|---|---|")
     print("\n".join(rows))

@@ -44,10 +44,22 @@ def _run(model: torch.nn.Module, x: torch.Tensor, precision: str, device: torch.
     return out
 
 
-def measure(size: int, batch: int, precision: str, channels_last: bool, compiled: bool, seconds: float,
-            device: torch.device, torch_gru: bool = False) -> str:
+def measure(
+    size: int,
+    batch: int,
+    precision: str,
+    channels_last: bool,
+    compiled: bool,
+    seconds: float,
+    device: torch.device,
+    torch_gru: bool = False,
+) -> str:
     torch.manual_seed(0)
-    reference = CRNN(ModelSpec.of(replace(load_params().model, filters=size, hidden=size), CLASSES, BANDS, "proposed")).to(device).eval()
+    reference = (
+        CRNN(ModelSpec.of(replace(load_params().model, filters=size, hidden=size), CLASSES, BANDS, "proposed"))
+        .to(device)
+        .eval()
+    )
     model = CRNN(reference.spec).to(device).eval()
     model.load_state_dict(reference.state_dict())
     if torch_gru:
@@ -71,16 +83,19 @@ def measure(size: int, batch: int, precision: str, channels_last: bool, compiled
         runs += 1
     rate = runs * batch / (time.perf_counter() - started)
     layout = "channels-last" if channels_last else "default"
-    return (f"| {device.type} | {size} | {batch} | {'nn.GRU' if torch_gru else 'mtsed'} | {precision} | {layout} | "
-            f"{'yes' if compiled else 'no'} | {rate:.1f} | {rate * SEGMENT_SECONDS:.0f}x | {compile_seconds:.0f} | {difference:.1e} |")
+    return (
+        f"| {device.type} | {size} | {batch} | {'nn.GRU' if torch_gru else 'mtsed'} | {precision} | {layout} | "
+        f"{'yes' if compiled else 'no'} | {rate:.1f} | {rate * SEGMENT_SECONDS:.0f}x | {compile_seconds:.0f} | "
+        f"{difference:.1e} |"
+    )
 
 
 def compare_events(bundle_path: Path, data: Path) -> None:
     """Events at bf16 against events at fp32 on the evaluation split (fp32 as reference)."""
     from dataclasses import replace
 
-    from mtsed.detection.bundle import load_bundle
     from mtsed.data.datasets import load_dataset
+    from mtsed.detection.bundle import load_bundle
     from mtsed.evaluation.metrics import evaluate_events
 
     bundle, dataset = load_bundle(bundle_path), load_dataset(data)
@@ -92,8 +107,10 @@ def compare_events(bundle_path: Path, data: Path) -> None:
     same = sum(found["fp32"][k] == found["bf16"][k] for k in found["fp32"])
     scores = evaluate_events(found["fp32"], found["bf16"], bundle.labels)
     events = sum(len(v) for v in found["fp32"].values())
-    print(f"| {data.name} | {bundle.system} | {len(found['fp32'])} | {same} | {events} | "
-          f"{sum(len(v) for v in found['bf16'].values())} | {100 * scores['overall']['f1']:.1f} |")
+    print(
+        f"| {data.name} | {bundle.system} | {len(found['fp32'])} | {same} | {events} | "
+        f"{sum(len(v) for v in found['bf16'].values())} | {100 * scores['overall']['f1']:.1f} |"
+    )
 
 
 def main() -> None:
@@ -111,15 +128,26 @@ def main() -> None:
     low = "fp16" if device.type == "cuda" else "bf16"
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| device | F=H | batch | GRU | precision | layout | compiled | segments/s | x real time | compile s | max abs diff vs fp32 |")
+    print(
+        "| device | F=H | batch | GRU | precision | layout | compiled | segments/s | x real time | compile s | max "
+        "abs diff vs fp32 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for batch in args.batches:
-            configs = [("fp32", True, False, True), ("fp32", True, False, False), (low, True, False, True), (low, True, False, False)]
+            configs = [
+                ("fp32", True, False, True),
+                ("fp32", True, False, False),
+                (low, True, False, True),
+                (low, True, False, False),
+            ]
             if not args.no_compile:
                 configs += [("fp32", True, True, False), (low, True, True, False)]
             for precision, channels_last, compiled, torch_gru in configs:
-                print(measure(size, batch, precision, channels_last, compiled, args.seconds, device, torch_gru), flush=True)
+                print(
+                    measure(size, batch, precision, channels_last, compiled, args.seconds, device, torch_gru),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

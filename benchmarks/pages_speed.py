@@ -39,14 +39,22 @@ def tiled(report: Path, features: Path, bundles: Path, minutes: float) -> pages.
             log_mel.append(block)
             for system in SYSTEMS:
                 scores[system].append(frames[system][rid][labels].to_numpy()[: len(block)])
-                events[system] += [Event(e.onset + offset, e.offset + offset, e.label)
-                                   for e in read_event_list(report / "estimated" / system / f"{rid}.tsv")]
+                events[system] += [
+                    Event(e.onset + offset, e.offset + offset, e.label)
+                    for e in read_event_list(report / "estimated" / system / f"{rid}.tsv")
+                ]
             offset += len(block) * frame_seconds
             if offset >= minutes * 60:
                 break
-    views = [pages.SystemView(s, events[s], np.concatenate(scores[s]), load_bundle(bundles / s / "bundle.pt").score_thresholds())
-             for s in SYSTEMS]
-    return pages.RecordingView(f"tiled-{minutes:g}min", "audio.wav", offset, frame_seconds, labels, np.concatenate(log_mel), views)
+    views = [
+        pages.SystemView(
+            s, events[s], np.concatenate(scores[s]), load_bundle(bundles / s / "bundle.pt").score_thresholds()
+        )
+        for s in SYSTEMS
+    ]
+    return pages.RecordingView(
+        f"tiled-{minutes:g}min", "audio.wav", offset, frame_seconds, labels, np.concatenate(log_mel), views
+    )
 
 
 def main() -> None:
@@ -68,8 +76,12 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
             tiles = list(page.with_suffix("").glob("*.jpg"))
             shown = sum(len(s.events) for s in view.systems)
-            print(f"| {minutes:g} min | {shown} | {statistics.median(times):.2f} | {page.stat().st_size / 1e6:.2f} | {len(tiles)} | "
-                  f"{sum(t.stat().st_size for t in tiles) / 1e6:.2f} |", flush=True)
+            print(
+                f"| {minutes:g} min | {shown} | {statistics.median(times):.2f} | {page.stat().st_size / 1e6:.2f} | "
+                f"{len(tiles)} | "
+                f"{sum(t.stat().st_size for t in tiles) / 1e6:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-from mtsed.io.audio import audio_duration
 from mtsed.data.datasets import load_dataset
 from mtsed.evaluation.threshold_free import evaluate_scores, read_scores
+from mtsed.io.audio import audio_duration
 
 
 def main() -> None:
@@ -39,10 +39,19 @@ def main() -> None:
         results[levels] = evaluate_scores(scores, reference, durations, list(dataset.labels), levels=levels)
         seconds = time.perf_counter() - started
         r, exact = results[levels], results[None]
-        delta = "" if levels is None else (f"  change: PSDS1 {r['psds1'] - exact['psds1']:+.4f}, PSDS2 {r['psds2'] - exact['psds2']:+.4f}, "
-                                           f"best F1 {r['best_f1_class_average'] - exact['best_f1_class_average']:+.4f}")
-        print(f"levels {levels or 'exact':>5}: {seconds:7.1f} s  PSDS1 {r['psds1']:.4f}  PSDS2 {r['psds2']:.4f}  "
-              f"best F1 {r['best_f1_class_average']:.4f}{delta}", flush=True)
+        delta = (
+            ""
+            if levels is None
+            else (
+                f"  change: PSDS1 {r['psds1'] - exact['psds1']:+.4f}, PSDS2 {r['psds2'] - exact['psds2']:+.4f}, "
+                f"best F1 {r['best_f1_class_average'] - exact['best_f1_class_average']:+.4f}"
+            )
+        )
+        print(
+            f"levels {levels or 'exact':>5}: {seconds:7.1f} s  PSDS1 {r['psds1']:.4f}  PSDS2 {r['psds2']:.4f}  "
+            f"best F1 {r['best_f1_class_average']:.4f}{delta}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

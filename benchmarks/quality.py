@@ -18,7 +18,7 @@ Every run is resumable: a finished run (its ``reports/<set>/table.json``) is not
 The data stages run once; ablations that change only the proposed network reuse the
 baseline of the default run with the same seed.
 
-    python -m benchmarks.quality --jobs 2               # 3 seeds (ablations, curve: 2), every study (~8 hours on 2 cores)
+    python -m benchmarks.quality --jobs 2    # 3 seeds (ablations, curve: 2), every study (~8 hours on 2 cores)
     python -m benchmarks.quality --seeds 0 --studies default
     python -m benchmarks.quality --studies default,precision --other-seeds 3   # bf16 against fp32 over 3 seeds
 """
@@ -38,14 +38,13 @@ from pathlib import Path
 
 import yaml
 
-from mtsed.stages import preparation, training
-from mtsed.config import Params, params_from_dict
-from mtsed.model.training import chosen_epoch
-from mtsed.config.overrides import with_overrides
-from mtsed.config.layout import SETS, system_folders
-from mtsed.stages import detector, evaluation
 from mtsed.adapters.runner import cache_dir
+from mtsed.config import Params, params_from_dict
+from mtsed.config.layout import SETS, system_folders
+from mtsed.config.overrides import with_overrides
 from mtsed.config.systems import NETWORKS
+from mtsed.model.training import chosen_epoch
+from mtsed.stages import detector, evaluation, preparation, training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +59,7 @@ class Study:
     what: str = ""
     retrain: bool = True  # False: the networks of study `base` (same seed), best.pt re-chosen by this study's
     base: str = "default"  # train.checkpoint among its first train.epochs epochs (a constant learning rate: the
-                           # same weights as a run that stopped there)
+    # same weights as a run that stopped there)
 
 
 LONG = 40  # overlapping epochs of the long run the curve is read from
@@ -72,26 +71,57 @@ def studies(params: Params) -> dict[str, list[Study]]:
     e = params.train.epochs
 
     def epochs(factor: float) -> dict:
-        return {"train.epochs.isolated": max(round(e.isolated * factor), 1), "train.epochs.overlapping": max(round(e.overlapping * factor), 1)}
+        return {
+            "train.epochs.isolated": max(round(e.isolated * factor), 1),
+            "train.epochs.overlapping": max(round(e.overlapping * factor), 1),
+        }
 
     return {
         "default": [Study("default", {}, what="params.yaml as it is")],
         "ablations": [
-            Study("distances-paper", {"model.distances": "linear", "train.distance_loss": "squared", "train.loss_weights.distance": 1.0},
-                  ("proposed",), "the paper's distance head: linear d/T, squared error, loss weight 1"),
-            Study("distance-w1", {"train.loss_weights.distance": 1.0}, ("proposed",),
-                  "distance loss weight 1 (the default before issue 18's study)"),
-            Study("schedule-paper", {"train.lr_schedule": "constant", "train.warmup": 0.0}, ("proposed", "baseline"),
-                  "constant learning rate, no warm-up"),
+            Study(
+                "distances-paper",
+                {"model.distances": "linear", "train.distance_loss": "squared", "train.loss_weights.distance": 1.0},
+                ("proposed",),
+                "the paper's distance head: linear d/T, squared error, loss weight 1",
+            ),
+            Study(
+                "distance-w1",
+                {"train.loss_weights.distance": 1.0},
+                ("proposed",),
+                "distance loss weight 1 (the default before issue 18's study)",
+            ),
+            Study(
+                "schedule-paper",
+                {"train.lr_schedule": "constant", "train.warmup": 0.0},
+                ("proposed", "baseline"),
+                "constant learning rate, no warm-up",
+            ),
         ],
         "curve": [Study(f"steps-x{f:g}", epochs(f), what=f"{f:g}x the default epochs") for f in (0.5, 2, 4, 8)],
-        "precision": [Study("bf16", {"train.cpu_precision": "bf16"}, ("proposed", "baseline"),
-                            "the forward pass under bf16 autocast on the CPU (issue 30)")],
+        "precision": [
+            Study(
+                "bf16",
+                {"train.cpu_precision": "bf16"},
+                ("proposed", "baseline"),
+                "the forward pass under bf16 autocast on the CPU (issue 30)",
+            )
+        ],
         # issue 31: one long run per seed, then every shorter run and checkpoint choice read off its kept epochs
-        "long": [Study("long", {"train.epochs.overlapping": LONG}, what=f"{LONG} overlapping epochs, every epoch kept")],
-        "checkpoints": [Study(f"e{n}-{c}", {"train.epochs.overlapping": n, "train.checkpoint": c}, retrain=False, base="long",
-                              what=f"{n} overlapping epochs, best.pt by {c}")
-                        for n in CURVE_EPOCHS for c in ("loss", "frame-f1", "last")],
+        "long": [
+            Study("long", {"train.epochs.overlapping": LONG}, what=f"{LONG} overlapping epochs, every epoch kept")
+        ],
+        "checkpoints": [
+            Study(
+                f"e{n}-{c}",
+                {"train.epochs.overlapping": n, "train.checkpoint": c},
+                retrain=False,
+                base="long",
+                what=f"{n} overlapping epochs, best.pt by {c}",
+            )
+            for n in CURVE_EPOCHS
+            for c in ("loss", "frame-f1", "last")
+        ],
     }
 
 
@@ -109,7 +139,9 @@ def prepare_data(root: Path, params: Params, data_from: Path | None) -> None:
     preparation.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in SETS:
         preparation.features(params.features, root / "data" / name, root / "features" / name)
-        preparation.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
+        preparation.targets(
+            params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name
+        )
 
 
 def rechosen(source: Path, out: Path, checkpoint: str, epochs: int) -> None:
@@ -125,8 +157,16 @@ def rechosen(source: Path, out: Path, checkpoint: str, epochs: int) -> None:
     shutil.copy2(source / f"epoch-{chosen_epoch(history, checkpoint) + 1}.pt", out / "best.pt")
     metrics = json.loads((source / "metrics.json").read_text())
     minutes = sum(history["train_seconds"]) / sum(json.loads((source / "history.json").read_text())["train_seconds"])
-    (out / "metrics.json").write_text(json.dumps({**metrics, "epochs": epochs, "seconds": metrics["seconds"] * minutes,
-                                                  "best_epoch": chosen_epoch(history, checkpoint) + 1}))
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                **metrics,
+                "epochs": epochs,
+                "seconds": metrics["seconds"] * minutes,
+                "best_epoch": chosen_epoch(history, checkpoint) + 1,
+            }
+        )
+    )
 
 
 def _train(params: Params, study: Study, seed: int, root: Path, name: str, system: str, models: Path) -> float:
@@ -137,16 +177,30 @@ def _train(params: Params, study: Study, seed: int, root: Path, name: str, syste
         if (out / "best.pt").is_file():
             continue
         if not study.retrain:
-            rechosen(root / "runs" / study.base / f"seed-{seed}" / "models" / name / system / f"fold-{fold}", out,
-                     params.train.checkpoint, params.train.epochs.of(name))
+            rechosen(
+                root / "runs" / study.base / f"seed-{seed}" / "models" / name / system / f"fold-{fold}",
+                out,
+                params.train.checkpoint,
+                params.train.epochs.of(name),
+            )
             continue
-        metrics = training.train(params.model, params.train, root / "features" / name, root / "targets" / name, str(fold),
-                                 system, out, keep_epochs=True)
+        metrics = training.train(
+            params.model,
+            params.train,
+            root / "features" / name,
+            root / "targets" / name,
+            str(fold),
+            system,
+            out,
+            keep_epochs=True,
+        )
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return (time.perf_counter() - started) / 60
 
 
-def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[str], None], sets: tuple[str, ...] = SETS) -> Path:
+def run(
+    root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[str], None], sets: tuple[str, ...] = SETS
+) -> Path:
     """Train, search thresholds and evaluate one configuration and seed on ``sets``; returns its folder."""
     folder = root / "runs" / study.name / f"seed-{seed}"
     if all((folder / "reports" / name / "table.json").is_file() for name in sets):
@@ -163,7 +217,9 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
             models, outputs, bundles = (folder / kind / name / system for kind in ("models", "outputs", "bundles"))
             if system not in study.systems:  # reuse the default run's network of this seed
                 if not (baseline / "bundles" / name / system / "bundle.pt").is_file():
-                    raise RuntimeError(f"{study.name} seed {seed} reuses the default run's {system}: run the default study first")
+                    raise RuntimeError(
+                        f"{study.name} seed {seed} reuses the default run's {system}: run the default study first"
+                    )
                 for kind in ("models", "outputs", "bundles"):
                     link = folder / kind / name / system
                     if not link.exists():
@@ -175,8 +231,15 @@ def run(root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[st
             detector.ensemble(feats, models, outputs)
             detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, bundles)
             if system == "proposed":
-                detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models,
-                                      folder / "bundles" / name / "multitask", "multitask")
+                detector.thresholds(
+                    params.features,
+                    params.thresholds,
+                    root / "data" / name,
+                    outputs,
+                    models,
+                    folder / "bundles" / name / "multitask",
+                    "multitask",
+                )
         systems = system_folders(name, folder / "outputs", folder / "bundles", folder / "models")
         evaluation.evaluate(root / "data" / name, feats, targs, systems, folder / "reports" / name)
     return folder
@@ -204,7 +267,9 @@ def main() -> None:
     parser.add_argument("--studies", default="default,ablations,curve")
     parser.add_argument("--other-seeds", type=int, default=2, help="seeds of the ablations and the curve (the first N)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated data sets to run (default: both)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each (2 cores: ~1.7x the throughput)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs at once, one thread each (2 cores: ~1.7x the throughput)"
+    )
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "QUALITY.md"))
     parser.add_argument("--report-only", action="store_true", help="write QUALITY.md from the runs already done")
     args = parser.parse_args()
@@ -220,7 +285,11 @@ def main() -> None:
 
         log = partial(_log, log_path)
 
-        jobs = [(study, seed) for study in chosen for seed in (args.seeds if study.name == "default" else args.seeds[:args.other_seeds])]
+        jobs = [
+            (study, seed)
+            for study in chosen
+            for seed in (args.seeds if study.name == "default" else args.seeds[: args.other_seeds])
+        ]
         sets = tuple(args.sets.split(","))
         for phase in (True, False):  # studies that re-choose checkpoints need their default runs first
             batch = [(root, params_yaml, study, seed, log, sets) for study, seed in jobs if study.retrain == phase]

@@ -21,10 +21,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mtsed.adapters import registry, servers as server
-from mtsed.io.audio import audio_duration
-from mtsed.detection.bundle import load_bundle
+from mtsed.adapters import registry
+from mtsed.adapters import servers as server
 from mtsed.data.datasets import load_dataset
+from mtsed.detection.bundle import load_bundle
+from mtsed.io.audio import audio_duration
 
 
 def _post(url: str, payload: dict) -> dict:
@@ -59,15 +60,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
         client = MlflowClient(uri)
-        run_id = client.create_run(client.create_experiment("bench", artifact_location=Path(tmp, "a").as_uri())).info.run_id
+        run_id = client.create_run(
+            client.create_experiment("bench", artifact_location=Path(tmp, "a").as_uri())
+        ).info.run_id
         started = time.perf_counter()
         version = registry.log_detector(uri, run_id, args.bundle, "bench-detector", audio)
         register = time.perf_counter() - started
         assert version == "1", "registration failed (see the warning above)"
         started = time.perf_counter()
-        process = subprocess.Popen(server.serve_command("models:/bench-detector/1", port=args.port),
-                                   env={**server.serve_env(), "MLFLOW_TRACKING_URI": uri},
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            server.serve_command("models:/bench-detector/1", port=args.port),
+            env={**server.serve_env(), "MLFLOW_TRACKING_URI": uri},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             server.wait_until_up(f"http://127.0.0.1:{args.port}/ping", process)
             start = time.perf_counter() - started
@@ -85,9 +91,11 @@ def main() -> None:
     from_bytes = [(r["onset"], r["offset"], r["event_label"]) for r in answer_bytes["predictions"]]
     assert from_bytes == served, "events from audio bytes differ from events from the path"
     seconds = audio_duration(audio)
-    print(f"| {bundle.system} | {len(bundle.folds)} | {seconds:.1f} | {register:.1f} | {start:.1f} | "
-          f"{in_process:.2f} ({seconds / in_process:.0f}x) | {http:.2f} ({seconds / http:.0f}x) | "
-          f"{http_bytes:.2f} ({len(encoded) / 1e6:.1f} MB base64) | {len(events)} |")
+    print(
+        f"| {bundle.system} | {len(bundle.folds)} | {seconds:.1f} | {register:.1f} | {start:.1f} | "
+        f"{in_process:.2f} ({seconds / in_process:.0f}x) | {http:.2f} ({seconds / http:.0f}x) | "
+        f"{http_bytes:.2f} ({len(encoded) / 1e6:.1f} MB base64) | {len(events)} |"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from mtsed.adapters import registry, servers as server
+from mtsed.adapters import registry
+from mtsed.adapters import servers as server
 from mtsed.data.datasets import load_dataset
 
 CLIP_SECONDS = 10.0
@@ -81,7 +82,7 @@ def cut_clips(data: Path, folder: Path, count: int) -> list[Path]:
         step = int(CLIP_SECONDS * rate)
         for start in range(0, len(audio) - step + 1, step):
             path = folder / f"{recording.id}-{start // step}.wav"
-            sf.write(path, audio[start:start + step], rate, subtype="PCM_16")
+            sf.write(path, audio[start : start + step], rate, subtype="PCM_16")
             clips.append(path)
             if len(clips) == count:
                 return clips
@@ -115,8 +116,15 @@ def bad_payload(kind: str, oversized: str) -> dict:
     return {"dataframe_split": {"columns": ["path"], "data": [["/etc/passwd"]]}}
 
 
-def load_level(url: str, clients: int, seconds: float, clips: list[Path], encoded: dict[Path, str], oversized: str,
-               expected: dict[Path, str]) -> dict:
+def load_level(
+    url: str,
+    clients: int,
+    seconds: float,
+    clips: list[Path],
+    encoded: dict[Path, str],
+    oversized: str,
+    expected: dict[Path, str],
+) -> dict:
     """``clients`` threads posting for ``seconds``: 3 good requests (uploads and paths in
     turn) then one bad, each thread in its own order."""
     results: list[tuple[str, int, float, bool]] = []  # kind, status, seconds, answer as expected
@@ -154,11 +162,19 @@ def load_level(url: str, clients: int, seconds: float, clips: list[Path], encode
     bad = [r for r in results if r[0] in BAD_KINDS]
     latencies = sorted(r[2] for r in good)
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
-    return {"clients": clients, "requests": len(results), "good": len(good), "bad": len(bad),
-            "good_per_s": len(good) / wall, "p50": q[49], "p95": q[94], "p99": q[98],
-            "good_errors": sum(1 for r in good if r[1] != 200 or not r[3]),
-            "bad_not_4xx": sum(1 for r in bad if not 400 <= r[1] < 500),
-            "bad_p50": statistics.median(r[2] for r in bad) if bad else float("nan")}
+    return {
+        "clients": clients,
+        "requests": len(results),
+        "good": len(good),
+        "bad": len(bad),
+        "good_per_s": len(good) / wall,
+        "p50": q[49],
+        "p95": q[94],
+        "p99": q[98],
+        "good_errors": sum(1 for r in good if r[1] != 200 or not r[3]),
+        "bad_not_4xx": sum(1 for r in bad if not 400 <= r[1] < 500),
+        "bad_p50": statistics.median(r[2] for r in bad) if bad else float("nan"),
+    }
 
 
 def _events(body: bytes) -> str:
@@ -179,13 +195,23 @@ def bench_detector(bundle: Path, data: Path, seconds: float, levels: list[int], 
         uri = f"sqlite:///{tmp}/mlflow.db"
         client = MlflowClient(uri)
         os.environ[registry.AUDIO_ROOTS_ENV] = str(tmp / "clips")  # the input example is a path under the roots
-        run_id = client.create_run(client.create_experiment("bench", artifact_location=(tmp / "a").as_uri())).info.run_id
+        run_id = client.create_run(
+            client.create_experiment("bench", artifact_location=(tmp / "a").as_uri())
+        ).info.run_id
         assert registry.log_detector(uri, run_id, bundle, "bench-detector", clips[0]) == "1", "registration failed"
         port = free_port()
-        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, registry.AUDIO_ROOTS_ENV: str(tmp / "clips"),
-               "MTSED_MAX_AUDIO_BYTES": str(limit)}
-        process = subprocess.Popen([sys.executable, "-m", "mtsed.cli", "serve", "models:/bench-detector/1", "--port", str(port)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": uri,
+            registry.AUDIO_ROOTS_ENV: str(tmp / "clips"),
+            "MTSED_MAX_AUDIO_BYTES": str(limit),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mtsed.cli", "serve", "models:/bench-detector/1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             server.wait_until_up(f"http://127.0.0.1:{port}/ping", process, seconds=300)
             url = f"http://127.0.0.1:{port}/invocations"
@@ -195,22 +221,32 @@ def bench_detector(bundle: Path, data: Path, seconds: float, levels: list[int], 
                 status, body = post(url, good_payload(clip, encoded[clip], as_upload=False))
                 assert status == 200, body[:300]
                 expected[clip] = _events(body)
-            print(f"{len(clips)} clips of {CLIP_SECONDS:.0f} s; upload limit {limit:,} bytes; "
-                  f"{sum(len(json.loads(e)) for e in expected.values())} events in all")
-            print("| clients | good requests | good/s | p50 s | p95 s | p99 s | good errors | bad requests | bad not 4xx "
-                  "| bad p50 s | server RSS MB start -> end |")
+            print(
+                f"{len(clips)} clips of {CLIP_SECONDS:.0f} s; upload limit {limit:,} bytes; "
+                f"{sum(len(json.loads(e)) for e in expected.values())} events in all"
+            )
+            print(
+                "| clients | good requests | good/s | p50 s | p95 s | p99 s | good errors | bad requests | bad not 4xx "
+                "| bad p50 s | server RSS MB start -> end |"
+            )
             print("|---|---|---|---|---|---|---|---|---|---|---|")
             first = tree_rss_mb(process.pid)
             for clients in levels:
                 before = tree_rss_mb(process.pid)
                 row = load_level(url, clients, seconds, clips, encoded, oversized, expected)
                 after = tree_rss_mb(process.pid)
-                print(f"| {clients} | {row['good']} | {row['good_per_s']:.2f} | {row['p50']:.2f} | {row['p95']:.2f} | "
-                      f"{row['p99']:.2f} | {row['good_errors']} | {row['bad']} | {row['bad_not_4xx']} | "
-                      f"{row['bad_p50']:.3f} | {before:.0f} -> {after:.0f} ({(after / before - 1) * 100:+.1f} %) |", flush=True)
+                print(
+                    f"| {clients} | {row['good']} | {row['good_per_s']:.2f} | {row['p50']:.2f} | {row['p95']:.2f} | "
+                    f"{row['p99']:.2f} | {row['good_errors']} | {row['bad']} | {row['bad_not_4xx']} | "
+                    f"{row['bad_p50']:.3f} | {before:.0f} -> {after:.0f} ({(after / before - 1) * 100:+.1f} %) |",
+                    flush=True,
+                )
             last = tree_rss_mb(process.pid)
-            print(f"\nserver RSS: {idle:.0f} MB up and idle; over all levels {first:.0f} MB after warm-up -> {last:.0f} MB at the end "
-                  f"({(last / first - 1) * 100:+.1f} %; the target is at most +10 %)")
+            print(
+                f"\nserver RSS: {idle:.0f} MB up and idle; over all levels {first:.0f} MB after warm-up -> {last:.0f} "
+                "MB at the end "
+                f"({(last / first - 1) * 100:+.1f} %; the target is at most +10 %)"
+            )
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -241,28 +277,54 @@ def bench_tracking(processes: int, steps: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         port = free_port()
-        ui = subprocess.Popen([sys.executable, "-m", "mtsed.cli", "ui", "--port", str(port), "--backend-store-uri",
-                               f"sqlite:///{tmp}/mlflow.db", "--artifacts", str(tmp / "artefacts")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ui = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mtsed.cli",
+                "ui",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{tmp}/mlflow.db",
+                "--artifacts",
+                str(tmp / "artefacts"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             uri = f"http://127.0.0.1:{port}"
             server.wait_until_up(f"{uri}/health", ui, seconds=300)
             client = MlflowClient(uri)
             experiment = client.create_experiment("fan-out")
             started = time.perf_counter()
-            loggers = [subprocess.Popen([sys.executable, "-c", LOGGER, uri, experiment, str(i), str(steps), str(tmp)],
-                                        stdout=subprocess.PIPE, text=True) for i in range(processes)]
+            loggers = [
+                subprocess.Popen(
+                    [sys.executable, "-c", LOGGER, uri, experiment, str(i), str(steps), str(tmp)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for i in range(processes)
+            ]
             outputs = [p.communicate(timeout=600)[0] for p in loggers]
             ids = [line.split()[1] for out in outputs for line in out.splitlines() if line.startswith("RUN_ID ")]
             took = time.perf_counter() - started
             failed = sum(p.returncode != 0 for p in loggers)
             runs = client.search_runs([experiment], max_results=1000)
             lost_runs = processes - sum(1 for r in runs if r.info.run_id in ids and r.info.status == "FINISHED")
-            lost_steps = sum(2 * steps - len(client.get_metric_history(r.info.run_id, "train_loss"))
-                             - len(client.get_metric_history(r.info.run_id, "validation_loss")) for r in runs)
+            lost_steps = sum(
+                2 * steps
+                - len(client.get_metric_history(r.info.run_id, "train_loss"))
+                - len(client.get_metric_history(r.info.run_id, "validation_loss"))
+                for r in runs
+            )
             lost_artefacts = sum(1 for r in runs if not client.list_artifacts(r.info.run_id))
-            print(f"| {processes} | {steps * 2} | {took:.1f} | {processes * steps * 2 / took:.0f} | {failed} | {lost_runs} | "
-                  f"{lost_steps} | {lost_artefacts} |")
+            print(
+                f"| {processes} | {steps * 2} | {took:.1f} | {processes * steps * 2 / took:.0f} | {failed} | "
+                f"{lost_runs} | "
+                f"{lost_steps} | {lost_artefacts} |"
+            )
         finally:
             ui.terminate()
             ui.wait(timeout=60)
@@ -275,11 +337,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each concurrency level")
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--clips", type=int, default=8)
-    parser.add_argument("--processes", type=int, default=8, help="concurrent stage processes logging to the tracking server")
+    parser.add_argument(
+        "--processes", type=int, default=8, help="concurrent stage processes logging to the tracking server"
+    )
     parser.add_argument("--steps", type=int, default=100, help="metric steps per logged metric")
     args = parser.parse_args()
-    bench_detector(args.bundle.resolve(), args.data, args.seconds, [int(c) for c in args.clients.split(",")], args.clips)
-    print("\n| stage processes | metric points per run | seconds | metric writes/s | failed | lost runs | lost steps | lost artefacts |")
+    bench_detector(
+        args.bundle.resolve(), args.data, args.seconds, [int(c) for c in args.clients.split(",")], args.clips
+    )
+    print(
+        "\n| stage processes | metric points per run | seconds | metric writes/s | failed | lost runs | lost steps | "
+        "lost artefacts |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     bench_tracking(args.processes, args.steps)
 

@@ -57,7 +57,9 @@ def as_before(model: CRNN) -> CRNN:
 def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, code: str) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
-    model_cfg = dataclasses.replace(load_params().model, filters=filters, hidden=hidden)  # the default recipe's, resized
+    model_cfg = dataclasses.replace(
+        load_params().model, filters=filters, hidden=hidden
+    )  # the default recipe's, resized
     spec = ModelSpec.of(model_cfg, CLASSES, 40, "proposed")
     model = CRNN(spec)
     if code == "before":
@@ -73,7 +75,9 @@ def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, 
 
     def step() -> float:
         started = time.perf_counter()
-        optimiser_step(batch_loss(model, x, y, mask, "proposed", dtype, (1.0, 0.3, 1.0), "smooth-l1"), optimiser, scaler)
+        optimiser_step(
+            batch_loss(model, x, y, mask, "proposed", dtype, (1.0, 0.3, 1.0), "smooth-l1"), optimiser, scaler
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - started
@@ -84,23 +88,45 @@ def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, 
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         seconds = statistics.median(step() for _ in range(steps))
-    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"segments_per_second": batch / seconds, "peak_mib": peak / 2**20, "parameters": count_parameters(model),
-            "train_gflop_per_segment": 3 * forward_flops(spec, FRAMES) / 1e9}
+    peak = (
+        torch.cuda.max_memory_allocated()
+        if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+    return {
+        "segments_per_second": batch / seconds,
+        "peak_mib": peak / 2**20,
+        "parameters": count_parameters(model),
+        "train_gflop_per_segment": 3 * forward_flops(spec, FRAMES) / 1e9,
+    }
 
 
 def _one(config: str, precision: str, code: str, steps: int) -> dict:
-    command = [sys.executable, __file__, "--one", config, "--steps", str(steps), "--precisions", precision, "--code", code]
+    command = [
+        sys.executable,
+        __file__,
+        "--one",
+        config,
+        "--steps",
+        str(steps),
+        "--precisions",
+        precision,
+        "--code",
+        code,
+    ]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
 def cpu_name() -> str:
     """The CPU's model name and the vector extensions that matter here (Linux)."""
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                 platform.processor() or platform.machine())
+    model = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
     flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    return f"{model}, {torch.get_num_threads()} threads, flags: {' '.join(f for f in FLAGS if f in flags) or 'none of ' + ', '.join(FLAGS)}"
+    present = " ".join(f for f in FLAGS if f in flags) or "none of " + ", ".join(FLAGS)
+    return f"{model}, {torch.get_num_threads()} threads, flags: {present}"
 
 
 def _loader_throughput(features_dir: Path, targets_dir: Path, batch: int) -> dict:
@@ -127,8 +153,11 @@ def _loader_throughput(features_dir: Path, targets_dir: Path, batch: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="64x64x8,256x256x4", help="comma-separated FxHxB")
-    parser.add_argument("--precisions", default="", help="comma-separated: fp32, bf16 (CPU), fp16 (CUDA); "
-                        "default fp32,bf16 on the CPU, fp16 on CUDA")
+    parser.add_argument(
+        "--precisions",
+        default="",
+        help="comma-separated: fp32, bf16 (CPU), fp16 (CUDA); default fp32,bf16 on the CPU, fp16 on CUDA",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternations of before and now per configuration")
     parser.add_argument("--steps", type=int, default=0, help="timed steps per process (default: 20, 6 at F=256 on CPU)")
     parser.add_argument("--loader", nargs=2, metavar=("FEATURES", "TARGETS"), help="also time the DataLoader alone")
@@ -143,8 +172,10 @@ def main() -> None:
         return
     device = torch.cuda.get_device_name() if cuda else cpu_name()
     print(f"# {device}; torch {torch.__version__}; {args.rounds} rounds, medians")
-    print("| F=H | batch | precision | params | train GFLOP/segment | before: segments/s | now: segments/s | speed-up "
-          "| now: GFLOP/s | before: peak MiB | now: peak MiB |")
+    print(
+        "| F=H | batch | precision | params | train GFLOP/segment | before: segments/s | now: segments/s | speed-up "
+        "| now: GFLOP/s | before: peak MiB | now: peak MiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for config in args.configs.split(","):
         f, h, b = (int(v) for v in config.split("x"))
@@ -157,9 +188,12 @@ def main() -> None:
             speed = {code: statistics.median(r["segments_per_second"] for r in rs) for code, rs in runs.items()}
             peak = {code: statistics.median(r["peak_mib"] for r in rs) for code, rs in runs.items()}
             first = runs["now"][0]
-            print(f"| {f}/{h} | {b} | {precision} | {first['parameters']:,} | {first['train_gflop_per_segment']:.2f} "
-                  f"| {speed['before']:.1f} | {speed['now']:.1f} | x{speed['now'] / speed['before']:.2f} "
-                  f"| {speed['now'] * first['train_gflop_per_segment']:.0f} | {peak['before']:.0f} | {peak['now']:.0f} |", flush=True)
+            print(
+                f"| {f}/{h} | {b} | {precision} | {first['parameters']:,} | {first['train_gflop_per_segment']:.2f} "
+                f"| {speed['before']:.1f} | {speed['now']:.1f} | x{speed['now'] / speed['before']:.2f} "
+                f"| {speed['now'] * first['train_gflop_per_segment']:.0f} | {peak['before']:.0f} | {peak['now']:.0f} |",
+                flush=True,
+            )
     if args.loader:
         print(json.dumps(_loader_throughput(Path(args.loader[0]), Path(args.loader[1]), 8)))
 

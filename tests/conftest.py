@@ -48,13 +48,19 @@ def make_clip_folder(root: Path) -> Path:
     return root
 
 
-def small_spec(n_classes: int, filters: int = 8, hidden: int = 6, **kwargs) -> "ModelSpec":
+def small_spec(n_classes: int, filters: int = 8, hidden: int = 6, **kwargs):
     """A small network's spec; what a test does not name is the default recipe's (params.yaml's model section)."""
     from mtsed.model.network import ModelSpec
 
     model = load_params(REPO / "params.yaml").model
-    fields = {"n_mels": 40, "dropout": model.dropout, "residual": model.residual, "network": "proposed",
-              "distances": model.distances, **kwargs}
+    fields = {
+        "n_mels": 40,
+        "dropout": model.dropout,
+        "residual": model.residual,
+        "network": "proposed",
+        "distances": model.distances,
+        **kwargs,
+    }
     return ModelSpec(n_classes=n_classes, filters=filters, hidden=hidden, **fields)
 
 
@@ -100,7 +106,9 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     preparation.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in SETS:
         preparation.features(params.features, root / "data" / name, root / "features" / name)
-        preparation.targets(params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name)
+        preparation.targets(
+            params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name
+        )
     return root
 
 
@@ -121,20 +129,46 @@ def tiny_trained(tiny_workspace: Path) -> Path:
             if (root / "bundles" / name / system / "bundle.pt").is_file():
                 continue
             for fold in params.train.folds.of(name):
-                training.train(params.model, params.train, root / "features" / name, root / "targets" / name,
-                               str(fold), system, models / f"fold-{fold}")
+                training.train(
+                    params.model,
+                    params.train,
+                    root / "features" / name,
+                    root / "targets" / name,
+                    str(fold),
+                    system,
+                    models / f"fold-{fold}",
+                )
             outputs = root / "outputs" / name / system
             detector.ensemble(root / "features" / name, models, outputs)
-            detector.thresholds(params.features, params.thresholds, root / "data" / name, outputs, models, root / "bundles" / name / system)
+            detector.thresholds(
+                params.features,
+                params.thresholds,
+                root / "data" / name,
+                outputs,
+                models,
+                root / "bundles" / name / system,
+            )
         if not (root / "bundles" / name / "multitask" / "bundle.pt").is_file():
-            detector.thresholds(params.features, params.thresholds, root / "data" / name, root / "outputs" / name / "proposed",
-                                  root / "models" / name / "proposed", root / "bundles" / name / "multitask", "multitask")
+            detector.thresholds(
+                params.features,
+                params.thresholds,
+                root / "data" / name,
+                root / "outputs" / name / "proposed",
+                root / "models" / name / "proposed",
+                root / "bundles" / name / "multitask",
+                "multitask",
+            )
     return root
 
 
 def run_command(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run a command with this interpreter's scripts on PATH; fail the test with its output."""
-    env = {**os.environ, **(env or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        **(env or {}),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done.stdout + done.stderr
@@ -173,8 +207,22 @@ def tracked_pipeline(tmp_path_factory: pytest.TempPathFactory):
     with mlflow_server(f"sqlite:///{tmp / 'mlflow.db'}", tmp / "artefacts", tmp / "server.log") as url:
         env = {"MLFLOW_TRACKING_URI": url, "MTSED_TRACKING": "on"}
         run_command(["mtsed", "tracked", "--name", "run-alpha", "--", "dvc", "repro"], project, env)
-        run_command(["mtsed", "tracked", "--name", "run-beta", "--", "dvc", "repro", "--force", "--single-item",
-                     "evaluate@isolated"], project, env)
+        run_command(
+            [
+                "mtsed",
+                "tracked",
+                "--name",
+                "run-beta",
+                "--",
+                "dvc",
+                "repro",
+                "--force",
+                "--single-item",
+                "evaluate@isolated",
+            ],
+            project,
+            env,
+        )
         yield url, project
 
 

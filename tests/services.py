@@ -40,7 +40,9 @@ def http_json(url: str, payload: dict | None = None, timeout: float = 30) -> dic
 
 
 @contextmanager
-def background(command: list[str], health_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def background(
+    command: list[str], health_url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """Run a server process until the block ends; yields once ``health_url`` answers."""
     with open(log, "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
@@ -62,8 +64,18 @@ def background(command: list[str], health_url: str, log: Path, env: dict[str, st
 def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
     """``mtsed ui`` (what ``make ui`` runs) on a free loopback port; yields its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "mtsed.cli", "ui", "--port", str(port), "--backend-store-uri", backend_uri,
-               "--artifacts", str(artifacts)]
+    command = [
+        sys.executable,
+        "-m",
+        "mtsed.cli",
+        "ui",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts",
+        str(artifacts),
+    ]
     with background(command, f"http://127.0.0.1:{port}/health", log):
         yield f"http://127.0.0.1:{port}"
 
@@ -71,13 +83,16 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
 def debian_program(name: str, package: str, search: str = "") -> str:
     """Path of program ``name`` (also looked for in the ``search`` glob), installing Debian
     ``package`` if it is missing and the machine allows it; skips the test otherwise."""
+
     def find() -> str | None:
         return shutil.which(name) or next(iter(sorted(glob.glob(os.path.join(search, name)) if search else [])), None)
 
     if found := find():
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(f"{name} is not installed and Debian package {package} cannot be installed here (needs root and apt-get)")
+        pytest.skip(
+            f"{name} is not installed and Debian package {package} cannot be installed here (needs root and apt-get)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
     done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900)
@@ -107,12 +122,32 @@ def postgres_server() -> Iterator[str]:
     cluster, log = folder / "cluster", folder / "server.log"
     stop = [*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "fast", "stop"]
     try:
-        subprocess.run([*as_user, str(initdb), "-D", str(cluster), "-U", "mtsed", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True)
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(cluster), "-l", str(log), "-w", "start",
-                        "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"], check=True, capture_output=True)
-        subprocess.run([*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mtsed", "mlflow"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [*as_user, str(initdb), "-D", str(cluster), "-U", "mtsed", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *as_user,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(cluster),
+                "-l",
+                str(log),
+                "-w",
+                "start",
+                "-o",
+                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mtsed", "mlflow"],
+            check=True,
+            capture_output=True,
+        )
     except subprocess.CalledProcessError as error:
         server_log = log.read_text() if log.exists() else ""
         subprocess.run(stop, capture_output=True)

@@ -21,8 +21,19 @@ PACKAGE = SRC / "mtsed"
 # cli -> adapters -> stages -> detection -> {model, evaluation} -> data -> features -> {io, measures} -> config.
 # A module may import its own package and any package of a lower rank, never one above it or
 # a different package of the same rank.
-LAYERS = {"config": 0, "io": 1, "measures": 1, "features": 2, "data": 3, "model": 4, "evaluation": 4, "detection": 5,
-          "stages": 6, "adapters": 7, "cli": 8}
+LAYERS = {
+    "config": 0,
+    "io": 1,
+    "measures": 1,
+    "features": 2,
+    "data": 3,
+    "model": 4,
+    "evaluation": 4,
+    "detection": 5,
+    "stages": 6,
+    "adapters": 7,
+    "cli": 8,
+}
 
 
 def _module_name(path: Path) -> str:
@@ -74,7 +85,9 @@ def test_no_import_reaches_up_or_sideways():
 
 
 def test_no_import_circle_at_load_time():
-    graph = {m: {i for i in _imports(p, top_level_only=True) if i in _modules() and i != m} for m, p in _modules().items()}
+    graph = {
+        m: {i for i in _imports(p, top_level_only=True) if i in _modules() and i != m} for m, p in _modules().items()
+    }
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -83,7 +96,7 @@ def test_no_import_circle_at_load_time():
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (circle := visit(nxt)):
                 return circle
         state[node] = 2
@@ -98,6 +111,7 @@ def test_no_import_circle_at_load_time():
 
 # --- dvc.yaml dependencies derived from the code each stage runs -----------------------------
 
+
 def _stage_modules(stage) -> set[str]:
     """The library modules whose functions a runner stage calls (read off its ``run`` function)."""
     run = stage.run
@@ -109,7 +123,11 @@ def _stage_modules(stage) -> set[str]:
                 local[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     called = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+        ):
             name, attr = node.func.value.id, node.func.attr
             owner = run.__globals__.get(name)
             if name in local:
@@ -147,7 +165,7 @@ def _dvc_stages():
     for name, body in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
         body = body.get("do", body)
         words = body["cmd"].split()
-        command = next(w for w in words[words.index("mtsed") + 1:] if not w.startswith("-") and w in STAGES)
+        command = next(w for w in words[words.index("mtsed") + 1 :] if not w.startswith("-") and w in STAGES)
         yield name, STAGES[command], body.get("deps", [])
 
 
@@ -155,16 +173,23 @@ def test_the_stage_modules_are_found():
     from mtsed.adapters.runner import STAGES
 
     assert {name: sorted(_stage_modules(stage)) for name, stage in STAGES.items()} == {
-        "clips": ["mtsed.stages.preparation"], "prepare": ["mtsed.stages.preparation"],
-        "features": ["mtsed.stages.preparation"], "targets": ["mtsed.stages.preparation"],
-        "train": ["mtsed.stages.training"], "ensemble": ["mtsed.stages.detector"],
-        "thresholds": ["mtsed.stages.detector"], "evaluate-set": ["mtsed.stages.evaluation"]}
+        "clips": ["mtsed.stages.preparation"],
+        "prepare": ["mtsed.stages.preparation"],
+        "features": ["mtsed.stages.preparation"],
+        "targets": ["mtsed.stages.preparation"],
+        "train": ["mtsed.stages.training"],
+        "ensemble": ["mtsed.stages.detector"],
+        "thresholds": ["mtsed.stages.detector"],
+        "evaluate-set": ["mtsed.stages.evaluation"],
+    }
 
 
 @pytest.mark.parametrize("name, stage, deps", list(_dvc_stages()), ids=lambda v: v if isinstance(v, str) else "")
 def test_dvc_yaml_lists_the_code_each_stage_runs(name, stage, deps):
     listed = sorted(d for d in deps if d.startswith("src/mtsed/") and not d.endswith(".tsv"))
-    assert listed == expected_code_deps(stage), f"dvc.yaml stage {name}: set its src/ deps to {expected_code_deps(stage)}"
+    assert listed == expected_code_deps(stage), (
+        f"dvc.yaml stage {name}: set its src/ deps to {expected_code_deps(stage)}"
+    )
 
 
 def test_code_no_stage_runs_is_no_stage_dependency():

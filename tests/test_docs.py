@@ -10,9 +10,31 @@ import pytest
 from tests.conftest import REPO
 
 DOCS = ["README.md", "ARCHITECTURE.md", "METHOD.md", "components/README.md", "pipeline/README.md"]
-MADE_BY_RUNS = ("data/", "features/", "targets/", "models/", "outputs/", "bundles/", "reports/", "metrics/", "detections/",
-                "mlruns", "mlflow.db", ".dvc-remote", "kfp-local", "test-artifacts", "~", "/", "field/", "more/", "refs/",
-                "scores/", "nvidia.com/", "licences/", "mlartifacts")
+MADE_BY_RUNS = (
+    "data/",
+    "features/",
+    "targets/",
+    "models/",
+    "outputs/",
+    "bundles/",
+    "reports/",
+    "metrics/",
+    "detections/",
+    "mlruns",
+    "mlflow.db",
+    ".dvc-remote",
+    "kfp-local",
+    "test-artifacts",
+    "~",
+    "/",
+    "field/",
+    "more/",
+    "refs/",
+    "scores/",
+    "nvidia.com/",
+    "licences/",
+    "mlartifacts",
+)
 PATH = re.compile(r"^[\w.\-]+(/[\w.\-<>*]+)*/?$")
 SUFFIXES = (".py", ".md", ".yaml", ".yml", ".txt", ".tsv", ".toml", ".cfg", ".ini", ".html", ".json", ".png")
 

@@ -58,7 +58,9 @@ def test_kubeflow_local_run_matches_dvc_repro(project: Path, tmp_path: Path):
     from mtsed.adapters.kubeflow.local import find_reports, summary
     from mtsed.adapters.tracking import flatten
 
-    printed = run_command([sys.executable, "-m", "mtsed.cli", "pipeline", "local", "--root", str(tmp_path / "kfp-root")], project)
+    printed = run_command(
+        [sys.executable, "-m", "mtsed.cli", "pipeline", "local", "--root", str(tmp_path / "kfp-root")], project
+    )
     assert "SUCCESS" in printed and "| **overall** |" in printed
     reports = find_reports(tmp_path / "kfp-root")
     kfp_metrics = summary(reports)
@@ -70,9 +72,9 @@ def test_kubeflow_local_run_matches_dvc_repro(project: Path, tmp_path: Path):
 
 def _real_layouts(tmp_path: Path, clip_folder: Path) -> tuple[Path, Path]:
     """Tiny copies of the two real sets' published layouts, made from generated recordings."""
-    from mtsed.stages import preparation
     from mtsed.config import params_from_dict
     from mtsed.data.datasets import load_dataset
+    from mtsed.stages import preparation
     from tests.conftest import tiny_params_dict
 
     params = params_from_dict(tiny_params_dict(clip_folder))
@@ -100,7 +102,12 @@ def test_repro_on_the_real_sets_published_layouts(tmp_path: Path, clip_folder: P
     project = make_dvc_project(tmp_path, clip_folder)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["data"] = {
-        "isolated": {"source": "itc-irst", "root": str(itc), "test_sessions": ["session-04"], "labels": ["beep", "chirp"]},
+        "isolated": {
+            "source": "itc-irst",
+            "root": str(itc),
+            "test_sessions": ["session-04"],
+            "labels": ["beep", "chirp"],
+        },
         "overlapping": {"source": "tut-sed-synthetic-2016", "root": str(tut)},
     }
     (project / "params.yaml").write_text(yaml.safe_dump(params))

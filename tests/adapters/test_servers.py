@@ -24,9 +24,13 @@ def test_server_command_keeps_runs_and_artefacts_in_the_project(tmp_path: Path):
     command = server.server_command(server.default_backend(tmp_path), tmp_path / "mlartifacts", port=5123)
     assert command[1:4] == ["-m", "mlflow", "server"]
     options = dict(zip(command[4::2], command[5::2]))
-    assert options == {"--backend-store-uri": f"sqlite:///{tmp_path.resolve()}/mlflow.db",
-                       "--artifacts-destination": str((tmp_path / "mlartifacts").resolve()),
-                       "--host": "127.0.0.1", "--port": "5123", "--workers": "1"}
+    assert options == {
+        "--backend-store-uri": f"sqlite:///{tmp_path.resolve()}/mlflow.db",
+        "--artifacts-destination": str((tmp_path / "mlartifacts").resolve()),
+        "--host": "127.0.0.1",
+        "--port": "5123",
+        "--workers": "1",
+    }
 
 
 def test_waiting_for_a_server_that_died_says_so():
@@ -73,7 +77,9 @@ def test_a_store_that_cannot_be_opened_or_written_is_named(tmp_path: Path):
         server.check_backend_store(f"sqlite:///{blocked / 'sub' / 'mlflow.db'}")
     with pytest.raises(server.StartupError, match=f"store {tmp_path}: not a file"):
         server.check_backend_store(f"sqlite:///{tmp_path}")
-    with pytest.raises(server.StartupError, match=r"store postgresql\+psycopg2://u:\*\*\*@127.0.0.1:9/db: cannot connect"):
+    with pytest.raises(
+        server.StartupError, match=r"store postgresql\+psycopg2://u:\*\*\*@127.0.0.1:9/db: cannot connect"
+    ):
         server.check_backend_store("postgresql+psycopg2://u:secret@127.0.0.1:9/db")
     with pytest.raises(server.StartupError, match="artefact folder .*: not a writable folder"):
         server.check_artifacts(blocked)
@@ -88,17 +94,28 @@ def test_ui_and_serve_on_a_taken_port_exit_non_zero_with_one_line(command: str, 
     """Checked before exec: `mlflow server` itself logs the bind error and exits 0."""
     with _listening() as taken:
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "mtsed.cli", command, "--port", str(port)], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "mtsed.cli", command, "--port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"mtsed {command}: error: port {port} on 127.0.0.1 is already in use; "
-                                                "choose another with --port"]
+    assert done.stderr.strip().splitlines() == [
+        f"mtsed {command}: error: port {port} on 127.0.0.1 is already in use; choose another with --port"
+    ]
 
 
 def test_ui_on_a_store_it_cannot_open_exits_non_zero_with_one_line(tmp_path: Path):
     (tmp_path / "runs.db").write_text("not a database")
-    done = subprocess.run([sys.executable, "-m", "mtsed.cli", "ui", "--port", "0", "--backend-store-uri", "sqlite:///runs.db"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mtsed.cli", "ui", "--port", "0", "--backend-store-uri", "sqlite:///runs.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["mtsed ui: error: store runs.db: not an SQLite database"]
 
@@ -114,7 +131,9 @@ class Api:
 
     def runs(self, experiment: str = "mtsed") -> list[dict]:
         experiment_id = self.get("experiments/get-by-name", experiment_name=experiment)["experiment"]["experiment_id"]
-        found = http_json(f"{self.url}/api/2.0/mlflow/runs/search", {"experiment_ids": [experiment_id], "max_results": 1000})
+        found = http_json(
+            f"{self.url}/api/2.0/mlflow/runs/search", {"experiment_ids": [experiment_id], "max_results": 1000}
+        )
         return found.get("runs", [])
 
     def artifact_names(self, run: dict, path: str) -> set[str]:
@@ -153,7 +172,10 @@ def test_one_parent_per_execution_tagged_for_comparison(served):
     for parent in parents.values():
         described = tags(parent)
         assert parent["info"]["status"] == "FINISHED"
-        assert described["mtsed.set"] == "isolated,overlapping" and described["mtsed.system"] == "proposed,baseline,multitask"
+        assert (
+            described["mtsed.set"] == "isolated,overlapping"
+            and described["mtsed.system"] == "proposed,baseline,multitask"
+        )
         assert described["mtsed.git_commit"].startswith(head) and len(described["mtsed.params_hash"]) == 16
         params = {p["key"]: p["value"] for p in parent["data"]["params"]}
         assert params["model.residual"] == "sum" and params["targets.segment_frames"] == "64"
@@ -166,13 +188,17 @@ def test_a_child_run_per_stage_and_fold_with_curves(served):
     alpha = children(runs, parents["run-alpha"])
     stages = sorted(tags(r)["mtsed.stage"] for r in alpha)
     assert stages.count("train") == 2 * (3 + 1)  # systems x (isolated folds + overlapping folds)
-    assert {s: stages.count(s) for s in ("clips", "prepare", "features", "targets", "ensemble", "thresholds", "evaluate-set")} == \
-        {"clips": 1, "prepare": 1, "features": 2, "targets": 2, "ensemble": 4, "thresholds": 6, "evaluate-set": 2}
+    assert {
+        s: stages.count(s)
+        for s in ("clips", "prepare", "features", "targets", "ensemble", "thresholds", "evaluate-set")
+    } == {"clips": 1, "prepare": 1, "features": 2, "targets": 2, "ensemble": 4, "thresholds": 6, "evaluate-set": 2}
     for run in alpha:
         assert tags(run)["mtsed.params_hash"] == tags(parents["run-alpha"])["mtsed.params_hash"]
         if tags(run)["mtsed.stage"] == "train":
             assert metrics(run)["segments_per_second"] > 0
-            curve = api.get("metrics/get-history", run_id=run["info"]["run_id"], metric_key="validation_loss")["metrics"]
+            curve = api.get("metrics/get-history", run_id=run["info"]["run_id"], metric_key="validation_loss")[
+                "metrics"
+            ]
             assert sorted(m["step"] for m in curve) == [1, 2]
     assert [tags(r)["mtsed.stage"] for r in children(runs, parents["run-beta"])] == ["evaluate-set"]
 
@@ -181,13 +207,20 @@ def test_a_child_run_per_stage_and_fold_with_curves(served):
 def test_the_same_metric_names_in_every_execution(served):
     api, project, runs, parents = served
     alpha, beta = metrics(parents["run-alpha"]), metrics(parents["run-beta"])
-    for name in ("isolated.proposed.overall.f1", "isolated.proposed.overall.er", "isolated.baseline.class_average.er",
-                 "overlapping.proposed.search_seconds", "isolated.baseline.fold-2.segments_per_second"):
+    for name in (
+        "isolated.proposed.overall.f1",
+        "isolated.proposed.overall.er",
+        "isolated.baseline.class_average.er",
+        "overlapping.proposed.search_seconds",
+        "isolated.baseline.fold-2.segments_per_second",
+    ):
         assert name in alpha, name
     assert any(k.startswith("isolated.proposed.per_class.beep.") for k in alpha)
     assert set(beta) <= set(alpha) and beta  # beta re-ran one evaluation: its names are alpha's names
     assert all(beta[k] == pytest.approx(alpha[k]) for k in beta)  # the same models score the same
-    evaluations = [r for r in runs if tags(r).get("mtsed.stage") == "evaluate-set" and tags(r)["mtsed.set"] == "isolated"]
+    evaluations = [
+        r for r in runs if tags(r).get("mtsed.stage") == "evaluate-set" and tags(r)["mtsed.set"] == "isolated"
+    ]
     assert len(evaluations) == 2 and set(metrics(evaluations[0])) == set(metrics(evaluations[1]))
 
 
@@ -196,8 +229,9 @@ def test_the_parent_holds_tables_plots_and_thresholds(served):
     api, project, runs, parents = served
     alpha = parents["run-alpha"]
     for set_name in ("isolated", "overlapping"):
-        assert {"table.md", "table.json", "per_class.csv", "f1_per_class.png", "detection.png"} <= \
-            api.artifact_names(alpha, f"reports/{set_name}")
+        assert {"table.md", "table.json", "per_class.csv", "f1_per_class.png", "detection.png"} <= api.artifact_names(
+            alpha, f"reports/{set_name}"
+        )
         for system in ("proposed", "multitask"):
             assert api.artifact_names(alpha, f"thresholds/{set_name}/{system}") == {"thresholds.json"}
     query = urllib.parse.urlencode({"path": "reports/isolated/table.md", "run_uuid": alpha["info"]["run_id"]})
@@ -208,9 +242,17 @@ def test_the_parent_holds_tables_plots_and_thresholds(served):
 @pytest.mark.slow
 def test_each_evaluation_registers_every_detector(served):
     api, project, runs, parents = served
-    for name, versions in (("mtsed-isolated-proposed", 2), ("mtsed-isolated-baseline", 2), ("mtsed-isolated-multitask", 2),
-                           ("mtsed-overlapping-proposed", 1), ("mtsed-overlapping-baseline", 1), ("mtsed-overlapping-multitask", 1)):
-        found = http_json(f"{api.url}/api/2.0/mlflow/model-versions/search?" + urllib.parse.urlencode({"filter": f"name='{name}'"}))
+    for name, versions in (
+        ("mtsed-isolated-proposed", 2),
+        ("mtsed-isolated-baseline", 2),
+        ("mtsed-isolated-multitask", 2),
+        ("mtsed-overlapping-proposed", 1),
+        ("mtsed-overlapping-baseline", 1),
+        ("mtsed-overlapping-multitask", 1),
+    ):
+        found = http_json(
+            f"{api.url}/api/2.0/mlflow/model-versions/search?" + urllib.parse.urlencode({"filter": f"name='{name}'"})
+        )
         assert len(found["model_versions"]) == versions, name
     latest = api.get("model-versions/get", name="mtsed-isolated-proposed", version="2")["model_version"]
     version_tags = {t["key"]: t["value"] for t in latest["tags"]}
@@ -228,10 +270,18 @@ def test_the_ui_compares_two_pipeline_runs(served):
     api, project, runs, parents = served
     ids = [parents[n]["info"]["run_id"] for n in ("run-alpha", "run-beta")]
     experiment = parents["run-alpha"]["info"]["experiment_id"]
-    page_url = (f"{api.url}/#/compare-runs?runs={urllib.parse.quote(json.dumps(ids))}"
-                f"&experiments={urllib.parse.quote(json.dumps([experiment]))}")
+    page_url = (
+        f"{api.url}/#/compare-runs?runs={urllib.parse.quote(json.dumps(ids))}"
+        f"&experiments={urllib.parse.quote(json.dumps([experiment]))}"
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=flags)
         try:
@@ -250,10 +300,27 @@ def test_postgresql_as_the_backend_store(tiny_workspace: Path, tmp_path: Path):
     """The same server on a real PostgreSQL database; one tracked training stage over HTTP."""
     ws = tiny_workspace
     with postgres_server() as database, mlflow_server(database, tmp_path / "artefacts", tmp_path / "server.log") as url:
-        train = ["mtsed", "--params", str(ws / "params.yaml"), "train", "--features", str(ws / "features/isolated"),
-                 "--targets", str(ws / "targets/isolated"), "--fold", "0", "--network", "baseline", "--out", str(tmp_path / "fold-0")]
-        run_command(["mtsed", "--params", str(ws / "params.yaml"), "tracked", "--name", "on-postgres", "--", *train], tmp_path,
-                    {"MLFLOW_TRACKING_URI": url, "MTSED_TRACKING": "on"})
+        train = [
+            "mtsed",
+            "--params",
+            str(ws / "params.yaml"),
+            "train",
+            "--features",
+            str(ws / "features/isolated"),
+            "--targets",
+            str(ws / "targets/isolated"),
+            "--fold",
+            "0",
+            "--network",
+            "baseline",
+            "--out",
+            str(tmp_path / "fold-0"),
+        ]
+        run_command(
+            ["mtsed", "--params", str(ws / "params.yaml"), "tracked", "--name", "on-postgres", "--", *train],
+            tmp_path,
+            {"MLFLOW_TRACKING_URI": url, "MTSED_TRACKING": "on"},
+        )
         api = Api(url)
         runs = api.runs()
         parent = next(r for r in runs if r["info"]["run_name"] == "on-postgres")

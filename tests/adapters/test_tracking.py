@@ -45,9 +45,25 @@ def _mtsed(*args: str) -> list[str]:
 
 
 def _train_cmd(ws: Path, fold: str, out: Path) -> str:
-    return " ".join(_mtsed("--params", str(ws / "params.yaml"), "--metrics", str(out) + ".json", "train",
-                           "--features", str(ws / "features/isolated"), "--targets", str(ws / "targets/isolated"),
-                           "--fold", fold, "--network", "proposed", "--out", str(out)))
+    return " ".join(
+        _mtsed(
+            "--params",
+            str(ws / "params.yaml"),
+            "--metrics",
+            str(out) + ".json",
+            "train",
+            "--features",
+            str(ws / "features/isolated"),
+            "--targets",
+            str(ws / "targets/isolated"),
+            "--fold",
+            fold,
+            "--network",
+            "proposed",
+            "--out",
+            str(out),
+        )
+    )
 
 
 def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace: Path, tmp_path: Path):
@@ -56,8 +72,15 @@ def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MTSED_TRACKING": "on", "MLFLOW_TRACKING_URI": uri}
     script = " && ".join(_train_cmd(tiny_workspace, f, tmp_path / f"fold-{f}") for f in ("0", "1"))
-    done = subprocess.run(_mtsed("--params", str(tiny_workspace / "params.yaml"), "tracked", "--name", "test-run",
-                                 "--", "sh", "-c", script), env=env, capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        _mtsed(
+            "--params", str(tiny_workspace / "params.yaml"), "tracked", "--name", "test-run", "--", "sh", "-c", script
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
     client = MlflowClient(uri)
@@ -73,7 +96,9 @@ def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace
     assert sorted(r.data.tags["mtsed.fold"] for r in children) == ["0", "1"]
     for child in children:
         tags = child.data.tags
-        assert tags["mtsed.stage"] == "train" and tags["mtsed.network"] == "proposed" and tags["mtsed.set"] == "isolated"
+        assert (
+            tags["mtsed.stage"] == "train" and tags["mtsed.network"] == "proposed" and tags["mtsed.set"] == "isolated"
+        )
         assert tags["mtsed.params_hash"] == parents[0].data.tags["mtsed.params_hash"]
         assert len(tags["mtsed.data_hash"]) == 16 and tags["mlflow.source.git.commit"]
         assert child.data.params["model.hidden"] == "8" and child.data.params["train.windows_per_epoch"] == "16"
@@ -85,8 +110,13 @@ def test_a_pipeline_execution_is_one_parent_with_a_child_per_fold(tiny_workspace
 
 
 def test_an_unreachable_tracking_server_does_not_lose_the_model(tiny_workspace: Path, tmp_path: Path):
-    env = {**os.environ, "MTSED_TRACKING": "on", "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
-           "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+    env = {
+        **os.environ,
+        "MTSED_TRACKING": "on",
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
+    }
     out = tmp_path / "fold-0"
     done = subprocess.run(["sh", "-c", _train_cmd(tiny_workspace, "0", out)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -125,10 +155,20 @@ def test_the_exit_handler_fails_its_parent_and_the_runs_killed_stages_left_open(
     killed = tracking.Run(params.tracking, "train-0", {}, parent_id=parent.run_id)  # its pod died: still RUNNING
     done = tracking.Run(params.tracking, "train-1", {}, parent_id=parent.run_id)
     done.end()
-    assert sorted(tracking.close_execution(params.tracking, "job-1", succeeded=False)) == sorted([parent.run_id, killed.run_id])
+    assert sorted(tracking.close_execution(params.tracking, "job-1", succeeded=False)) == sorted(
+        [parent.run_id, killed.run_id]
+    )
     client = MlflowClient(uri)
-    status = {run_id: client.get_run(run_id).info.status for run_id in (parent.run_id, killed.run_id, done.run_id, other.run_id)}
-    assert status == {parent.run_id: "FAILED", killed.run_id: "FAILED", done.run_id: "FINISHED", other.run_id: "RUNNING"}
+    status = {
+        run_id: client.get_run(run_id).info.status
+        for run_id in (parent.run_id, killed.run_id, done.run_id, other.run_id)
+    }
+    assert status == {
+        parent.run_id: "FAILED",
+        killed.run_id: "FAILED",
+        done.run_id: "FINISHED",
+        other.run_id: "RUNNING",
+    }
     assert client.get_run(parent.run_id).data.tags["mtsed.outcome"] == "failed"
     assert tracking.close_execution(params.tracking, "job-2", succeeded=True) == [other.run_id]
     assert client.get_run(other.run_id).info.status == "FINISHED"
@@ -139,8 +179,13 @@ def test_a_tracked_command_that_ran_no_stage_tags_its_parent(tmp_path: Path):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MTSED_TRACKING": "on", "MLFLOW_TRACKING_URI": uri}
-    done = subprocess.run(_mtsed("--params", str(REPO / "params.yaml"), "tracked", "--name", "nothing", "--", "true"),
-                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        _mtsed("--params", str(REPO / "params.yaml"), "tracked", "--name", "nothing", "--", "true"),
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0 and "no stage ran" in done.stderr
     client = MlflowClient(uri)
     (parent,) = client.search_runs([client.get_experiment_by_name("mtsed").experiment_id])

@@ -48,10 +48,18 @@ def test_evaluate_desed_lists_with_a_zero_length_event_as_sed_eval_does(tmp_path
     (tmp_path / "est.tsv").write_text(header + "s.wav\t1.1\t2.0\tdog\ns.wav\t3.4\t3.6\tcar\ns.wav\t9.0\t9.5\tdog\n")
     assert main(["evaluate", str(tmp_path / "ref.tsv"), str(tmp_path / "est.tsv"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    as_items = lambda path: [{"file": "s.wav", "event_label": label, "onset": float(on), "offset": float(off)}  # noqa: E731
-                             for _, on, off, label in (line.split("\t") for line in path.read_text().splitlines()[1:])]
+
+    def as_items(path: Path) -> list[dict]:
+        lines = (line.split("\t") for line in path.read_text().splitlines()[1:])
+        return [
+            {"file": "s.wav", "event_label": label, "onset": float(on), "offset": float(off)}
+            for _, on, off, label in lines
+        ]
+
     ref, est = as_items(tmp_path / "ref.tsv"), as_items(tmp_path / "est.tsv")
-    events = sed_eval.sound_event.EventBasedMetrics(event_label_list=["car", "dog"], t_collar=0.2, percentage_of_length=0.5)
+    events = sed_eval.sound_event.EventBasedMetrics(
+        event_label_list=["car", "dog"], t_collar=0.2, percentage_of_length=0.5
+    )
     segments = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=["car", "dog"], time_resolution=1.0)
     events.evaluate(ref, est)
     segments.evaluate(ref, est)
@@ -59,7 +67,9 @@ def test_evaluate_desed_lists_with_a_zero_length_event_as_sed_eval_does(tmp_path
         assert ours["overall"]["f1"] == pytest.approx(theirs["overall"]["f_measure"]["f_measure"])
         assert ours["overall"]["er"] == pytest.approx(theirs["overall"]["error_rate"]["error_rate"])
         for label in ("car", "dog"):
-            assert ours["per_class"][label]["f1"] == pytest.approx(theirs["class_wise"][label]["f_measure"]["f_measure"])
+            assert ours["per_class"][label]["f1"] == pytest.approx(
+                theirs["class_wise"][label]["f_measure"]["f_measure"]
+            )
     assert result["per_class"]["car"]["n_ref"] == 2 and result["per_class"]["car"]["f1"] == pytest.approx(2 / 3)
 
 
@@ -80,8 +90,18 @@ def test_detect_writes_events_for_new_audio_and_skips_bad_files(tiny_trained: Pa
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF not really")
     out = tmp_path / "detections"
-    code = main(["detect", str(new), str(broken), str(short), "--model",
-                 str(tiny_trained / "bundles/overlapping/proposed/bundle.pt"), "--out", str(out)])
+    code = main(
+        [
+            "detect",
+            str(new),
+            str(broken),
+            str(short),
+            "--model",
+            str(tiny_trained / "bundles/overlapping/proposed/bundle.pt"),
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "broken.wav" in captured.err and "1 of 3 files failed" in captured.err
     assert sorted(p.name for p in out.iterdir()) == ["new_recording.tsv", "short.tsv"]
@@ -99,16 +119,40 @@ def test_detect_scores_load_in_sed_scores_eval_and_evaluate_adds_psds(tiny_train
     dataset = load_dataset(tiny_trained / "data/overlapping")
     recording = dataset.evaluation()[0]
     bundle = tiny_trained / "bundles/overlapping/proposed/bundle.pt"
-    code = main(["detect", str(dataset.audio_path(recording)), "--model", str(bundle), "--out", str(tmp_path / "events"),
-                 "--scores", str(tmp_path / "scores")])
+    code = main(
+        [
+            "detect",
+            str(dataset.audio_path(recording)),
+            "--model",
+            str(bundle),
+            "--out",
+            str(tmp_path / "events"),
+            "--scores",
+            str(tmp_path / "scores"),
+        ]
+    )
     assert code == 0
     scores = read_sed_scores(tmp_path / "scores")
     name = dataset.audio_path(recording).stem
     assert list(scores) == [name] and list(scores[name].columns) == ["onset", "offset", "beep", "chirp", "knock"]
     (tmp_path / "ref").mkdir()
-    (tmp_path / "ref" / f"{name}.tsv").write_text("".join(f"{e.onset}\t{e.offset}\t{e.label}\n" for e in dataset.events(recording)))
+    (tmp_path / "ref" / f"{name}.tsv").write_text(
+        "".join(f"{e.onset}\t{e.offset}\t{e.label}\n" for e in dataset.events(recording))
+    )
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "events"), "--scores", str(tmp_path / "scores"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "ref"),
+                str(tmp_path / "events"),
+                "--scores",
+                str(tmp_path / "scores"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     free = json.loads(capsys.readouterr().out)["threshold_free"]
     assert 0 <= free["psds1"] <= 1 and 0 <= free["psds2"] <= 1 and set(free["per_class"]) == {"beep", "chirp", "knock"}
     assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "events"), "--scores", str(tmp_path / "none")]) == 2
@@ -122,8 +166,18 @@ def test_detect_a_folder_writes_mirrored_lists_and_one_combined_list(tiny_traine
     write_tone(tmp_path / "field" / "day2" / "two.flac", 12.0, 900, sr=22050)
     (tmp_path / "field" / "day2" / "broken.wav").write_bytes(b"RIFF nope")
     out = tmp_path / "detections"
-    code = main(["detect", str(tmp_path / "field"), "--model", str(tiny_trained / "bundles/overlapping/baseline/bundle.pt"),
-                 "--out", str(out), "--combined", str(tmp_path / "all.tsv")])
+    code = main(
+        [
+            "detect",
+            str(tmp_path / "field"),
+            "--model",
+            str(tiny_trained / "bundles/overlapping/baseline/bundle.pt"),
+            "--out",
+            str(out),
+            "--combined",
+            str(tmp_path / "all.tsv"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "broken.wav" in captured.err and "1 of 3 files failed" in captured.err
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tsv")) == ["day2/two.tsv", "one.tsv"]
@@ -162,14 +216,26 @@ def test_detect_pages_show_a_users_files_with_the_events_written(tiny_trained: P
     write_tone(tmp_path / "field" / "one.wav", 3.0, 500)
     write_tone(tmp_path / "field" / "day2" / "two.flac", 12.0, 900, sr=22050)
     out, shown = tmp_path / "detections", tmp_path / "pages"
-    code = main(["detect", str(tmp_path / "field"), "--model", str(tiny_trained / "bundles/overlapping/proposed/bundle.pt"),
-                 "--out", str(out), "--pages", str(shown)])
+    code = main(
+        [
+            "detect",
+            str(tmp_path / "field"),
+            "--model",
+            str(tiny_trained / "bundles/overlapping/proposed/bundle.pt"),
+            "--out",
+            str(out),
+            "--pages",
+            str(shown),
+        ]
+    )
     assert code == 0 and f"2 pages -> {shown / 'index.html'}" in capsys.readouterr().out
     assert sorted(p.name for p in shown.glob("*.html")) == ["day2_two.html", "index.html", "one.html"]
     html = (shown / "day2_two.html").read_text()
     assert 'src="../field/day2/two.flac"' in html and 'href="../detections/day2/two.tsv"' in html
     data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1).replace("<\\/", "</"))
     labels = data["labels"]
-    written = [(round(e.onset, 4), round(e.offset, 4), labels.index(e.label)) for e in read_event_list(out / "day2/two.tsv")]
+    written = [
+        (round(e.onset, 4), round(e.offset, 4), labels.index(e.label)) for e in read_event_list(out / "day2/two.tsv")
+    ]
     assert [tuple(e) for e in data["systems"][0]["events"]] == written and data["reference"] is None
     assert "one.html" in (shown / "index.html").read_text()

@@ -26,7 +26,10 @@ def test_cli_reports_a_bad_parameter_by_key(tmp_path: Path, capsys):
 def test_cli_reports_a_missing_data_set(tmp_path: Path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(tiny_params_dict()))
-    assert main(["--params", str(params), "features", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "f")]) == 2
+    assert (
+        main(["--params", str(params), "features", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "f")])
+        == 2
+    )
     assert "nowhere/manifest.json" in capsys.readouterr().err
 
 
@@ -35,10 +38,16 @@ def test_an_interrupt_is_one_line_and_exit_130(monkeypatch, capsys):
     from mtsed.model.training import TrainingInterrupted
 
     def interrupted(args):
-        raise TrainingInterrupted("fold 1 of baseline: stopped during training; last saved epoch 3/5 in x/last.pt; rerun to resume")
+        raise TrainingInterrupted(
+            "fold 1 of baseline: stopped during training; last saved epoch 3/5 in x/last.pt; rerun to resume"
+        )
 
     monkeypatch.setattr(commands, "detect", interrupted)
     assert main(["detect", "a.wav"]) == 130
     err = capsys.readouterr().err
-    assert err.strip() == "mtsed detect: interrupted: fold 1 of baseline: stopped during training; last saved epoch 3/5 in " \
-                          "x/last.pt; rerun to resume" and "Traceback" not in err
+    assert (
+        err.strip()
+        == "mtsed detect: interrupted: fold 1 of baseline: stopped during training; last saved epoch 3/5 in "
+        "x/last.pt; rerun to resume"
+        and "Traceback" not in err
+    )

@@ -70,7 +70,12 @@ def test_missing_or_malformed_file_is_named(tmp_path: Path):
 
 def test_real_sets_relax_the_fold_list_to_the_sessions_on_disk():
     raw = _raw()
-    raw["data"]["isolated"] = {"source": "itc-irst", "root": "/data/itc", "test_sessions": ["s10", "s11", "s12"], "labels": []}
+    raw["data"]["isolated"] = {
+        "source": "itc-irst",
+        "root": "/data/itc",
+        "test_sessions": ["s10", "s11", "s12"],
+        "labels": [],
+    }
     raw["train"]["folds"]["isolated"] = list(range(9))
     params = params_from_dict(raw)
     assert params.train.folds.isolated == tuple(range(9))

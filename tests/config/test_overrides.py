@@ -64,10 +64,19 @@ SEGMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="=\n"
 
 
 @settings(max_examples=300, deadline=None)
-@given(key=st.one_of(st.sampled_from(KNOWN_KEYS), st.lists(SEGMENT, min_size=1, max_size=4).map(".".join).filter(bool),
-                     st.sampled_from(KNOWN_KEYS).flatmap(lambda k: SEGMENT.map(lambda s: f"{k}.{s}"))),
-       value=st.one_of(st.text(max_size=20), st.sampled_from(["[", "{a: 1", "- x", "1e999", "-1", "0", "null", "[1, 2]",
-                                                                "{}", "true", "'", "!!python/object:x {}", "*a"])))
+@given(
+    key=st.one_of(
+        st.sampled_from(KNOWN_KEYS),
+        st.lists(SEGMENT, min_size=1, max_size=4).map(".".join).filter(bool),
+        st.sampled_from(KNOWN_KEYS).flatmap(lambda k: SEGMENT.map(lambda s: f"{k}.{s}")),
+    ),
+    value=st.one_of(
+        st.text(max_size=20),
+        st.sampled_from(
+            ["[", "{a: 1", "- x", "1e999", "-1", "0", "null", "[1, 2]", "{}", "true", "'", "!!python/object:x {}", "*a"]
+        ),
+    ),
+)
 def test_any_override_gives_valid_params_or_a_config_error_naming_a_key(key: str, value: str):
     try:
         params_from_dict(yaml.safe_load(with_overrides(PARAMS_TEXT, [f"{key}={value}"])))

@@ -2,9 +2,8 @@
 
 import numpy as np
 
-from mtsed.data.augment import remix, spec_masks
 from mtsed.config import AugmentConfig
-from mtsed.data.augment import NONE
+from mtsed.data.augment import NONE, remix, spec_masks
 
 
 def test_remix_adds_power_and_joins_the_activity():

@@ -42,7 +42,9 @@ def test_malformed_manifest_is_named(tmp_path: Path):
 def test_tut_sed_synthetic_layout_split_60_20_20(tmp_path: Path):
     for n in range(1, 11):
         write_tone(tmp_path / "audio" / f"TUT-SED-synthetic-2016-mix-{n}.wav", 0.1, 440)
-        write_event_list(tmp_path / "meta" / f"TUT-SED-synthetic-2016-annot-{n}.txt", [Event(0.0, 0.05, "dog" if n % 2 else "cat")])
+        write_event_list(
+            tmp_path / "meta" / f"TUT-SED-synthetic-2016-annot-{n}.txt", [Event(0.0, 0.05, "dog" if n % 2 else "cat")]
+        )
     dataset = load_tut_sed_synthetic(tmp_path)
     assert [len(dataset.by_split(s)) for s in ("train", "validation", "evaluation")] == [6, 2, 2]
     assert dataset.labels == ("cat", "dog")

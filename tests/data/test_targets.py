@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtsed.io.events import Event, merge_overlaps
 from mtsed.data.targets import Triplets, active_runs, decode, encode, event_frames
+from mtsed.io.events import Event, merge_overlaps
 
 DT = 0.02
 LABELS = ("a", "b", "c")

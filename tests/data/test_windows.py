@@ -5,7 +5,7 @@ import pytest
 
 from mtsed.config import AugmentConfig
 from mtsed.data.augment import NONE
-from mtsed.features.logmel import Standardiser
+from mtsed.data.targets import encode
 from mtsed.data.windows import (
     Recordings,
     SegmentDataset,
@@ -17,7 +17,7 @@ from mtsed.data.windows import (
     window_distances,
     window_starts,
 )
-from mtsed.data.targets import encode
+from mtsed.features.logmel import Standardiser
 from mtsed.io.events import Event
 
 
@@ -101,9 +101,13 @@ def _sampler(tmp_path: Path, aug: AugmentConfig = NONE, seed: int = 3) -> Window
         (tmp_path / folder).mkdir(exist_ok=True)
     for i, frames in enumerate((50, 70)):
         np.save(tmp_path / "f" / f"r{i}.npy", rng.standard_normal((frames, 40)).astype(np.float32))
-        np.save(tmp_path / "t" / f"r{i}.npy", encode([Event(0.1 * (i + 1), 0.5, "a")], frames, ("a",), 0.02, 16).stacked())
+        np.save(
+            tmp_path / "t" / f"r{i}.npy", encode([Event(0.1 * (i + 1), 0.5, "a")], frames, ("a",), 0.02, 16).stacked()
+        )
     std = Standardiser(np.zeros(40, np.float32), np.ones(40, np.float32))
-    return WindowSampler(Recordings(tmp_path / "f", tmp_path / "t", ["r0", "r1"]), std, WindowOptions(16, "window", aug), 12, seed)
+    return WindowSampler(
+        Recordings(tmp_path / "f", tmp_path / "t", ["r0", "r1"]), std, WindowOptions(16, "window", aug), 12, seed
+    )
 
 
 def test_epochs_are_a_function_of_seed_and_epoch_alone(tmp_path: Path):
@@ -138,7 +142,9 @@ def test_validation_windows_are_consecutive_and_plain(tmp_path: Path):
 def test_mismatched_lengths_are_named(tmp_path: Path):
     _write(tmp_path / "f", "r", 10, 40, 0.0)
     _write(tmp_path / "t", "r", 9, 6, 0.0)
-    with pytest.raises(ValueError, match=r"t/r\.npy: 9 target frames but 10 feature frames; rerun `dvc repro targets@t`"):
+    with pytest.raises(
+        ValueError, match=r"t/r\.npy: 9 target frames but 10 feature frames; rerun `dvc repro targets@t`"
+    ):
         Recordings(tmp_path / "f", tmp_path / "t", ["r"])
 
 

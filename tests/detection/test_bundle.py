@@ -29,7 +29,9 @@ def test_a_bundle_written_before_the_folder_move_detects_as_it_did(system: str):
 def test_a_truncated_bundle_is_named_with_what_to_rerun(tmp_path: Path):
     truncated = tmp_path / "bundle.pt"
     truncated.write_bytes((OLD / "proposed.pt").read_bytes()[:5000])
-    with pytest.raises(ValueError, match=r"bundle.pt: not a model bundle, or a damaged one .*dvc repro thresholds") as info:
+    with pytest.raises(
+        ValueError, match=r"bundle.pt: not a model bundle, or a damaged one .*dvc repro thresholds"
+    ) as info:
         load_bundle(truncated)
     assert "\n" not in str(info.value)
 
@@ -49,6 +51,18 @@ def test_detect_on_a_damaged_bundle_prints_one_line(tmp_path: Path, capsys):
     from mtsed.cli.main import main
 
     (tmp_path / "bundle.pt").write_bytes(b"PK\x03\x04 not really")
-    assert main(["detect", str(OLD / "recording.flac"), "--model", str(tmp_path / "bundle.pt"), "--out", str(tmp_path / "d")]) == 2
+    assert (
+        main(
+            [
+                "detect",
+                str(OLD / "recording.flac"),
+                "--model",
+                str(tmp_path / "bundle.pt"),
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bundle.pt: not a model bundle" in err[0] and "dvc repro thresholds" in err[0]

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from mtsed.data.targets import encode
 from mtsed.detection.decoders import DECODERS, ClassOutputs, class_scores, decode, ensemble_scores, get_decoder
 from mtsed.io.events import Event
-from mtsed.data.targets import encode
 
 LABELS = ["a", "b"]
 FRAME = 0.02
@@ -60,7 +60,9 @@ def test_bounded_events_take_their_boundaries_from_the_distance_head():
     outputs[20:40, 1] = (t[20:40] - 17) / T  # the distance head says the event starts at frame 17
     outputs[20:40, 2] = (44 - t[20:40]) / T  # and its last frame is 44
     found = decode(get_decoder("bounded"), outputs[:, :1], [outputs], np.array([0.5]), np.array([1]), ["a"], FRAME, T)
-    activity = decode(get_decoder("activity"), outputs[:, :1], [outputs], np.array([0.5]), np.array([1]), ["a"], FRAME, T)
+    activity = decode(
+        get_decoder("activity"), outputs[:, :1], [outputs], np.array([0.5]), np.array([1]), ["a"], FRAME, T
+    )
     assert [(round(e.onset / FRAME, 6), round(e.offset / FRAME, 6)) for e in found] == [(17, 45)]
     assert [(round(e.onset / FRAME, 6), round(e.offset / FRAME, 6)) for e in activity] == [(20, 40)]
 
@@ -112,13 +114,19 @@ def test_bounded_moves_boundaries_at_most_its_max_shift():
     t = np.arange(n)
     outputs[20:40, 1] = (t[20:40] - 5) / T  # the head says the event starts 15 frames earlier
     outputs[20:40, 2] = (41 - t[20:40]) / T  # and ends 2 frames later
-    found = decode(get_decoder("bounded-10"), outputs[:, :1], [outputs], np.array([0.5]), np.array([1]), ["a"], FRAME, T)
+    found = decode(
+        get_decoder("bounded-10"), outputs[:, :1], [outputs], np.array([0.5]), np.array([1]), ["a"], FRAME, T
+    )
     assert [(round(e.onset / FRAME, 6), round(e.offset / FRAME, 6)) for e in found] == [(10, 42)]
 
 
 def test_log_beta_grid_reaches_small_scores():
     dec = get_decoder("confidence-log")
-    assert dec.second_grid[0] == 0.0 and dec.second_grid[1] == pytest.approx(1e-3) and dec.second_grid[-1] == pytest.approx(1.0)
+    assert (
+        dec.second_grid[0] == 0.0
+        and dec.second_grid[1] == pytest.approx(1e-3)
+        and dec.second_grid[-1] == pytest.approx(1.0)
+    )
     assert dec.normalised and np.all(np.diff(dec.second_grid) > 0)
 
 

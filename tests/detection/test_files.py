@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtsed.io.audio import AudioError
 from mtsed.detection.files import AudioInput, combined_list, expand_inputs, prefetched, run_batch, seconds_of
+from mtsed.io.audio import AudioError
 from mtsed.io.events import Event, read_event_list
 from tests.conftest import write_tone
 
@@ -47,7 +47,10 @@ def test_prefetched_keeps_order_and_hands_errors_over(tmp_path: Path):
     assert [type(audio) for _, audio in decoded[:3]] == [np.ndarray] * 3
     assert len(decoded[1][1]) == pytest.approx(0.7 * 16000, abs=2)
     assert isinstance(decoded[3][1], AudioError) and "broken.wav" in str(decoded[3][1])
-    assert seconds_of(tmp_path / "field" / "a.wav") == pytest.approx(0.5, abs=1e-3) and seconds_of(tmp_path / "broken.wav") == 0
+    assert (
+        seconds_of(tmp_path / "field" / "a.wav") == pytest.approx(0.5, abs=1e-3)
+        and seconds_of(tmp_path / "broken.wav") == 0
+    )
 
 
 def test_files_longer_than_the_prefetch_limit_are_left_to_stream(tmp_path: Path):
@@ -67,7 +70,9 @@ def test_run_batch_skips_failures_and_counts_them(tmp_path: Path):
             raise ValueError("network refused")
         analysed.append(item.name)
 
-    failed = run_batch(inputs, 16000, analyse, lambda item, error: reported.append((item.name, str(error))), done.append)
+    failed = run_batch(
+        inputs, 16000, analyse, lambda item, error: reported.append((item.name, str(error))), done.append
+    )
     assert failed == 2 and analysed == ["a", "day3/a"] and done == inputs
     assert reported[0] == ("day2/b", "network refused") and "gone.wav" in reported[1][1]
 
@@ -78,4 +83,5 @@ def test_combined_list_is_desed_layout_and_reads_back(tmp_path: Path):
     assert text.splitlines()[0] == "filename\tonset\toffset\tevent_label"
     (tmp_path / "all.tsv").write_text(text)
     assert read_event_list(tmp_path / "all.tsv") == sorted(
-        [Event(1.0, 2.0, "dog", "a.wav"), Event(0.5, 0.75, "car", "b.flac"), Event(0.1, 0.2, "dog", "b.flac")])
+        [Event(1.0, 2.0, "dog", "a.wav"), Event(0.5, 0.75, "car", "b.flac"), Event(0.1, 0.2, "dog", "b.flac")]
+    )

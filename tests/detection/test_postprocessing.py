@@ -45,7 +45,9 @@ def test_unit_votes_count_the_voters():
 def test_binary_median_filter_equals_scipy(window):
     rng = np.random.default_rng(window)
     active = rng.random((3, 200)) > 0.6
-    expected = np.stack([median_filter(row.astype(np.uint8), size=window, mode="nearest") for row in active]).astype(bool)
+    expected = np.stack([median_filter(row.astype(np.uint8), size=window, mode="nearest") for row in active]).astype(
+        bool
+    )
     np.testing.assert_array_equal(median_filter_binary(active, window), expected)
 
 

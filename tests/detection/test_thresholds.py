@@ -9,15 +9,28 @@ import sed_eval
 
 from mtsed.config import ThresholdConfig
 from mtsed.detection.decoders import DECODERS, decode, ensemble_scores
-from mtsed.detection.thresholds import (GridCounts, ValidationRecording, fixed_selection, grid_counts, held_out_counts, micro_f1, select,
-                              validation_groups)
+from mtsed.detection.thresholds import (
+    GridCounts,
+    ValidationRecording,
+    fixed_selection,
+    grid_counts,
+    held_out_counts,
+    micro_f1,
+    select,
+    validation_groups,
+)
 
 LABELS = ["a", "b"]
 FRAME = 0.02
 T = 16
 ALPHAS = np.round(np.arange(0, 1.01, 0.2), 2)
-COARSE = {"votes": np.array([0.0, 0.03, 0.3, 0.6]), "mean-votes": np.array([0.2, 0.5, 0.8]),  # by decoder kind
-          "activity": np.array([1, 7, 13]), "bounded": np.array([1, 7]), "sebbs": np.array([0.3, 0.6])}
+COARSE = {
+    "votes": np.array([0.0, 0.03, 0.3, 0.6]),
+    "mean-votes": np.array([0.2, 0.5, 0.8]),  # by decoder kind
+    "activity": np.array([1, 7, 13]),
+    "bounded": np.array([1, 7]),
+    "sebbs": np.array([0.3, 0.6]),
+}
 
 
 def _case(seed: int, outputs_per_class: int):
@@ -34,8 +47,13 @@ def _case(seed: int, outputs_per_class: int):
             events[c] = (starts * FRAME, stops * FRAME)
         outputs = np.clip(rng.normal(np.tile(truth, outputs_per_class) * 0.6 + 0.2, 0.2), 0, 1).astype(np.float32)
         recordings.append(ValidationRecording(outputs, fold=str(k % 2), reference=events))
-        references.append([{"file": str(k), "event_label": LABELS[c], "onset": float(on), "offset": float(off)}
-                           for c in range(2) for on, off in zip(*events[c])])
+        references.append(
+            [
+                {"file": str(k), "event_label": LABELS[c], "onset": float(on), "offset": float(off)}
+                for c in range(2)
+                for on, off in zip(*events[c])
+            ]
+        )
     return recordings, references
 
 
@@ -65,15 +83,29 @@ def test_grid_counts_equal_brute_force_with_sed_eval(name):
                 alpha_vec, second_vec = np.full(2, alpha), np.full(2, second)
                 scores = ensemble_scores(dec, [r.outputs], alpha_vec, T, norms)
                 found = decode(dec, scores, [r.outputs], alpha_vec, second_vec, LABELS, FRAME, T, str(k))
-                estimated.append([{"file": str(k), "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in found])
+                estimated.append(
+                    [{"file": str(k), "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in found]
+                )
             for c, label in enumerate(LABELS):
-                np.testing.assert_allclose(grid[c, a, s], _sed_eval_f1(references, estimated, label), rtol=0, atol=1e-12,
-                                           equal_nan=True, err_msg=f"{name} class {label} alpha {alpha} second {second}")
+                np.testing.assert_allclose(
+                    grid[c, a, s],
+                    _sed_eval_f1(references, estimated, label),
+                    rtol=0,
+                    atol=1e-12,
+                    equal_nan=True,
+                    err_msg=f"{name} class {label} alpha {alpha} second {second}",
+                )
 
 
 def _counts(tp: np.ndarray, n_sys: np.ndarray, n_ref: list[int]) -> GridCounts:
-    return GridCounts(tp.astype(float), n_sys.astype(float), np.array(n_ref), {}, np.linspace(0, 1, tp.shape[1]),
-                      np.arange(tp.shape[2]))
+    return GridCounts(
+        tp.astype(float),
+        n_sys.astype(float),
+        np.array(n_ref),
+        {},
+        np.linspace(0, 1, tp.shape[1]),
+        np.arange(tp.shape[2]),
+    )
 
 
 def test_without_smoothing_or_shrinkage_each_class_takes_its_own_first_peak():
@@ -108,8 +140,14 @@ def test_a_class_with_few_events_follows_the_shared_choice():
 
 def test_fixed_defaults_sit_on_the_grid_and_micro_f1_pools_classes():
     dec = DECODERS["activity"]
-    counts = GridCounts(np.ones((2, 101, 43)), np.full((2, 101, 43), 2.0), np.array([2, 4]), {}, np.round(np.arange(101) * 0.01, 2),
-                        dec.second_grid)
+    counts = GridCounts(
+        np.ones((2, 101, 43)),
+        np.full((2, 101, 43), 2.0),
+        np.array([2, 4]),
+        {},
+        np.round(np.arange(101) * 0.01, 2),
+        dec.second_grid,
+    )
     fixed = fixed_selection(dec, counts)
     assert counts.alphas[fixed.alpha_index[0]] == 0.5 and dec.second_grid[fixed.second_index[0]] == 25
     assert micro_f1(counts, fixed) == pytest.approx(2 * 2 / (6 + 4))
@@ -132,8 +170,11 @@ def test_a_held_out_group_is_counted_at_the_thresholds_the_others_chose():
     alone = grid_counts(dec, twins[:1], 2, T, FRAME)
     chosen = select(alone, cfg)  # each twin's choice is the other's: held-out equals in-sample twice over
     rows = np.arange(2)
-    expected = [alone.tp[rows, chosen.alpha_index, chosen.second_index], alone.n_sys[rows, chosen.alpha_index, chosen.second_index],
-                alone.n_ref]
+    expected = [
+        alone.tp[rows, chosen.alpha_index, chosen.second_index],
+        alone.n_sys[rows, chosen.alpha_index, chosen.second_index],
+        alone.n_ref,
+    ]
     np.testing.assert_array_equal(held, 2 * np.array(expected, float))
     different = held_out_counts(dec, recordings, [[0, 2], [1]], 2, T, FRAME, cfg)
     assert list(different[2]) == list(grid_counts(dec, recordings, 2, T, FRAME).n_ref)  # every reference counted once

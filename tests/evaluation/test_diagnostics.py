@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from mtsed.data.targets import encode
 from mtsed.evaluation.diagnostics import boundary_errors, frame_counts, frame_f1, inference_targets, median_or_none
 from mtsed.io.events import Event
-from mtsed.data.targets import encode
 
 T = 16
 
@@ -29,7 +29,9 @@ def test_inference_targets_read_distances_inside_each_segment():
 
 
 def test_perfect_distance_outputs_have_no_boundary_error():
-    targets = inference_targets(encode([Event(0.1, 0.6, "a"), Event(0.2, 0.3, "b")], 40, ("a", "b"), 0.02, T).stacked(), T, "window")
+    targets = inference_targets(
+        encode([Event(0.1, 0.6, "a"), Event(0.2, 0.3, "b")], 40, ("a", "b"), 0.02, T).stacked(), T, "window"
+    )
     onset, offset = boundary_errors(targets, targets, T)
     assert onset.size == offset.size == int(targets[:, :2].sum()) and onset.max() == offset.max() == 0
     shifted = targets.copy()
@@ -50,7 +52,11 @@ def test_signed_errors_are_binned_by_true_distance():
     errors = signed_distance_errors(outputs, targets, T)
     binned = binned_errors([errors["onset"]])
     assert binned["0-5"] == {"median_signed_error": pytest.approx(2.0), "frames": 2}
-    assert binned["5-20"]["frames"] == 5 and binned["20-100"]["frames"] == 3 and binned["over-100"]["median_signed_error"] is None
+    assert (
+        binned["5-20"]["frames"] == 5
+        and binned["20-100"]["frames"] == 3
+        and binned["over-100"]["median_signed_error"] is None
+    )
     assert binned_errors([errors["offset"]])["0-5"]["median_signed_error"] == pytest.approx(0.0)
 
 
@@ -64,5 +70,7 @@ def test_each_missed_event_gets_its_reason():
     assert miss_reason(1.0, 3.0, np.array([[1.0, 1.5], [2.0, 3.0]])) == "fragmented"
     assert miss_reason(1.0, 3.0, np.array([[1.5, 3.0]])) == "onset"
     assert miss_reason(1.0, 5.0, np.array([[1.0, 1.5]])) == "offset"  # offset collar: 50 % of 4 s
-    counts = miss_reasons({"r": [Event(1.0, 3.0, "a"), Event(4.0, 5.0, "b")]}, {"r": [Event(1.1, 3.0, "a")]}, ["a", "b"])
+    counts = miss_reasons(
+        {"r": [Event(1.0, 3.0, "a"), Event(4.0, 5.0, "b")]}, {"r": [Event(1.1, 3.0, "a")]}, ["a", "b"]
+    )
     assert counts["a"]["hit"] == 1 and counts["b"]["not found"] == 1 and sum(counts["b"].values()) == 1

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sed_eval
 
-from mtsed.io.events import Event
 from mtsed.evaluation.metrics import evaluate_events, evaluate_segments, matched_count
+from mtsed.io.events import Event
 
 
 def f_measure(tp: float, n_ref: float, n_sys: float) -> float:
@@ -18,6 +18,7 @@ def f_measure(tp: float, n_ref: float, n_sys: float) -> float:
         return 0.0
     precision, recall = tp / n_sys, tp / n_ref
     return 0.0 if precision == recall == 0 else 2 * precision * recall / (precision + recall)
+
 
 LABELS = ["a", "b", "c"]
 
@@ -36,12 +37,19 @@ def _random_events(rng: np.random.Generator, n: int, jitter_from: list[Event] | 
 
 def _sed_eval_class_f1(reference: list[Event], estimated: list[Event]) -> dict[str, float]:
     metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=LABELS, t_collar=0.2, percentage_of_length=0.5)
-    as_items = lambda events: [{"file": "f", "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]  # noqa: E731
+
+    def as_items(events: list[Event]) -> list[dict]:
+        return [{"file": "f", "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
+
     metrics.evaluate(as_items(reference), as_items(estimated))
     counts = {label: metrics.results()["class_wise"][label]["count"] for label in LABELS}
     # a class with references and no estimates: 0 in mtsed (sed_eval: NaN, skipped by its class average)
-    return {label: 0.0 if counts[label]["Nsys"] == 0 and counts[label]["Nref"] > 0
-            else metrics.results()["class_wise"][label]["f_measure"]["f_measure"] for label in LABELS}
+    return {
+        label: 0.0
+        if counts[label]["Nsys"] == 0 and counts[label]["Nref"] > 0
+        else metrics.results()["class_wise"][label]["f_measure"]["f_measure"]
+        for label in LABELS
+    }
 
 
 def _fast_class_f1(reference: list[Event], estimated: list[Event]) -> dict[str, float]:
@@ -58,10 +66,14 @@ def _fast_class_f1(reference: list[Event], estimated: list[Event]) -> dict[str, 
 def test_fast_class_f1_equals_sed_eval_on_random_lists(seed: int):
     rng = np.random.default_rng(seed)
     reference = _random_events(rng, int(rng.integers(0, 15)))
-    estimated = _random_events(rng, 0, jitter_from=reference) if seed % 2 else _random_events(rng, int(rng.integers(0, 15)))
+    estimated = (
+        _random_events(rng, 0, jitter_from=reference) if seed % 2 else _random_events(rng, int(rng.integers(0, 15)))
+    )
     expected, actual = _sed_eval_class_f1(reference, estimated), _fast_class_f1(reference, estimated)
     for label in LABELS:
-        assert (math.isnan(expected[label]) and math.isnan(actual[label])) or abs(expected[label] - actual[label]) <= 1e-9
+        assert (math.isnan(expected[label]) and math.isnan(actual[label])) or abs(
+            expected[label] - actual[label]
+        ) <= 1e-9
 
 
 def test_fast_class_f1_equals_sed_eval_on_real_lists(tiny_workspace):
@@ -70,11 +82,16 @@ def test_fast_class_f1_equals_sed_eval_on_real_lists(tiny_workspace):
     dataset = load_dataset(tiny_workspace / "data" / "overlapping")
     rng = np.random.default_rng(0)
     for recording in dataset.recordings:
-        reference = [Event(e.onset, e.offset, {"beep": "a", "chirp": "b", "knock": "c"}[e.label]) for e in dataset.events(recording)]
+        reference = [
+            Event(e.onset, e.offset, {"beep": "a", "chirp": "b", "knock": "c"}[e.label])
+            for e in dataset.events(recording)
+        ]
         estimated = _random_events(rng, 0, jitter_from=reference)
         expected, actual = _sed_eval_class_f1(reference, estimated), _fast_class_f1(reference, estimated)
         for label in LABELS:
-            assert (math.isnan(expected[label]) and math.isnan(actual[label])) or abs(expected[label] - actual[label]) <= 1e-9
+            assert (math.isnan(expected[label]) and math.isnan(actual[label])) or abs(
+                expected[label] - actual[label]
+            ) <= 1e-9
 
 
 def test_one_crossing_needs_a_real_matching():
@@ -106,22 +123,32 @@ def test_matched_counts_of_many_lists_equal_one_list_at_a_time(seed):
     ref_off = ref_on + rng.uniform(0.05, 2.0, 8)
     n_rows, n_events = 40, 300
     rows = np.sort(rng.integers(0, n_rows, n_events))
-    est_on = rng.choice(ref_on, n_events) + rng.normal(0, 0.15, n_events)  # near the references: many hits, some conflicts
+    est_on = rng.choice(ref_on, n_events) + rng.normal(
+        0, 0.15, n_events
+    )  # near the references: many hits, some conflicts
     est_off = est_on + rng.uniform(0.05, 2.0, n_events)
     counts = matched_counts(rows, n_rows, ref_on, ref_off, est_on, est_off)
     expected = [matched_count(ref_on, ref_off, est_on[rows == r], est_off[rows == r]) for r in range(n_rows)]
     assert counts.tolist() == expected and max(expected) > 1
 
 
-def _sed_eval_results(kind: str, reference: dict[str, list[Event]], estimated: dict[str, list[Event]],
-                      durations: dict[str, float] | None = None) -> dict:
+def _sed_eval_results(
+    kind: str,
+    reference: dict[str, list[Event]],
+    estimated: dict[str, list[Event]],
+    durations: dict[str, float] | None = None,
+) -> dict:
     if kind == "event":
-        metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=LABELS, t_collar=0.2, percentage_of_length=0.5)
+        metrics = sed_eval.sound_event.EventBasedMetrics(
+            event_label_list=LABELS, t_collar=0.2, percentage_of_length=0.5
+        )
     else:
         metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=LABELS, time_resolution=1.0)
     for file in sorted(reference):
-        items = [[{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
-                 for events in (reference[file], estimated[file])]
+        items = [
+            [{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
+            for events in (reference[file], estimated[file])
+        ]
         if kind == "event":
             metrics.evaluate(*items)
         else:
@@ -135,8 +162,11 @@ def _close(mine: float | None, theirs: float) -> bool:
 
 def _class_average_counting_misses(results: dict) -> float:
     """sed_eval's class-wise F1 averaged over classes with references, a never-detected class as 0."""
-    values = [0.0 if math.isnan(c["f_measure"]["f_measure"]) else c["f_measure"]["f_measure"]
-              for c in results["class_wise"].values() if c["count"]["Nref"] > 0]
+    values = [
+        0.0 if math.isnan(c["f_measure"]["f_measure"]) else c["f_measure"]["f_measure"]
+        for c in results["class_wise"].values()
+        if c["count"]["Nref"] > 0
+    ]
     return float(np.mean(values)) if values else math.nan
 
 
@@ -148,7 +178,9 @@ def test_a_class_never_detected_counts_as_zero_in_the_class_average():
         got = ours(reference, estimated, ["a", "b", "c"])
         assert got["per_class"]["b"]["f1"] == 0.0 and got["per_class"]["c"]["f1"] is None  # c: nothing to find
         assert got["class_average"]["f1"] == pytest.approx(0.5)
-    assert _sed_eval_results("event", reference, estimated)["class_wise_average"]["f_measure"]["f_measure"] == pytest.approx(1.0)
+    assert _sed_eval_results("event", reference, estimated)["class_wise_average"]["f_measure"][
+        "f_measure"
+    ] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -176,6 +208,12 @@ def test_zero_length_events_are_scored_as_sed_eval_scores_them():
         assert _close(got["overall"]["er"], expected["overall"]["error_rate"]["error_rate"])
         for label in LABELS:
             theirs = expected["class_wise"][label]
-            assert _close(got["per_class"][label]["f1"], 0.0 if theirs["count"]["Nsys"] == 0 and theirs["count"]["Nref"] > 0
-                          else theirs["f_measure"]["f_measure"])
-    assert evaluate_events(reference, estimated, LABELS)["per_class"]["a"]["f1"] == 1.0  # the zero-length event is found
+            assert _close(
+                got["per_class"][label]["f1"],
+                0.0
+                if theirs["count"]["Nsys"] == 0 and theirs["count"]["Nref"] > 0
+                else theirs["f_measure"]["f_measure"],
+            )
+    assert (
+        evaluate_events(reference, estimated, LABELS)["per_class"]["a"]["f1"] == 1.0
+    )  # the zero-length event is found

@@ -23,12 +23,22 @@ def _view(tmp_path: Path, seconds: float = 20.0, reference: bool = True, seed: i
         write_tone(audio, seconds, 440.0)
     truth = [Event(1.0, 2.0, "dog"), Event(5.0, 5.3, "door"), Event(8.0, 12.0, "steps")]
     found = {"proposed": [Event(1.05, 2.1, "dog"), Event(14.0, 15.0, "door")], "baseline": [Event(8.5, 12.0, "steps")]}
-    systems = [pages.SystemView(name, events, rng.random((frames, len(LABELS))), (0.5, 0.4, 0.3), 0.5, 0.8)
-               for name, events in found.items()]
+    systems = [
+        pages.SystemView(name, events, rng.random((frames, len(LABELS))), (0.5, 0.4, 0.3), 0.5, 0.8)
+        for name, events in found.items()
+    ]
     pages_dir = tmp_path / "pages"
-    return pages.RecordingView("rec 1", pages.relative_link(audio, pages_dir), seconds, FRAME, LABELS,
-                               rng.normal(size=(frames, 40)).astype(np.float32), systems, truth if reference else None,
-                               {"proposed events": "../estimated/proposed/rec 1.tsv"})
+    return pages.RecordingView(
+        "rec 1",
+        pages.relative_link(audio, pages_dir),
+        seconds,
+        FRAME,
+        LABELS,
+        rng.normal(size=(frames, 40)).astype(np.float32),
+        systems,
+        truth if reference else None,
+        {"proposed events": "../estimated/proposed/rec 1.tsv"},
+    )
 
 
 def _data(page: Path) -> dict:
@@ -47,7 +57,10 @@ def test_a_page_holds_its_data_and_needs_nothing_from_the_network(tmp_path: Path
     assert data["reference"]["events"] == [[1.0, 2.0, 0], [5.0, 5.3, 1], [8.0, 12.0, 2]]
     # every estimate told apart: the dog hits, the door is a false alarm; the steps' late onset misses
     assert data["systems"][0]["events"] == [[1.05, 2.1, 0, "hit"], [14.0, 15.0, 1, "false alarm"]]
-    assert data["reference"]["by_system"] == {"proposed": ["hit", "not found", "not found"], "baseline": ["not found", "not found", "onset"]}
+    assert data["reference"]["by_system"] == {
+        "proposed": ["hit", "not found", "not found"],
+        "baseline": ["not found", "not found", "onset"],
+    }
     for system, shown in zip(view.systems, data["systems"]):  # scores in thousandths, every frame of a short recording
         assert shown["score_step"] == pytest.approx(FRAME)
         np.testing.assert_array_equal(np.asarray(shown["scores"]).T, np.rint(system.scores * 1000))
@@ -93,7 +106,9 @@ def test_the_index_lists_each_recording_with_its_worst_class(tmp_path: Path):
 
 # In a real browser: Debian's chromium driven by playwright, the pages opened from disk.
 
-SCREENSHOTS = Path(__import__("os").environ.get("MTSED_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+SCREENSHOTS = Path(
+    __import__("os").environ.get("MTSED_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +118,13 @@ def browser():
     from tests.services import debian_program
 
     chromium = debian_program("chromium", "chromium")
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=flags)
         yield browser
@@ -144,7 +165,7 @@ def test_a_page_opened_from_disk_plays_seeks_and_follows_the_audio(browser, tmp_
     allowed = (tmp_path / "pages").resolve(), (tmp_path / "audio" / "rec 1.wav").resolve()
     for url in requests:
         assert url.startswith("file://"), url
-        local = Path(unquote(url[len("file://"):]).split("#")[0])
+        local = Path(unquote(url[len("file://") :]).split("#")[0])
         assert local == allowed[1] or allowed[0] in local.parents, url
 
 
@@ -161,9 +182,16 @@ def test_a_moment_link_opens_the_page_there(browser, tmp_path: Path):
 def test_the_index_sorts_by_f1_with_the_worst_recording_first(browser, tmp_path: Path):
     rows = []
     for k, (f1_a, f1_b) in enumerate([(0.6, 0.5), (0.1, 0.2), (0.9, 0.05)]):
-        rows.append(pages.IndexRow(f"mix-{k}", f"mix-{k}.html", 40.0, 10, {"a": 5, "b": 6}, {"a": f1_a, "b": f1_b}, "dog"))
-    index = pages.write_index("overlapping", rows, ["a", "b"], tmp_path, [
-        {"system": "a", "overall_f1": 0.5, "overall_er": 0.7, "class_average_f1": 0.4, "class_average_er": 0.8}])
+        rows.append(
+            pages.IndexRow(f"mix-{k}", f"mix-{k}.html", 40.0, 10, {"a": 5, "b": 6}, {"a": f1_a, "b": f1_b}, "dog")
+        )
+    index = pages.write_index(
+        "overlapping",
+        rows,
+        ["a", "b"],
+        tmp_path,
+        [{"system": "a", "overall_f1": 0.5, "overall_er": 0.7, "class_average_f1": 0.4, "class_average_er": 0.8}],
+    )
     page, problems, _ = _open(browser, index.as_uri())
     order = "Array.from(document.querySelectorAll('#recordings tbody tr')).map((r) => r.dataset.id)"
     assert page.evaluate(order) == ["mix-1", "mix-2", "mix-0"]  # by mean F1: 0.15, 0.475, 0.55

@@ -7,8 +7,8 @@ import pytest
 from sed_scores_eval import collar_based, intersection_based
 from sed_scores_eval.base_modules.io import read_sed_scores
 
-from mtsed.io.events import Event
 from mtsed.evaluation.threshold_free import durations_of, evaluate_scores, read_scores, score_frame, write_scores
+from mtsed.io.events import Event
 
 LABELS = ["dog", "car"]
 FRAME = 0.02
@@ -19,7 +19,7 @@ def _recording(rng: np.random.Generator, events: list[Event], seconds: float = 2
     frames = int(seconds / FRAME)
     scores = 0.3 * rng.random((frames, len(LABELS)))
     for e in events:
-        scores[int(e.onset / FRAME):int(e.offset / FRAME), LABELS.index(e.label)] += 0.6
+        scores[int(e.onset / FRAME) : int(e.offset / FRAME), LABELS.index(e.label)] += 0.6
     return np.clip(scores, 0, 1)
 
 
@@ -49,10 +49,20 @@ def test_psds_and_best_f1_equal_sed_scores_eval(seed: int):
     durations = {"a": 20.0, "b": 20.0}
     got = evaluate_scores(frames, reference, durations, LABELS, levels=None)
     truth = {rid: [(e.onset, e.offset, e.label) for e in events] for rid, events in reference.items()}
-    psds1, per_class, _, _ = intersection_based.psds(frames, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7,
-                                                     alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0)
-    psds2 = intersection_based.psds(frames, truth, durations, dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3,
-                                    alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0)[0]
+    psds1, per_class, _, _ = intersection_based.psds(
+        frames, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0
+    )
+    psds2 = intersection_based.psds(
+        frames,
+        truth,
+        durations,
+        dtc_threshold=0.1,
+        gtc_threshold=0.1,
+        cttc_threshold=0.3,
+        alpha_ct=0.5,
+        alpha_st=1.0,
+        max_efpr=100.0,
+    )[0]
     best = collar_based.best_fscore(frames, truth, onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.5)[0]
     assert got["psds1"] == pytest.approx(psds1) and got["psds2"] == pytest.approx(psds2)
     assert 0.3 < got["psds1"] <= 1  # the scores do find the events
@@ -88,8 +98,13 @@ def test_a_class_never_worth_detecting_has_no_threshold_rather_than_infinity():
     silent = {rid: frame.assign(car=0.0) for rid, frame in frames.items()}  # car never scores above zero
     got = evaluate_scores(silent, reference, {"a": 20.0, "b": 20.0}, LABELS)
     assert got["per_class"]["car"]["best_threshold"] is None and got["per_class"]["car"]["best_f1"] == 0.0
-    best = collar_based.best_fscore(silent, {rid: [(e.onset, e.offset, e.label) for e in events] for rid, events in reference.items()},
-                                    onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.5)
+    best = collar_based.best_fscore(
+        silent,
+        {rid: [(e.onset, e.offset, e.label) for e in events] for rid, events in reference.items()},
+        onset_collar=0.2,
+        offset_collar=0.2,
+        offset_collar_rate=0.5,
+    )
     assert best[3]["car"] == float("inf")  # what the library says, and what JSON cannot carry
 
 

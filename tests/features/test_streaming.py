@@ -7,15 +7,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from mtsed.features import streaming
-from mtsed.io.audio import AudioError, load_audio
 from mtsed.config import FeatureConfig
 from mtsed.detection.decoders import decode
-from mtsed.features.logmel import MEL_BLOCK, log_mel
 from mtsed.detection.outputs import SegmentRunner, network_outputs
+from mtsed.features import streaming
+from mtsed.features.logmel import MEL_BLOCK, log_mel
+from mtsed.features.streaming import LogMelStream, read_blocks, stream_log_mel
+from mtsed.io.audio import AudioError, load_audio
 from mtsed.model.network import CRNN
 from tests.conftest import small_spec
-from mtsed.features.streaming import LogMelStream, read_blocks, stream_log_mel
 
 CFG = FeatureConfig()
 
@@ -102,11 +102,24 @@ def test_streamed_detection_equals_whole_file_detection(tiny_trained: Path, tmp_
     path = tmp_path / "long.flac"
     sf.write(str(path), np.concatenate([audio, audio[: len(audio) // 3 + 101]]), rate, format="FLAC")
     fold_outputs = bundle.fold_outputs(log_mel(load_audio(path, bundle.features.sample_rate), bundle.features))
-    expected = decode(bundle.common_decoder, bundle.scores(fold_outputs), fold_outputs, np.asarray(bundle.alpha),
-                      np.asarray(bundle.second), bundle.labels, bundle.frame_seconds, bundle.segment_frames, "long.flac")
+    expected = decode(
+        bundle.common_decoder,
+        bundle.scores(fold_outputs),
+        fold_outputs,
+        np.asarray(bundle.alpha),
+        np.asarray(bundle.second),
+        bundle.labels,
+        bundle.frame_seconds,
+        bundle.segment_frames,
+        "long.flac",
+    )
     monkeypatch.setattr(streaming, "BLOCK_SECONDS", 1.3)
     seen: list[float] = []
     events, scores, seconds = bundle.analyse(path, "long.flac", on_audio=seen.append)
-    assert len(seen) > 5 and sum(seen) == pytest.approx(seconds) and seconds == pytest.approx(sf.info(str(path)).duration, abs=1e-3)
+    assert (
+        len(seen) > 5
+        and sum(seen) == pytest.approx(seconds)
+        and seconds == pytest.approx(sf.info(str(path)).duration, abs=1e-3)
+    )
     assert events == expected and len(expected) > 0
     assert np.array_equal(scores, bundle.scores(fold_outputs))

@@ -27,10 +27,13 @@ def test_file_column_variants(tmp_path: Path):
     assert events == [Event(0.5, 1.0, "dog", "a.wav"), Event(1.0, 2.0, "cat", "b.wav")]
 
 
-@pytest.mark.parametrize("line, event", [
-    ("0.5 1.0 dog", Event(0.5, 1.0, "dog")),  # space-separated
-    ("224.691453\t224.691453\tcar", Event(224.691453, 224.691453, "car")),  # zero length, kept as sed_eval keeps it
-])
+@pytest.mark.parametrize(
+    "line, event",
+    [
+        ("0.5 1.0 dog", Event(0.5, 1.0, "dog")),  # space-separated
+        ("224.691453\t224.691453\tcar", Event(224.691453, 224.691453, "car")),  # zero length, kept as sed_eval keeps it
+    ],
+)
 def test_one_line_lists_read_as_sed_eval_reads_them(tmp_path: Path, line: str, event: Event):
     path = tmp_path / "one.txt"
     path.write_text(line + "\n")
@@ -93,10 +96,20 @@ def test_merge_overlaps_unions_one_class_only():
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(content=st.one_of(st.binary(max_size=300),
-                         st.lists(st.lists(st.sampled_from(["0.5", "1", "-1", "nan", "inf", "x", "", " ", "beep", "a.wav",
-                                                            "1e400", "\u00e9", "\x00"]), max_size=6)
-                                  .map("\t".join), max_size=8).map(lambda rows: "\n".join(rows).encode())))
+@given(
+    content=st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.lists(
+                st.sampled_from(
+                    ["0.5", "1", "-1", "nan", "inf", "x", "", " ", "beep", "a.wav", "1e400", "\u00e9", "\x00"]
+                ),
+                max_size=6,
+            ).map("\t".join),
+            max_size=8,
+        ).map(lambda rows: "\n".join(rows).encode()),
+    )
+)
 def test_any_bytes_give_events_or_an_error_naming_file_and_line(tmp_path: Path, content: bytes):
     path = tmp_path / "fuzz.txt"
     path.write_bytes(content)

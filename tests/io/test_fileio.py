@@ -15,12 +15,15 @@ def test_frames_round_trip(tmp_path: Path):
     assert np.array_equal(read_frames(tmp_path / "a.npy", None, "dvc repro features", mmap=True), array)
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("bands", r"a.npy: shape \(4, 5\), expected \(frames, 3\); rerun `dvc repro features@isolated`"),
-    ("1-d", r"a.npy: shape \(20,\), expected \(frames, 3\)"),
-    ("truncated", r"a.npy: not a readable .npy array .*; rerun `dvc repro features@isolated`"),
-    ("missing", r"a.npy: no such file; rerun `dvc repro features@isolated`"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("bands", r"a.npy: shape \(4, 5\), expected \(frames, 3\); rerun `dvc repro features@isolated`"),
+        ("1-d", r"a.npy: shape \(20,\), expected \(frames, 3\)"),
+        ("truncated", r"a.npy: not a readable .npy array .*; rerun `dvc repro features@isolated`"),
+        ("missing", r"a.npy: no such file; rerun `dvc repro features@isolated`"),
+    ],
+)
 def test_a_damaged_or_wrong_shaped_array_names_the_file_and_the_stage(tmp_path: Path, damage: str, message: str):
     path = tmp_path / "a.npy"
     if damage == "bands":

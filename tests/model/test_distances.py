@@ -25,9 +25,13 @@ def test_log_encoding_spends_the_range_on_small_distances():
 def test_decode_outputs_touches_only_the_distance_columns_of_log_networks():
     outputs = np.random.default_rng(0).random((7, 9)).astype(np.float32)
     assert decode_outputs(outputs, "linear", 3, T) is outputs
-    assert decode_outputs(outputs[:, :3], "log", 3, T) is not None and decode_outputs(outputs[:, :3], "log", 3, T).shape == (7, 3)
+    assert decode_outputs(outputs[:, :3], "log", 3, T) is not None and decode_outputs(
+        outputs[:, :3], "log", 3, T
+    ).shape == (7, 3)
     decoded = decode_outputs(outputs, "log", 3, T)
     np.testing.assert_array_equal(decoded[:, :3], outputs[:, :3])
-    np.testing.assert_allclose(decoded[:, 3:], decode(torch.from_numpy(outputs[:, 3:]).double(), "log", T).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        decoded[:, 3:], decode(torch.from_numpy(outputs[:, 3:]).double(), "log", T).numpy(), rtol=1e-5
+    )
     with pytest.raises(ValueError, match="unknown distance encoding 'cubic'"):
         decode_outputs(outputs, "cubic", 3, T)

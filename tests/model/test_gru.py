@@ -46,12 +46,15 @@ def test_the_state_dict_is_nn_grus():
     assert list(fast.state_dict()) == list(reference.state_dict())
 
 
-@pytest.mark.parametrize("kwargs, with_state", [
-    ({"batch_first": True, "bidirectional": False}, False),
-    ({"batch_first": False, "bidirectional": True}, False),
-    ({"batch_first": True, "bidirectional": True, "num_layers": 2}, False),
-    ({"batch_first": True, "bidirectional": True}, True),
-])
+@pytest.mark.parametrize(
+    "kwargs, with_state",
+    [
+        ({"batch_first": True, "bidirectional": False}, False),
+        ({"batch_first": False, "bidirectional": True}, False),
+        ({"batch_first": True, "bidirectional": True, "num_layers": 2}, False),
+        ({"batch_first": True, "bidirectional": True}, True),
+    ],
+)
 def test_what_it_does_not_cover_runs_as_nn_gru(kwargs, with_state):
     reference, fast = _pair(4, 3, **kwargs)
     x = torch.randn(2, 7, 4)

@@ -70,7 +70,9 @@ def test_total_is_the_weighted_sum_unweighted_by_default_and_baseline_uses_bce_o
     )
     baseline = multitask_loss(outputs[..., :2], targets, network="baseline")
     assert set(baseline) == {"total", "classification"}
-    assert baseline["total"].item() == pytest.approx(classification_loss(outputs[..., :2], targets[..., :2]).item(), rel=1e-6)
+    assert baseline["total"].item() == pytest.approx(
+        classification_loss(outputs[..., :2], targets[..., :2]).item(), rel=1e-6
+    )
 
 
 def test_perfect_prediction_where_events_are_gives_zero_multitask_confidence():

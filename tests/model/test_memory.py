@@ -22,6 +22,8 @@ def test_a_freed_large_block_is_reused_inside_and_handed_back_outside():
     with reuse_freed_memory() as told:
         assert told
         _page_faults_of_a_new_tensor(64)
-        assert _page_faults_of_a_new_tensor(60) < pages / 10  # fits in the block just freed (torch asks 64-byte alignment)
+        assert (
+            _page_faults_of_a_new_tensor(60) < pages / 10
+        )  # fits in the block just freed (torch asks 64-byte alignment)
     _page_faults_of_a_new_tensor(64)
     assert _page_faults_of_a_new_tensor(60) > pages / 2  # the defaults again: mapped afresh each time

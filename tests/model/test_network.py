@@ -5,7 +5,9 @@ from mtsed.model.network import CRNN, ModelSpec, count_parameters
 from tests.conftest import small_spec as spec
 
 
-@pytest.mark.parametrize("network, residual, outputs", [("proposed", "sum", 24), ("proposed", "concat", 24), ("baseline", "sum", 8)])
+@pytest.mark.parametrize(
+    "network, residual, outputs", [("proposed", "sum", 24), ("proposed", "concat", 24), ("baseline", "sum", 8)]
+)
 def test_output_shape_and_range(network, residual, outputs):
     model = CRNN(spec(8, residual=residual, network=network)).eval()
     out = model(torch.randn(2, 37, 40))
@@ -45,7 +47,15 @@ def test_bad_specs_are_refused(kwargs):
 
 
 def test_specs_saved_before_the_names_changed_still_load():
-    saved = {"n_classes": 2, "n_mels": 40, "filters": 8, "hidden": 6, "dropout": 0.25, "residual": "sum", "system": "baseline"}
+    saved = {
+        "n_classes": 2,
+        "n_mels": 40,
+        "filters": 8,
+        "hidden": 6,
+        "dropout": 0.25,
+        "residual": "sum",
+        "system": "baseline",
+    }
     assert ModelSpec.from_saved(saved) == spec(2, network="baseline", distances="linear")  # no encoding saved: linear
 
 
@@ -71,7 +81,9 @@ def test_relu_after_the_pool_computes_what_relu_before_it_did():
     torch.manual_seed(0)
     block = CRNN(spec(2, filters=6, hidden=4, dropout=0.0)).convs[0].train()
     conv, norm, pool, relu, _ = block
-    paper_order = nn.Sequential(conv, norm, nn.ReLU(), pool)  # conv -> BN -> ReLU -> pool, as the paper orders it (METHOD.md section 4)
+    paper_order = nn.Sequential(
+        conv, norm, nn.ReLU(), pool
+    )  # conv -> BN -> ReLU -> pool, as the paper orders it (METHOD.md section 4)
     x = torch.randn(3, 1, 40, 30)
     outputs = []
     for net in (block, paper_order):
@@ -81,4 +93,3 @@ def test_relu_after_the_pool_computes_what_relu_before_it_did():
         outputs.append((out.detach(), conv.weight.grad.clone(), norm.weight.grad.clone()))
     for got, expected in zip(*outputs):
         assert torch.equal(got, expected)
-

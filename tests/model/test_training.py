@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mtsed.io.events import Event
-from mtsed.features.logmel import Standardiser
-from mtsed.data.windows import Recordings, SegmentDataset, WindowOptions, WindowSampler, validation_set
 from mtsed.data.targets import encode
+from mtsed.data.windows import Recordings, SegmentDataset, WindowOptions, WindowSampler, validation_set
+from mtsed.features.logmel import Standardiser
+from mtsed.io.events import Event
 from mtsed.model.training import load_checkpoint, train_model
 from tests.conftest import REPO, small_spec
 
@@ -131,8 +131,11 @@ def test_an_interrupt_says_where_it_stopped_and_the_rerun_says_it_resumes(tmp_pa
         if epoch == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(TrainingInterrupted, match=r"fold 0 of proposed: stopped during training; last saved epoch 2/4 in .*last.pt; "
-                                                  r"rerun to resume"):
+    with pytest.raises(
+        TrainingInterrupted,
+        match=r"fold 0 of proposed: stopped during training; last saved epoch 2/4 in .*last.pt; "
+        r"rerun to resume",
+    ):
         train_model(SPEC, *settings, train, val, tmp_path / "run", on_epoch=ctrl_c_after_two, name="fold 0 of proposed")
     capsys.readouterr()
     history = train_model(SPEC, *settings, train, val, tmp_path / "run", name="fold 0 of proposed")
@@ -142,7 +145,9 @@ def test_an_interrupt_says_where_it_stopped_and_the_rerun_says_it_resumes(tmp_pa
 def test_warmup_rises_linearly_then_the_schedule_takes_over():
     from mtsed.model.training import learning_rate_factor
 
-    assert [learning_rate_factor(s, 100, "constant", 0.1) for s in (0, 4, 9, 10, 99)] == pytest.approx([0.1, 0.5, 1.0, 1.0, 1.0])
+    assert [learning_rate_factor(s, 100, "constant", 0.1) for s in (0, 4, 9, 10, 99)] == pytest.approx(
+        [0.1, 0.5, 1.0, 1.0, 1.0]
+    )
     assert learning_rate_factor(50, 100, "cosine", 0.0) == pytest.approx(0.5)
     assert learning_rate_factor(0, 100, "cosine", 0.0) == pytest.approx(1.0)
     assert learning_rate_factor(5, 100, "cosine", 0.1) == pytest.approx(0.6)

@@ -7,16 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtsed.config.systems import SYSTEMS
+from mtsed.config.systems import SYSTEMS, network_of
 from mtsed.detection.bundle import load_bundle
-from mtsed.stages import detector, evaluation
-from mtsed.config.systems import network_of
 from mtsed.model.training import load_checkpoint
+from mtsed.stages import detector, evaluation
 
 
 def _systems(root: Path, name: str) -> dict:
-    return {s: (root / "outputs" / name / network_of(s), root / "bundles" / name / s, root / "models" / name / network_of(s))
-            for s in SYSTEMS}
+    return {
+        s: (
+            root / "outputs" / name / network_of(s),
+            root / "bundles" / name / s,
+            root / "models" / name / network_of(s),
+        )
+        for s in SYSTEMS
+    }
 
 
 def test_ensemble_outputs_are_out_of_fold_and_stacked(tiny_trained: Path):
@@ -28,7 +33,10 @@ def test_ensemble_outputs_are_out_of_fold_and_stacked(tiny_trained: Path):
     stacked = np.load(out / "evaluation" / f"{rid}.npy")
     frames = next(r["frames"] for r in features["recordings"] if r["id"] == rid)
     assert stacked.shape == (3, frames, 9) and 0 <= stacked.min() and stacked.max() <= 1
-    trained_on = {rid: sorted(f for f, split in features["folds"].items() if rid in split["train"]) for rid in manifest["training"]}
+    trained_on = {
+        rid: sorted(f for f, split in features["folds"].items() if rid in split["train"])
+        for rid in manifest["training"]
+    }
     assert manifest["training"] == trained_on and all(len(folds) == 2 for folds in trained_on.values())  # 3 LOSO folds
     assert np.load(out / "training" / f"{next(iter(trained_on))}.npy").shape[0] == 2
 
@@ -68,13 +76,21 @@ def test_multitask_keeps_each_class_s_best_candidate(tiny_trained: Path):
 def _candidate(f1: list[float | None], events: list[int], name: str = "bounded") -> dict:
     known = [v for v in f1 if v is not None]
     per_class = {f"c{k}": v for k, v in enumerate(f1)}
-    return {"decoder": name, "validation_f1": per_class, "held_out_f1": per_class, "validation_events": events,
-            "validation_class_average_f1": sum(known) / len(known), "held_out_class_average_f1": sum(known) / len(known)}
+    return {
+        "decoder": name,
+        "validation_f1": per_class,
+        "held_out_f1": per_class,
+        "validation_events": events,
+        "validation_class_average_f1": sum(known) / len(known),
+        "held_out_class_average_f1": sum(known) / len(known),
+    }
 
 
 def test_a_class_leaves_the_best_shared_decoder_only_on_its_own_evidence():
-    choices = {"bounded": _candidate([0.9, 0.9, 0.0, 0.6], [200, 200, 200, 4]),
-               "capped-8": _candidate([0.5, 0.5, 0.4, 0.8], [200, 200, 200, 4])}  # class average 0.6 vs 0.55
+    choices = {
+        "bounded": _candidate([0.9, 0.9, 0.0, 0.6], [200, 200, 200, 4]),
+        "capped-8": _candidate([0.5, 0.5, 0.4, 0.8], [200, 200, 200, 4]),
+    }  # class average 0.6 vs 0.55
     # class 2 is never detected by bounded: 200 events of evidence move it; class 3's 4 events do not
     assert detector.class_decoders(choices, 50.0) == ["bounded", "bounded", "capped-8", "bounded"]
     assert detector.class_decoders(choices, 0.0) == ["bounded", "bounded", "capped-8", "capped-8"]
@@ -83,15 +99,27 @@ def test_a_class_leaves_the_best_shared_decoder_only_on_its_own_evidence():
 
 
 def test_a_per_class_choice_joins_each_class_s_thresholds_and_pools_its_counts():
-    def choice(name: str, second_name: str, alpha: float, second: float, norm: list[float] | None, tp: list[float]) -> dict:
+    def choice(
+        name: str, second_name: str, alpha: float, second: float, norm: list[float] | None, tp: list[float]
+    ) -> dict:
         counts = np.array([tp, [10.0, 10.0], [10.0, 10.0]])
-        return {**_candidate([0.1, 0.2], [10, 10], name), "alpha": [alpha] * 2, second_name: [second] * 2,
-                "fixed": {"alpha": 0.5, second_name: second}, "norm": {"0": norm} if norm else {},
-                "fixed_norm": {"0": norm} if norm else {}, "validation_f1_fixed": {"c0": 0.0, "c1": 0.0},
-                "chosen_counts": counts, "fixed_counts": counts, "held_out_counts": counts / 2}
+        return {
+            **_candidate([0.1, 0.2], [10, 10], name),
+            "alpha": [alpha] * 2,
+            second_name: [second] * 2,
+            "fixed": {"alpha": 0.5, second_name: second},
+            "norm": {"0": norm} if norm else {},
+            "fixed_norm": {"0": norm} if norm else {},
+            "validation_f1_fixed": {"c0": 0.0, "c1": 0.0},
+            "chosen_counts": counts,
+            "fixed_counts": counts,
+            "held_out_counts": counts / 2,
+        }
 
-    choices = {"capped-8": choice("capped-8", "beta", 0.3, 0.4, [5.0, 6.0], [2.0, 4.0]),
-               "bounded": choice("bounded", "median_window", 0.6, 7.0, None, [6.0, 8.0])}
+    choices = {
+        "capped-8": choice("capped-8", "beta", 0.3, 0.4, [5.0, 6.0], [2.0, 4.0]),
+        "bounded": choice("bounded", "median_window", 0.6, 7.0, None, [6.0, 8.0]),
+    }
     joined = detector.per_class_choice(choices, ["capped-8", "bounded"])
     assert joined["decoder"] == "per-class" and joined["class_decoders"] == ["capped-8", "bounded"]
     assert joined["alpha"] == [0.3, 0.6] and joined["second"] == [0.4, 7.0]
@@ -110,20 +138,38 @@ def test_a_per_class_bundle_decodes_each_class_as_its_own_decoder_does(tiny_trai
     n = len(proposed.labels)
     names = ["confidence" if c % 2 else "bounded" for c in range(n)]
     picked = [paper if name == "confidence" else variants["bounded"] for name in names]
-    second = [c["beta"][k] if name == "confidence" else c["median_window"][k] for k, (name, c) in enumerate(zip(names, picked))]
+    second = [
+        c["beta"][k] if name == "confidence" else c["median_window"][k]
+        for k, (name, c) in enumerate(zip(names, picked))
+    ]
     norm = {f: [c["norm"][f][k] if f in c["norm"] else 1.0 for k, c in enumerate(picked)] for f in paper["norm"]}
-    fixed_norm = {f: [c["fixed_norm"][f][k] if f in c["fixed_norm"] else 1.0 for k, c in enumerate(picked)] for f in paper["fixed_norm"]}
-    mixed = proposed.with_thresholds({"decoder": "per-class", "class_decoders": names, "norm": norm, "fixed_norm": fixed_norm,
-                                      "alpha": [c["alpha"][k] for k, c in enumerate(picked)], "second": second})
+    fixed_norm = {
+        f: [c["fixed_norm"][f][k] if f in c["fixed_norm"] else 1.0 for k, c in enumerate(picked)]
+        for f in paper["fixed_norm"]
+    }
+    mixed = proposed.with_thresholds(
+        {
+            "decoder": "per-class",
+            "class_decoders": names,
+            "norm": norm,
+            "fixed_norm": fixed_norm,
+            "alpha": [c["alpha"][k] for k, c in enumerate(picked)],
+            "second": second,
+        }
+    )
     mixed.save(tmp_path / "bundle.pt")
     loaded = load_bundle(tmp_path / "bundle.pt")
     assert loaded.class_decoders == tuple(names) and loaded.summary.startswith("per-class")
     outputs = tiny_trained / "outputs/isolated/proposed"
     rid = json.loads((outputs / "manifest.json").read_text())["evaluation"][0]
     folds = list(np.load(outputs / "evaluation" / f"{rid}.npy"))
-    for detector in (loaded, loaded.with_fixed_thresholds()):
-        singles = (proposed, bounded) if detector is loaded else (proposed.with_fixed_thresholds(), bounded.with_fixed_thresholds())
-        events, scores = detector.decode(folds)
+    for chosen in (loaded, loaded.with_fixed_thresholds()):
+        singles = (
+            (proposed, bounded)
+            if chosen is loaded
+            else (proposed.with_fixed_thresholds(), bounded.with_fixed_thresholds())
+        )
+        events, scores = chosen.decode(folds)
         for c, label in enumerate(proposed.labels):
             single = singles[0] if names[c] == "confidence" else singles[1]
             own_events, own_scores = single.decode(folds)
@@ -136,14 +182,23 @@ def test_a_system_must_read_its_own_network(tiny_trained: Path, tmp_path: Path):
 
     params = load_params(tiny_trained / "params.yaml")
     with pytest.raises(ValueError, match="system 'multitask' reads 'proposed'"):
-        detector.thresholds(params.features, params.thresholds, tiny_trained / "data/isolated", tiny_trained / "outputs/isolated/baseline",
-                              tiny_trained / "models/isolated/baseline", tmp_path / "out", "multitask")
+        detector.thresholds(
+            params.features,
+            params.thresholds,
+            tiny_trained / "data/isolated",
+            tiny_trained / "outputs/isolated/baseline",
+            tiny_trained / "models/isolated/baseline",
+            tmp_path / "out",
+            "multitask",
+        )
 
 
 def test_best_choice_goes_by_held_out_f1_and_takes_the_first_of_equal_candidates():
-    choices = {"bounded": {"validation_class_average_f1": 0.8, "held_out_class_average_f1": 0.7},
-               "capped-8": {"validation_class_average_f1": 0.9, "held_out_class_average_f1": 0.7},  # in-sample peak: overfit
-               "activity": {"validation_class_average_f1": 0.7, "held_out_class_average_f1": 0.6}}
+    choices = {
+        "bounded": {"validation_class_average_f1": 0.8, "held_out_class_average_f1": 0.7},
+        "capped-8": {"validation_class_average_f1": 0.9, "held_out_class_average_f1": 0.7},  # in-sample peak: overfit
+        "activity": {"validation_class_average_f1": 0.7, "held_out_class_average_f1": 0.6},
+    }
     assert detector.best_choice("multitask", choices) == "bounded"
     assert detector.best_choice("proposed", choices) == "confidence"
 
@@ -159,21 +214,49 @@ def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained:
 def test_evaluate_writes_tables_lists_and_plots(tiny_trained: Path, tmp_path: Path):
     root = tiny_trained
     systems = _systems(root, "isolated")
-    metrics = evaluation.evaluate(root / "data/isolated", root / "features/isolated", root / "targets/isolated", systems,
-                                 tmp_path / "report")
+    metrics = evaluation.evaluate(
+        root / "data/isolated", root / "features/isolated", root / "targets/isolated", systems, tmp_path / "report"
+    )
     assert set(metrics) == {"proposed", "baseline", "multitask", "study", "variants", "miss_reasons"}
     assert set(metrics["proposed"]) == {"overall", "class_average", "per_class", "segment_based", "threshold_free"}
     table = (tmp_path / "report/table.md").read_text()
-    assert all(label in table for label in ("beep", "chirp", "knock", "class average", "overall", "proposed F1", "ITC-Irst protocol",
-                                            "event F1 fixed", "proposed:bounded", "proposed segment F1", "PSDS1", "PSDS2",
-                                            "Where the distance head errs", "Why reference events are missed", "multitask F1"))
+    assert all(
+        label in table
+        for label in (
+            "beep",
+            "chirp",
+            "knock",
+            "class average",
+            "overall",
+            "proposed F1",
+            "ITC-Irst protocol",
+            "event F1 fixed",
+            "proposed:bounded",
+            "proposed segment F1",
+            "PSDS1",
+            "PSDS2",
+            "Where the distance head errs",
+            "Why reference events are missed",
+            "multitask F1",
+        )
+    )
     study = metrics["study"]
-    assert set(study["proposed"]) == {"evaluation", "training"} and study["proposed"]["training"]["onset_error_frames"] is not None
-    assert study["baseline"]["evaluation"]["onset_error_frames"] is None and 0 <= study["baseline"]["training"]["frame_f1"] <= 1
-    assert study["proposed"]["evaluation"]["searched"]["overall"] == {k: metrics["proposed"]["overall"][k] for k in ("f1", "er")}
+    assert (
+        set(study["proposed"]) == {"evaluation", "training"}
+        and study["proposed"]["training"]["onset_error_frames"] is not None
+    )
+    assert (
+        study["baseline"]["evaluation"]["onset_error_frames"] is None
+        and 0 <= study["baseline"]["training"]["frame_f1"] <= 1
+    )
+    assert study["proposed"]["evaluation"]["searched"]["overall"] == {
+        k: metrics["proposed"]["overall"][k] for k in ("f1", "er")
+    }
     results = json.loads((tmp_path / "report/table.json").read_text())
     assert results["baseline"]["overall"]["er"] == metrics["baseline"]["overall"]["er"]
-    assert metrics["proposed"]["per_class"]["beep"] == {k: results["proposed"]["per_class"]["beep"][k] for k in ("f1", "er")}
+    assert metrics["proposed"]["per_class"]["beep"] == {
+        k: results["proposed"]["per_class"]["beep"][k] for k in ("f1", "er")
+    }
     for name in ("f1_per_class.png", "detection.png", "training_proposed.png", "training_baseline.png"):
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "report/training_multitask.png").exists()  # the proposed network's curves
@@ -201,38 +284,64 @@ def test_evaluate_scores_segments_and_psds_as_the_libraries_do(tiny_trained: Pat
     from sed_scores_eval import intersection_based
     from sed_scores_eval.base_modules.io import read_sed_scores
 
-    from mtsed.evaluation import threshold_free
     from mtsed.data.datasets import load_dataset
+    from mtsed.evaluation import threshold_free
     from mtsed.io.events import merge_overlaps, read_event_list
 
     root = tiny_trained
     systems = _systems(root, "overlapping")
-    metrics = evaluation.evaluate(root / "data/overlapping", root / "features/overlapping", root / "targets/overlapping", systems,
-                                 tmp_path / "report")
+    metrics = evaluation.evaluate(
+        root / "data/overlapping",
+        root / "features/overlapping",
+        root / "targets/overlapping",
+        systems,
+        tmp_path / "report",
+    )
     dataset = load_dataset(root / "data/overlapping")
     labels = list(dataset.labels)
     for system in SYSTEMS:
         segments = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=1.0)
         truth, durations = {}, {}
         for recording in dataset.evaluation():
-            as_items = lambda events: [{"file": recording.id, "event_label": e.label, "onset": e.onset, "offset": e.offset}  # noqa: E731
-                                       for e in events]
+
+            def as_items(events: list, file: str = recording.id) -> list[dict]:
+                return [{"file": file, "event_label": e.label, "onset": e.onset, "offset": e.offset} for e in events]
+
             estimated = read_event_list(tmp_path / "report/estimated" / system / f"{recording.id}.tsv")
             durations[recording.id] = sf.info(str(dataset.audio_path(recording))).duration
-            segments.evaluate(as_items(dataset.events(recording)), as_items(estimated), evaluated_length_seconds=durations[recording.id])
+            segments.evaluate(
+                as_items(dataset.events(recording)),
+                as_items(estimated),
+                evaluated_length_seconds=durations[recording.id],
+            )
             truth[recording.id] = [(e.onset, e.offset, e.label) for e in merge_overlaps(dataset.events(recording))]
         expected = segments.results()
         got = metrics[system]["segment_based"]
         nan = lambda value: float("nan") if value is None else value  # noqa: E731  (undefined scores are None)
         assert nan(got["overall"]["f1"]) == pytest.approx(expected["overall"]["f_measure"]["f_measure"], nan_ok=True)
         assert nan(got["overall"]["er"]) == pytest.approx(expected["overall"]["error_rate"]["error_rate"], nan_ok=True)
-        assert nan(got["class_average"]["er"]) == pytest.approx(expected["class_wise_average"]["error_rate"]["error_rate"], nan_ok=True)
-        scores = {rid: threshold_free.quantised(frame, labels) for rid, frame in read_sed_scores(tmp_path / "report/scores" / system).items()}
+        assert nan(got["class_average"]["er"]) == pytest.approx(
+            expected["class_wise_average"]["error_rate"]["error_rate"], nan_ok=True
+        )
+        scores = {
+            rid: threshold_free.quantised(frame, labels)
+            for rid, frame in read_sed_scores(tmp_path / "report/scores" / system).items()
+        }
         assert set(scores) == set(truth)
-        psds1 = intersection_based.psds(scores, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0,
-                                        alpha_st=1.0, max_efpr=100.0)[0]
-        psds2 = intersection_based.psds(scores, truth, durations, dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3,
-                                        alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0)[0]
+        psds1 = intersection_based.psds(
+            scores, truth, durations, dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0
+        )[0]
+        psds2 = intersection_based.psds(
+            scores,
+            truth,
+            durations,
+            dtc_threshold=0.1,
+            gtc_threshold=0.1,
+            cttc_threshold=0.3,
+            alpha_ct=0.5,
+            alpha_st=1.0,
+            max_efpr=100.0,
+        )[0]
         assert metrics[system]["threshold_free"]["psds1"] == pytest.approx(psds1, abs=1e-6)
         assert metrics[system]["threshold_free"]["psds2"] == pytest.approx(psds2, abs=1e-6)
 
@@ -265,5 +374,7 @@ def test_features_of_other_settings_are_named_with_the_stage_to_rerun(tiny_train
     manifest = json.loads((features / "manifest.json").read_text())
     rid = manifest["recordings"][0]["id"]
     write_npy(features / f"{rid}.npy", np.zeros((50, 7), np.float32))  # 7 mel bands, not the networks' n_mels
-    with pytest.raises(ValueError, match=rf"{rid}.npy: shape \(50, 7\), expected \(frames, \d+\); rerun `dvc repro features@isolated`"):
+    with pytest.raises(
+        ValueError, match=rf"{rid}.npy: shape \(50, 7\), expected \(frames, \d+\); rerun `dvc repro features@isolated`"
+    ):
         detector.ensemble(features, tiny_trained / "models/isolated/proposed", tmp_path / "outputs")

@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtsed.stages import preparation
-from mtsed.io.audio import AudioError
-from mtsed.data.default.clips import BACKGROUND, read_clip_manifest
 from mtsed.config import Params
 from mtsed.data.datasets import load_dataset
-from mtsed.io.events import merge_overlaps
-from mtsed.features.logmel import Standardiser
+from mtsed.data.default.clips import BACKGROUND, read_clip_manifest
 from mtsed.data.default.mixing import ClipBank
 from mtsed.data.default.synthetic import _pools
 from mtsed.data.targets import Triplets, decode, event_frames
+from mtsed.features.logmel import Standardiser
+from mtsed.io.audio import AudioError
+from mtsed.io.events import merge_overlaps
+from mtsed.stages import preparation
 from tests.conftest import TINY_LABELS
 
 
@@ -71,7 +71,9 @@ def test_features_and_targets_line_up(prepared: Path, tiny_params: Params):
         recording = next(r for r in dataset.recordings if r.id == entry["id"])
         decoded = decode(Triplets.unstack(np.asarray(targets)), dataset.labels, 0.02, 64)
         expected = merge_overlaps(dataset.events(recording))
-        assert [(e.label, *event_frames(e, 0.02)) for e in decoded] == [(e.label, *event_frames(e, 0.02)) for e in expected]
+        assert [(e.label, *event_frames(e, 0.02)) for e in decoded] == [
+            (e.label, *event_frames(e, 0.02)) for e in expected
+        ]
 
 
 def test_standardisation_is_fitted_on_training_recordings_only(prepared: Path, tiny_params: Params):

@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtsed.stages import training
 from mtsed.config import load_params
-from mtsed.stages.training import partial_dir
 from mtsed.model.training import load_checkpoint
+from mtsed.stages import training
+from mtsed.stages.training import partial_dir
 
 
 def _train(workspace: Path, out: Path, fold: str = "0", network: str = "proposed", name: str = "isolated") -> dict:
     params = load_params(workspace / "params.yaml")
-    return training.train(params.model, params.train, workspace / "features" / name, workspace / "targets" / name, fold, network, out)
+    return training.train(
+        params.model, params.train, workspace / "features" / name, workspace / "targets" / name, fold, network, out
+    )
 
 
 @pytest.mark.parametrize("network, outputs", [("proposed", 9), ("baseline", 3)])
@@ -53,9 +55,24 @@ def test_unknown_fold_and_network_are_named(tiny_workspace: Path, tmp_path: Path
 
 
 def _cli_train(workspace: Path, params: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "mtsed.cli", "--params", str(params), "train",
-            "--features", str(workspace / "features/isolated"), "--targets", str(workspace / "targets/isolated"),
-            "--fold", "0", "--network", "proposed", "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "mtsed.cli",
+        "--params",
+        str(params),
+        "train",
+        "--features",
+        str(workspace / "features/isolated"),
+        "--targets",
+        str(workspace / "targets/isolated"),
+        "--fold",
+        "0",
+        "--network",
+        "proposed",
+        "--out",
+        str(out),
+    ]
 
 
 def test_a_killed_training_process_resumes_to_the_same_weights(tiny_workspace: Path, tmp_path: Path):
@@ -66,8 +83,9 @@ def test_a_killed_training_process_resumes_to_the_same_weights(tiny_workspace: P
     subprocess.run(_cli_train(tiny_workspace, params, tmp_path / "full"), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen(_cli_train(tiny_workspace, params, killed), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _cli_train(tiny_workspace, params, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     last = partial_dir(killed) / "last.pt"
     deadline = time.monotonic() + 120
     while not (last.exists() and load_checkpoint(last)["epoch"] >= 3) and time.monotonic() < deadline:

@@ -86,8 +86,10 @@ def allowed_path(text: str) -> Path:
     the file exists."""
     roots = audio_roots()
     if not roots:
-        raise _refuse(f"{text}: this server takes no audio paths (send the audio as {BYTES_COLUMN!r}, "
-                      f"or start it with {AUDIO_ROOTS_ENV} set)")
+        raise _refuse(
+            f"{text}: this server takes no audio paths (send the audio as {BYTES_COLUMN!r}, "
+            f"or start it with {AUDIO_ROOTS_ENV} set)"
+        )
     try:
         path = Path(text).resolve()
     except (OSError, RuntimeError, ValueError):  # symlink loops, NUL bytes
@@ -120,7 +122,9 @@ def decode_upload(text: str, name: str) -> bytes:
     """The audio bytes of one base64 upload, refused when malformed or above the limit."""
     limit = max_audio_bytes()
     if len(text) > 4 * (limit // 3 + 1):  # refuse before decoding what cannot fit
-        raise _refuse(f"{name}: audio upload of about {len(text) * 3 // 4:,} bytes is above the limit of {limit:,} bytes")
+        raise _refuse(
+            f"{name}: audio upload of about {len(text) * 3 // 4:,} bytes is above the limit of {limit:,} bytes"
+        )
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -141,8 +145,10 @@ def input_audio(model_input: Any) -> list[tuple[str, str | bytes]]:
         paths = [model_input] if isinstance(model_input, str) else [str(p) for p in model_input]
         return [(p, p) for p in paths]
     if INPUT_COLUMN not in model_input.columns and BYTES_COLUMN not in model_input.columns:
-        raise _refuse(f"model input needs a {INPUT_COLUMN!r} column of audio paths or a {BYTES_COLUMN!r} column of "
-                      f"base64 audio, got {list(model_input.columns)}")
+        raise _refuse(
+            f"model input needs a {INPUT_COLUMN!r} column of audio paths or a {BYTES_COLUMN!r} column of "
+            f"base64 audio, got {list(model_input.columns)}"
+        )
     found = []
     for index, row in enumerate(model_input.to_dict("records")):
         path, upload = row.get(INPUT_COLUMN), row.get(BYTES_COLUMN)
@@ -163,10 +169,21 @@ def signature():
     from mlflow.types import ColSpec, Schema
 
     return ModelSignature(
-        inputs=Schema([ColSpec("string", INPUT_COLUMN, required=False), ColSpec("string", BYTES_COLUMN, required=False),
-                       ColSpec("string", NAME_COLUMN, required=False)]),
-        outputs=Schema([ColSpec("string", "file"), ColSpec("double", "onset"), ColSpec("double", "offset"),
-                        ColSpec("string", "event_label")]),
+        inputs=Schema(
+            [
+                ColSpec("string", INPUT_COLUMN, required=False),
+                ColSpec("string", BYTES_COLUMN, required=False),
+                ColSpec("string", NAME_COLUMN, required=False),
+            ]
+        ),
+        outputs=Schema(
+            [
+                ColSpec("string", "file"),
+                ColSpec("double", "onset"),
+                ColSpec("double", "offset"),
+                ColSpec("string", "event_label"),
+            ]
+        ),
     )
 
 
@@ -174,8 +191,9 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
 
 
-def log_detector(uri: str, run_id: str, bundle_path: Path, name: str, example_audio: Path,
-                 tags: Mapping[str, str] | None = None) -> str | None:
+def log_detector(
+    uri: str, run_id: str, bundle_path: Path, name: str, example_audio: Path, tags: Mapping[str, str] | None = None
+) -> str | None:
     """Log ``bundle_path`` as pyfunc model ``name`` of run ``run_id`` and register it under
     ``name``; returns the new version, or ``None`` (with a warning) if the store refuses."""
     import mlflow
@@ -191,10 +209,18 @@ def log_detector(uri: str, run_id: str, bundle_path: Path, name: str, example_au
         client = MlflowClient(uri)
         mlflow.set_experiment(experiment_id=client.get_run(run_id).info.experiment_id)  # where the model is kept
         info = Model.log(
-            artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id, python_model=EventDetector(),
-            artifacts={"bundle": str(bundle_path)}, code_paths=[str(Path(mtsed.__file__).parent)],
-            signature=signature(), input_example=pd.DataFrame({INPUT_COLUMN: [str(example_audio)]}),
-            pip_requirements=pip_requirements(), registered_model_name=name, await_registration_for=60,
+            artifact_path=None,
+            name=name,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            python_model=EventDetector(),
+            artifacts={"bundle": str(bundle_path)},
+            code_paths=[str(Path(mtsed.__file__).parent)],
+            signature=signature(),
+            input_example=pd.DataFrame({INPUT_COLUMN: [str(example_audio)]}),
+            pip_requirements=pip_requirements(),
+            registered_model_name=name,
+            await_registration_for=60,
         )
         version = str(info.registered_model_version)
         for key, value in (tags or {}).items():

@@ -20,19 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from mtsed.stages import preparation, training
 from mtsed.adapters import tracking
 from mtsed.config import ConfigError, Params, load_params
-from mtsed.io.fileio import write_text
 from mtsed.config.layout import system_folders
 from mtsed.config.systems import NETWORKS, SYSTEMS
+from mtsed.io.fileio import write_text
+from mtsed.stages import preparation, training
 
 Options = SimpleNamespace  # a stage's option values by name, as strings (paths, fold, system)
 
 
 def cache_dir() -> Path:
     """Where downloaded ``.deb`` files are kept: ``$MTSED_CACHE_DIR``, else the user cache."""
-    root = os.environ.get("MTSED_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mtsed")
+    root = os.environ.get("MTSED_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "mtsed"
+    )
     return Path(root) / "debs"
 
 
@@ -73,7 +75,9 @@ class Stage:
                 raise ValueError(f"stage {self.name}: option {option.name!r} is required")
             value = value() if callable(value) else str(value)
             if option.choices and value not in option.choices:
-                raise ValueError(f"stage {self.name}: {option.name} must be one of {list(option.choices)}, not {value!r}")
+                raise ValueError(
+                    f"stage {self.name}: {option.name} must be one of {list(option.choices)}, not {value!r}"
+                )
             values[option.name] = value
         return Options(**values)
 
@@ -99,8 +103,16 @@ def _run_targets(params: Params, o: Options, run: tracking.Run) -> dict:
 
 
 def _run_train(params: Params, o: Options, run: tracking.Run) -> dict:
-    return training.train(params.model, params.train, Path(o.features), Path(o.targets), o.fold, o.network, Path(o.out),
-                        on_epoch=lambda epoch, values: run.log_metrics(values, step=epoch))
+    return training.train(
+        params.model,
+        params.train,
+        Path(o.features),
+        Path(o.targets),
+        o.fold,
+        o.network,
+        Path(o.out),
+        on_epoch=lambda epoch, values: run.log_metrics(values, step=epoch),
+    )
 
 
 def _run_ensemble(params: Params, o: Options, run: tracking.Run) -> dict:
@@ -117,8 +129,9 @@ def _threshold_system(o: Options) -> str:
 def _run_thresholds(params: Params, o: Options, run: tracking.Run) -> dict:
     from mtsed.stages import detector
 
-    return detector.thresholds(params.features, params.thresholds, Path(o.data), Path(o.outputs), Path(o.models), Path(o.out),
-                                 o.system)
+    return detector.thresholds(
+        params.features, params.thresholds, Path(o.data), Path(o.outputs), Path(o.models), Path(o.out), o.system
+    )
 
 
 def _run_evaluate_set(params: Params, o: Options, run: tracking.Run) -> dict:
@@ -129,7 +142,9 @@ def _run_evaluate_set(params: Params, o: Options, run: tracking.Run) -> dict:
     results = evaluation.evaluate(Path(o.data), Path(o.features), Path(o.targets), systems, Path(o.out))
     print((Path(o.out) / "table.md").read_text())  # the stage writes its tables; showing them is the runner's
     if run.active:
-        _register_detectors(run, name, Path(o.data), {s: bundle / "bundle.pt" for s, (_, bundle, _) in systems.items()}, results)
+        _register_detectors(
+            run, name, Path(o.data), {s: bundle / "bundle.pt" for s, (_, bundle, _) in systems.items()}, results
+        )
     return results
 
 
@@ -142,8 +157,14 @@ def _register_detectors(run: tracking.Run, set_name: str, data: Path, bundles: d
     example = dataset.audio_path(dataset.evaluation()[0])
     for system, bundle in bundles.items():
         name = registry.registered_name(set_name, system)
-        scores = {f"{scope}.{key}": results[system][scope][key] for scope in ("overall", "class_average") for key in ("f1", "er")}
-        version = registry.log_detector(run.uri, run.run_id, bundle, name, example, {**scores, "set": set_name, "system": system})
+        scores = {
+            f"{scope}.{key}": results[system][scope][key]
+            for scope in ("overall", "class_average")
+            for key in ("f1", "er")
+        }
+        version = registry.log_detector(
+            run.uri, run.run_id, bundle, name, example, {**scores, "set": set_name, "system": system}
+        )
         if version:
             print(f"mtsed: registered model {name} version {version}", file=sys.stderr)
 
@@ -155,8 +176,10 @@ def _train_summary(o: Options, metrics: dict) -> tuple[dict, list]:
 
 def _thresholds_summary(o: Options, metrics: dict) -> tuple[dict, list]:
     set_name, system = _set_of(o.data), _threshold_system(o)
-    return ({f"{set_name}.{system}.search_seconds": metrics["search_seconds"]},
-            [(Path(o.out) / "thresholds.json", f"thresholds/{set_name}/{system}")])
+    return (
+        {f"{set_name}.{system}.search_seconds": metrics["search_seconds"]},
+        [(Path(o.out) / "thresholds.json", f"thresholds/{set_name}/{system}")],
+    )
 
 
 def _evaluate_summary(o: Options, metrics: dict) -> tuple[dict, list]:
@@ -164,48 +187,109 @@ def _evaluate_summary(o: Options, metrics: dict) -> tuple[dict, list]:
     return {set_name: metrics}, [(Path(o.out), f"reports/{set_name}")]
 
 
-STAGES: dict[str, Stage] = {stage.name: stage for stage in (
-    Stage("clips", "curate real clips (Debian packages or your folder)",
-          (Option("out", default="data/clips"),
-           Option("cache_dir", "where downloaded .deb files are kept", default=lambda: str(cache_dir()))),
-          _run_clips),
-    Stage("prepare", "mix the default isolated and overlapping data sets",
-          (Option("clips", default="data/clips"), Option("out", default="data")),
-          _run_prepare, inputs=lambda o: [o.clips]),
-    Stage("features", "log-mel features of one data set",
-          (Option("data", "data set folder holding manifest.json"), Option("out")),
-          _run_features, inputs=lambda o: [o.data], tags=lambda o: {"set": _set_of(o.data)},
-          artifacts=lambda o: [Path(o.out) / "manifest.json", Path(o.out) / "stats.json"]),
-    Stage("targets", "triplet targets of one data set",
-          (Option("data"), Option("features"), Option("out")),
-          _run_targets, inputs=lambda o: [o.data, o.features], tags=lambda o: {"set": _set_of(o.data)},
-          artifacts=lambda o: [Path(o.out) / "manifest.json"]),
-    Stage("train", "train one network on one cross-validation fold",
-          (Option("features", "features folder of one data set"), Option("targets", "targets folder of the same data set"),
-           Option("fold", "fold name (0, 1, ... as in the features manifest)"),
-           Option("network", "proposed (multi-task) or baseline", choices=NETWORKS),
-           Option("out", "model folder (best.pt, last.pt, history.json, config.json)")),
-          _run_train, inputs=lambda o: [o.features, o.targets], summary=_train_summary,
-          tags=lambda o: {"set": _set_of(o.features), "network": o.network, "fold": o.fold},
-          artifacts=lambda o: [Path(o.out) / n for n in ("best.pt", "config.json", "history.json")]),
-    Stage("ensemble", "outputs of every fold model on validation and evaluation recordings",
-          (Option("features"), Option("models", "folder holding fold-*/best.pt of one network"), Option("out")),
-          _run_ensemble, inputs=lambda o: [o.features, o.models], artifacts=lambda o: [Path(o.out) / "manifest.json"],
-          tags=lambda o: {"set": _set_of(o.features), "network": Path(o.models).name}),
-    Stage("thresholds", "per-class threshold search; writes the model bundle",
-          (Option("data", "data set folder (reference events)"), Option("outputs", "ensemble stage output of one network"),
-           Option("models"), Option("out", "bundle folder (bundle.pt, thresholds.json)"),
-           Option("system", "system whose bundle to write (default: the network's own; multitask reads the proposed network)",
-                  default="", choices=("", *SYSTEMS))),
-          _run_thresholds, inputs=lambda o: [o.data, o.outputs], artifacts=lambda o: [Path(o.out)], summary=_thresholds_summary,
-          tags=lambda o: {"set": _set_of(o.data), "system": _threshold_system(o)}),
-    Stage("evaluate-set", "evaluate every system on a data set's evaluation split: tables and plots",
-          (Option("data"), Option("features"), Option("targets", "targets folder of the data set (for the diagnostics)"),
-           Option("outputs", "root of ensemble outputs (<root>/<set>/<network>)", default="outputs"),
-           Option("bundles", default="bundles"), Option("models", default="models"), Option("out")),
-          _run_evaluate_set, inputs=lambda o: [o.data, o.targets], artifacts=lambda o: [Path(o.out)], summary=_evaluate_summary,
-          tags=lambda o: {"set": _set_of(o.data)}),
-)}
+STAGES: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (
+        Stage(
+            "clips",
+            "curate real clips (Debian packages or your folder)",
+            (
+                Option("out", default="data/clips"),
+                Option("cache_dir", "where downloaded .deb files are kept", default=lambda: str(cache_dir())),
+            ),
+            _run_clips,
+        ),
+        Stage(
+            "prepare",
+            "mix the default isolated and overlapping data sets",
+            (Option("clips", default="data/clips"), Option("out", default="data")),
+            _run_prepare,
+            inputs=lambda o: [o.clips],
+        ),
+        Stage(
+            "features",
+            "log-mel features of one data set",
+            (Option("data", "data set folder holding manifest.json"), Option("out")),
+            _run_features,
+            inputs=lambda o: [o.data],
+            tags=lambda o: {"set": _set_of(o.data)},
+            artifacts=lambda o: [Path(o.out) / "manifest.json", Path(o.out) / "stats.json"],
+        ),
+        Stage(
+            "targets",
+            "triplet targets of one data set",
+            (Option("data"), Option("features"), Option("out")),
+            _run_targets,
+            inputs=lambda o: [o.data, o.features],
+            tags=lambda o: {"set": _set_of(o.data)},
+            artifacts=lambda o: [Path(o.out) / "manifest.json"],
+        ),
+        Stage(
+            "train",
+            "train one network on one cross-validation fold",
+            (
+                Option("features", "features folder of one data set"),
+                Option("targets", "targets folder of the same data set"),
+                Option("fold", "fold name (0, 1, ... as in the features manifest)"),
+                Option("network", "proposed (multi-task) or baseline", choices=NETWORKS),
+                Option("out", "model folder (best.pt, last.pt, history.json, config.json)"),
+            ),
+            _run_train,
+            inputs=lambda o: [o.features, o.targets],
+            summary=_train_summary,
+            tags=lambda o: {"set": _set_of(o.features), "network": o.network, "fold": o.fold},
+            artifacts=lambda o: [Path(o.out) / n for n in ("best.pt", "config.json", "history.json")],
+        ),
+        Stage(
+            "ensemble",
+            "outputs of every fold model on validation and evaluation recordings",
+            (Option("features"), Option("models", "folder holding fold-*/best.pt of one network"), Option("out")),
+            _run_ensemble,
+            inputs=lambda o: [o.features, o.models],
+            artifacts=lambda o: [Path(o.out) / "manifest.json"],
+            tags=lambda o: {"set": _set_of(o.features), "network": Path(o.models).name},
+        ),
+        Stage(
+            "thresholds",
+            "per-class threshold search; writes the model bundle",
+            (
+                Option("data", "data set folder (reference events)"),
+                Option("outputs", "ensemble stage output of one network"),
+                Option("models"),
+                Option("out", "bundle folder (bundle.pt, thresholds.json)"),
+                Option(
+                    "system",
+                    "system whose bundle to write (default: the network's own; multitask reads the proposed network)",
+                    default="",
+                    choices=("", *SYSTEMS),
+                ),
+            ),
+            _run_thresholds,
+            inputs=lambda o: [o.data, o.outputs],
+            artifacts=lambda o: [Path(o.out)],
+            summary=_thresholds_summary,
+            tags=lambda o: {"set": _set_of(o.data), "system": _threshold_system(o)},
+        ),
+        Stage(
+            "evaluate-set",
+            "evaluate every system on a data set's evaluation split: tables and plots",
+            (
+                Option("data"),
+                Option("features"),
+                Option("targets", "targets folder of the data set (for the diagnostics)"),
+                Option("outputs", "root of ensemble outputs (<root>/<set>/<network>)", default="outputs"),
+                Option("bundles", default="bundles"),
+                Option("models", default="models"),
+                Option("out"),
+            ),
+            _run_evaluate_set,
+            inputs=lambda o: [o.data, o.targets],
+            artifacts=lambda o: [Path(o.out)],
+            summary=_evaluate_summary,
+            tags=lambda o: {"set": _set_of(o.data)},
+        ),
+    )
+}
 
 
 def run_stage(name: str, params: Params, options: Mapping[str, object], metrics_path: Path | None = None) -> dict:
@@ -263,7 +347,10 @@ def run_tracked(cmd: Sequence[str], params_path: Path, name: str = "pipeline") -
     if killed:
         print(f"mtsed tracked: marked {len(killed)} unfinished stage run(s) FAILED", file=sys.stderr)
     if code == 0 and tracking.mark_if_empty(run):
-        print(f"mtsed tracked: no stage ran; parent run {run.run_id} tagged {tracking.OUTCOME_TAG}=no stage ran", file=sys.stderr)
+        print(
+            f"mtsed tracked: no stage ran; parent run {run.run_id} tagged {tracking.OUTCOME_TAG}=no stage ran",
+            file=sys.stderr,
+        )
     elif run.active:
         run.set_tags({tracking.OUTCOME_TAG: "succeeded" if code == 0 else "failed"})
     run.end("FINISHED" if code == 0 else "FAILED")

@@ -50,7 +50,7 @@ def sqlite_path(uri: str) -> Path | None:
     """The file of a ``sqlite:///`` store URI (``None`` for other stores and in-memory SQLite)."""
     if not uri.startswith("sqlite:///"):
         return None
-    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
     return Path(path) if path and path != ":memory:" else None
 
 
@@ -128,7 +128,9 @@ def check_serving_store(tracking_uri: str, model_uri: str) -> None:
     if ":/" not in model_uri:  # a folder, not a models:/, runs:/ or remote URI
         folder = Path(model_uri)
         if not (folder / "MLmodel").is_file():
-            raise StartupError(f"model {folder}: no MLmodel file there (give a models:/<name>/<version> URI or a model folder)")
+            raise StartupError(
+                f"model {folder}: no MLmodel file there (give a models:/<name>/<version> URI or a model folder)"
+            )
 
 
 def is_loopback(host: str) -> bool:
@@ -146,8 +148,22 @@ def default_backend(root: Path | None = None) -> str:
 def server_command(backend_uri: str, artifacts: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> list[str]:
     """``mlflow server`` with one worker (enough for a team's UI; the pipeline's stages
     log through it one request at a time) and artefacts proxied by the server."""
-    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
-            "--artifacts-destination", str(Path(artifacts).resolve()), "--host", host, "--port", str(port), "--workers", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        str(Path(artifacts).resolve()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
 
 
 def server_env() -> dict[str, str]:
@@ -161,8 +177,21 @@ def url(host: str, port: int) -> str:
 
 def serve_command(model_uri: str, host: str = "127.0.0.1", port: int = 5001) -> list[str]:
     """``mlflow models serve`` in this environment (``--env-manager local``: no downloads)."""
-    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-            "--host", host, "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 SERVE_MALLOC_ARENAS = "2"
@@ -173,9 +202,13 @@ def serve_env() -> dict[str, str]:
     gives each request thread its own malloc arena, so resident memory climbs with the number
     of concurrent clients (+12 % from 1 to 16 clients, benchmarks/serving_load.py); two arenas
     hold it to +7 %.  An operator's ``MALLOC_ARENA_MAX`` wins."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", SERVE_MALLOC_ARENAS)}
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", SERVE_MALLOC_ARENAS),
+    }
 
 
 def wait_until_up(health_url: str, process: subprocess.Popen, seconds: float = 120) -> float:

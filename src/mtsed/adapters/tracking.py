@@ -51,10 +51,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def numeric_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The numeric leaves of a stage's metrics dict (booleans and strings left out)."""
-    return {
-        k: float(v) for k, v in flatten(metrics).items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
+    return {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def params_hash(params: Params) -> str:
@@ -80,8 +77,11 @@ def data_hash(paths: Iterable[Path]) -> str:
 
 def git_commit(root: Path | None = None) -> str:
     """The checked-out commit (with ``-dirty`` if tracked files changed), or ``unknown``."""
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        run = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True, check=True).stdout.strip()  # noqa: E731
         commit = run("rev-parse", "HEAD")
         return commit + ("-dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):
@@ -95,8 +95,14 @@ class Run:
     one (a stage adding its summary to the pipeline's parent run).
     """
 
-    def __init__(self, cfg: TrackingConfig, name: str = "", tags: Mapping[str, str] | None = None,
-                 parent_id: str | None = None, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrackingConfig,
+        name: str = "",
+        tags: Mapping[str, str] | None = None,
+        parent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.run_id: str | None = None
         self.uri = tracking_uri(cfg)
         self._client = None
@@ -119,7 +125,9 @@ class Run:
         return cls(cfg, run_id=run_id)
 
     def _disable(self, error: Exception) -> None:
-        print(f"mtsed: warning: MLflow tracking disabled for this run ({type(error).__name__}: {error})", file=sys.stderr)
+        print(
+            f"mtsed: warning: MLflow tracking disabled for this run ({type(error).__name__}: {error})", file=sys.stderr
+        )
         self._client, self.run_id = None, None
 
     def _guard(self, method, *args) -> Any:
@@ -140,7 +148,7 @@ class Run:
 
         items = [Param(k, str(v)[:6000]) for k, v in flatten(values).items()]
         for i in range(0, len(items), 100):
-            self._guard(lambda chunk: self._client.log_batch(self.run_id, params=chunk), items[i:i + 100])
+            self._guard(lambda chunk: self._client.log_batch(self.run_id, params=chunk), items[i : i + 100])
 
     def log_metrics(self, values: Mapping[str, Any], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -148,7 +156,7 @@ class Run:
         now = int(time.time() * 1000)
         items = [Metric(k, v, now, step) for k, v in numeric_metrics(values).items()]
         for i in range(0, len(items), 500):
-            self._guard(lambda chunk: self._client.log_batch(self.run_id, metrics=chunk), items[i:i + 500])
+            self._guard(lambda chunk: self._client.log_batch(self.run_id, metrics=chunk), items[i : i + 500])
 
     def set_tags(self, values: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -166,9 +174,11 @@ class Run:
 
     def children(self) -> list:
         """The child runs of this run (stages that logged under it), as MLflow ``Run`` objects."""
+
         def search() -> list:
             experiment = self._client.get_run(self.run_id).info.experiment_id
             return self._client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{self.run_id}'")
+
         return self._guard(search) or []
 
     def end_running_children(self, status: str = "FAILED") -> list[str]:
@@ -176,7 +186,7 @@ class Run:
         end the run itself); returns their ids."""
         running = [child.info.run_id for child in self.children() if child.info.status == "RUNNING"]
         for run_id in running:
-            self._guard(lambda: self._client.set_terminated(run_id, status))
+            self._guard(self._client.set_terminated, run_id, status)
         return running
 
 
@@ -185,12 +195,14 @@ def ensure_experiment(client, name: str, uri: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.artifact_location.startswith("mlflow-artifacts:") and not uri.startswith(("http://", "https://")):
-            raise RuntimeError(f"experiment {name!r} keeps its artefacts on a tracking server (it was created through one): "
-                               "start it (`make ui`) and set MLFLOW_TRACKING_URI=http://127.0.0.1:5000")
+            raise RuntimeError(
+                f"experiment {name!r} keeps its artefacts on a tracking server (it was created through one): "
+                "start it (`make ui`) and set MLFLOW_TRACKING_URI=http://127.0.0.1:5000"
+            )
         return experiment.experiment_id
     location = None
     if uri.startswith("sqlite:///"):
-        location = (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
+        location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
     try:
         return client.create_experiment(name, artifact_location=location)
     except Exception:  # created meanwhile by a concurrent stage
@@ -230,7 +242,11 @@ OUTCOME_TAG = "mtsed.outcome"  # on parent runs: succeeded, failed, or no stage 
 def pipeline_run(params: Params, name: str, execution: str = "") -> Run:
     """Open the parent run of one pipeline execution (described by :func:`describe_pipeline`);
     ``execution`` (a Kubeflow job id) tags it so that the exit handler can find it."""
-    return Run(params.tracking, name, {**commit_tags(), "mtsed.stage": "pipeline", **({EXECUTION_TAG: execution} if execution else {})})
+    return Run(
+        params.tracking,
+        name,
+        {**commit_tags(), "mtsed.stage": "pipeline", **({EXECUTION_TAG: execution} if execution else {})},
+    )
 
 
 def close_execution(cfg: TrackingConfig, execution: str, succeeded: bool) -> list[str]:
@@ -262,8 +278,13 @@ def mark_if_empty(run: Run) -> bool:
     so that it is never mistaken for a result; returns whether it was empty."""
     if not run.active or run.children():
         return False
-    run.set_tags({OUTCOME_TAG: "no stage ran", "mlflow.note.content":
-                  "No stage ran under this run (everything was up to date): it holds no results of its own."})
+    run.set_tags(
+        {
+            OUTCOME_TAG: "no stage ran",
+            "mlflow.note.content": "No stage ran under this run (everything was up to date): "
+            "it holds no results of its own.",
+        }
+    )
     return True
 
 
@@ -276,7 +297,9 @@ def describe_pipeline(run: Run, params: Params) -> None:
     from mtsed.config.layout import SETS
     from mtsed.config.systems import SYSTEMS
 
-    run.set_tags({"mtsed.params_hash": params_hash(params), "mtsed.set": ",".join(SETS), "mtsed.system": ",".join(SYSTEMS)})
+    run.set_tags(
+        {"mtsed.params_hash": params_hash(params), "mtsed.set": ",".join(SETS), "mtsed.system": ",".join(SYSTEMS)}
+    )
     run.log_params(asdict(params))
 
 

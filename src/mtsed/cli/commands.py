@@ -42,17 +42,25 @@ def evaluate(args: argparse.Namespace) -> int:
     free = _threshold_free(Path(args.scores), reference) if args.scores else None
     if free is not None:
         labels = sorted(set(labels) | set(free["per_class"]))  # classes the scores hold, events or not
-    result = {**evaluate_events(reference, estimated, labels), "segment_based": evaluate_segments(reference, estimated, labels)}
+    result = {
+        **evaluate_events(reference, estimated, labels),
+        "segment_based": evaluate_segments(reference, estimated, labels),
+    }
     if free is not None:
         result["threshold_free"] = free
     if args.json:
         keep = ("f1", "er")
-        print(json.dumps({
-            "overall": {k: result["overall"][k] for k in keep},
-            "class_average": {k: result["class_average"][k] for k in keep},
-            "per_class": result["per_class"],
-            **{k: result[k] for k in ("segment_based", "threshold_free") if k in result},
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "overall": {k: result["overall"][k] for k in keep},
+                    "class_average": {k: result["class_average"][k] for k in keep},
+                    "per_class": result["per_class"],
+                    **{k: result[k] for k in ("segment_based", "threshold_free") if k in result},
+                },
+                indent=2,
+            )
+        )
     else:
         from mtsed.evaluation.report import comparison_table, field_table
 
@@ -67,23 +75,30 @@ def detect(args: argparse.Namespace) -> int:
     ``--pages``, a page per file to look at and an index, :mod:`mtsed.evaluation.pages`).
     Inputs are files, folders (searched recursively) or glob patterns; bad files are
     reported and skipped, and the command then exits with 1."""
-    from mtsed.detection.files import PREFETCH_SECONDS, expand_inputs, file_page, run_batch, seconds_of, write_combined
     from mtsed.detection.bundle import load_bundle
-    from mtsed.io.progress import progress
+    from mtsed.detection.files import PREFETCH_SECONDS, expand_inputs, file_page, run_batch, seconds_of, write_combined
     from mtsed.evaluation.threshold_free import score_frame, write_scores
+    from mtsed.io.progress import progress
 
     inputs = expand_inputs(args.audio)
     if not inputs:
         raise FileNotFoundError(f"no audio files in {', '.join(args.audio)}")
     bundle = dataclasses.replace(load_bundle(Path(args.model)), precision=args.precision)
     out, rate = Path(args.out), bundle.features.sample_rate
-    print(f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})")
+    print(
+        f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})"
+    )
     seconds = {item.path: seconds_of(item.path) for item in inputs}
     found: list[tuple[str, list[Event]]] = []
     one_short_file = len(inputs) == 1 and sum(seconds.values()) <= PREFETCH_SECONDS
     page_rows = []
-    bar = progress(total=round(sum(seconds.values()), 1), unit="s", desc="detect", disable=one_short_file,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]")
+    bar = progress(
+        total=round(sum(seconds.values()), 1),
+        unit="s",
+        desc="detect",
+        disable=one_short_file,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]",
+    )
 
     counted: dict[Path, float] = {}
 
@@ -100,7 +115,9 @@ def detect(args: argparse.Namespace) -> int:
         target = out / f"{item.name}.tsv"
         write_event_list(target, events)
         if args.scores:
-            write_scores(Path(args.scores) / f"{item.name}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels))
+            write_scores(
+                Path(args.scores) / f"{item.name}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels)
+            )
         if args.pages:
             page_rows.append(file_page(bundle, item, events, scores, duration, target, Path(args.pages)))
         found.append((item.path.name, events))
@@ -164,7 +181,7 @@ def pipeline(args: argparse.Namespace) -> int:
         from mtsed.adapters.kubeflow.local import run_local, summary
 
         reports = run_local(params_yaml, Path(args.root))
-        for set_name, folder in reports.items():
+        for folder in reports.values():
             print((folder / "table.md").read_text())
         print(json.dumps(summary(reports), indent=2))
     return 0
@@ -179,8 +196,11 @@ def ui(args: argparse.Namespace) -> int:
     server.check_backend_store(backend)
     server.check_artifacts(Path(args.artifacts))
     address = server.url(args.host, args.port)
-    print(f"MLflow UI: {address}  (backend store {backend}, artefacts in {Path(args.artifacts).resolve()})\n"
-          f"log a pipeline run to it: MLFLOW_TRACKING_URI={address} make run", flush=True)
+    print(
+        f"MLflow UI: {address}  (backend store {backend}, artefacts in {Path(args.artifacts).resolve()})\n"
+        f"log a pipeline run to it: MLFLOW_TRACKING_URI={address} make run",
+        flush=True,
+    )
     command = server.server_command(backend, Path(args.artifacts), args.host, args.port)
     os.execve(command[0], command, server.server_env())
     return 0  # not reached
@@ -198,8 +218,11 @@ def serve(args: argparse.Namespace) -> int:
     if AUDIO_ROOTS_ENV not in env:  # the safe default: paths under here on loopback, none on other hosts
         env[AUDIO_ROOTS_ENV] = str(Path.cwd().resolve()) if server.is_loopback(args.host) else ""
     roots = env[AUDIO_ROOTS_ENV] or "none (uploads only; set MTSED_AUDIO_ROOTS to allow paths)"
-    print(f"serving {args.model} at {server.url(args.host, args.port)}/invocations "
-          f"(tracking store: {tracking or 'MLFLOW_TRACKING_URI unset'}; audio paths under: {roots})", flush=True)
+    print(
+        f"serving {args.model} at {server.url(args.host, args.port)}/invocations "
+        f"(tracking store: {tracking or 'MLFLOW_TRACKING_URI unset'}; audio paths under: {roots})",
+        flush=True,
+    )
     command = server.serve_command(args.model, args.host, args.port)
     os.execve(command[0], command, env)
     return 0  # not reached

@@ -14,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtsed.config import ConfigError, load_params
 from mtsed.adapters import runner
 from mtsed.adapters.runner import STAGES
+from mtsed.config import ConfigError, load_params
 from mtsed.config.systems import DEFAULT_SYSTEM
 
 
@@ -30,36 +30,71 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(stage.name, help=stage.help)
         for option in stage.options:
             default = option.default() if callable(option.default) else option.default
-            p.add_argument(f"--{option.name.replace('_', '-')}", dest=option.name, help=option.help or None,
-                           required=default is None, default=default, choices=option.choices or None)
+            p.add_argument(
+                f"--{option.name.replace('_', '-')}",
+                dest=option.name,
+                help=option.help or None,
+                required=default is None,
+                default=default,
+                choices=option.choices or None,
+            )
         p.set_defaults(stage=stage.name)
 
     p = sub.add_parser("evaluate", help="score estimated DCASE event lists against reference lists")
     p.add_argument("reference", help="event list (onset offset label, or file onset offset label) or a folder of lists")
     p.add_argument("estimated", help="the same layout as the reference")
-    p.add_argument("--scores", default="", help="folder of frame-score files (`mtsed detect --scores`, sed_scores_eval "
-                   "layout: <file>.tsv with onset offset <class>...): adds PSDS1, PSDS2 and per-class threshold-free scores")
+    p.add_argument(
+        "--scores",
+        default="",
+        help="folder of frame-score files (`mtsed detect --scores`, sed_scores_eval "
+        "layout: <file>.tsv with onset offset <class>...): adds PSDS1, PSDS2 and per-class threshold-free scores",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler="evaluate")
 
     p = sub.add_parser("detect", help="find sound events in audio files with a trained model bundle")
-    p.add_argument("audio", nargs="+", help="audio files (any format libsndfile reads), folders (searched recursively) "
-                   "or glob patterns such as 'field/**/*.flac'")
-    p.add_argument("--model", default=f"bundles/overlapping/{DEFAULT_SYSTEM}/bundle.pt",
-                   help=f"model bundle (default: the {DEFAULT_SYSTEM} system of `make run`, the best on validation)")
+    p.add_argument(
+        "audio",
+        nargs="+",
+        help="audio files (any format libsndfile reads), folders (searched recursively) "
+        "or glob patterns such as 'field/**/*.flac'",
+    )
+    p.add_argument(
+        "--model",
+        default=f"bundles/overlapping/{DEFAULT_SYSTEM}/bundle.pt",
+        help=f"model bundle (default: the {DEFAULT_SYSTEM} system of `make run`, the best on validation)",
+    )
     p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
-    p.add_argument("--scores", default="", help="also write each file's frame scores here (<name>.tsv, sed_scores_eval "
-                   "layout: onset offset <class>...), for threshold-free evaluation (`mtsed evaluate --scores`)")
-    p.add_argument("--combined", default="", help="also write one list of every file's events here "
-                   "(DESED layout: filename onset offset event_label, with that header)")
-    p.add_argument("--pages", default="", help="also write a page per file to look at its detections (log-mel, events, "
-                   "score curves, playback) and an index.html here; opened from disk, no server")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="auto: fp32 on CPU, fp16 on CUDA; bf16: x1.4-2.4 faster on CPUs with AVX-512 BF16/AMX, "
-                        "events differ slightly (benchmarks/RESULTS.md)")
+    p.add_argument(
+        "--scores",
+        default="",
+        help="also write each file's frame scores here (<name>.tsv, sed_scores_eval "
+        "layout: onset offset <class>...), for threshold-free evaluation (`mtsed evaluate --scores`)",
+    )
+    p.add_argument(
+        "--combined",
+        default="",
+        help="also write one list of every file's events here "
+        "(DESED layout: filename onset offset event_label, with that header)",
+    )
+    p.add_argument(
+        "--pages",
+        default="",
+        help="also write a page per file to look at its detections (log-mel, events, "
+        "score curves, playback) and an index.html here; opened from disk, no server",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="auto: fp32 on CPU, fp16 on CUDA; bf16: x1.4-2.4 faster on CPUs with AVX-512 BF16/AMX, "
+        "events differ slightly (benchmarks/RESULTS.md)",
+    )
     p.set_defaults(handler="detect")
 
-    p = sub.add_parser("preset", help="print a preset's overrides as `dvc exp run` arguments (what `make run PRESET=...` runs)")
+    p = sub.add_parser(
+        "preset", help="print a preset's overrides as `dvc exp run` arguments (what `make run PRESET=...` runs)"
+    )
     p.add_argument("name", help="presets/<name>.yaml, e.g. long or paper")
     p.set_defaults(handler="preset")
 
@@ -67,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action", required=True)
     c = psub.add_parser("compile", help="write the compiled pipeline (IR YAML)")
     c.add_argument("--out", default="pipeline/pipeline.yaml")
-    c.add_argument("--components", default="components", help="also write each component's compiled spec here ('' not to)")
+    c.add_argument(
+        "--components", default="components", help="also write each component's compiled spec here ('' not to)"
+    )
     c.add_argument("--accelerator", default="nvidia.com/gpu", help="accelerator type of training tasks ('' for CPU)")
     c.add_argument("--accelerator-limit", type=int, default=1)
     s = psub.add_parser("submit", help="submit a run to a Kubeflow Pipelines server")
@@ -80,20 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--root", default="kfp-local", help="pipeline root for the artefacts")
     loc.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     for command in (c, s, loc):
-        command.add_argument("--preset", default="", help="apply presets/<name>.yaml to params.yaml first (long, paper)")
+        command.add_argument(
+            "--preset", default="", help="apply presets/<name>.yaml to params.yaml first (long, paper)"
+        )
     p.set_defaults(handler="pipeline")
 
     p = sub.add_parser("ui", help="start the MLflow tracking server and UI (what `make ui` runs)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--backend-store-uri", default="", help="database of runs (default: sqlite:///<here>/mlflow.db; "
-                   "PostgreSQL: postgresql+psycopg2://user@host:port/db)")
+    p.add_argument(
+        "--backend-store-uri",
+        default="",
+        help="database of runs (default: sqlite:///<here>/mlflow.db; "
+        "PostgreSQL: postgresql+psycopg2://user@host:port/db)",
+    )
     p.add_argument("--artifacts", default="mlartifacts", help="folder the server keeps artefacts in")
     p.set_defaults(handler="ui")
 
     p = sub.add_parser("serve", help="serve a registered detector over HTTP (mlflow models serve)")
-    p.add_argument("model", nargs="?", default=f"models:/mtsed-overlapping-{DEFAULT_SYSTEM}/latest",
-                   help=f"model URI (default: the newest registered overlapping {DEFAULT_SYSTEM} detector)")
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=f"models:/mtsed-overlapping-{DEFAULT_SYSTEM}/latest",
+        help=f"model URI (default: the newest registered overlapping {DEFAULT_SYSTEM} detector)",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5001)
     p.set_defaults(handler="serve")

@@ -31,6 +31,7 @@ from mtsed.config.data import (
     PrepareConfig,
     SetSource,
 )
+from mtsed.config.layout import SETS
 from mtsed.config.model import FeatureConfig, ModelConfig, TargetConfig
 from mtsed.config.training import (
     AugmentConfig,
@@ -41,13 +42,33 @@ from mtsed.config.training import (
     TrackingConfig,
     TrainConfig,
 )
-from mtsed.config.layout import SETS
 
-__all__ = ["ITC_IRST_LABELS", "AugmentConfig", "ClipsConfig", "ConfigError", "DataConfig", "FeatureConfig", "FoldLists",
-           "EventConfig", "IsolatedSetConfig", "IsolatedSource", "LossWeights", "ModelConfig", "OverlappingSetConfig", "Params", "PerSet", "PrepareConfig",
-           "SetSource", "TargetConfig", "ThresholdConfig", "TrackingConfig", "TrainConfig", "_check_range", "load_params",
-           "params_from_dict"]
-
+__all__ = [
+    "ITC_IRST_LABELS",
+    "AugmentConfig",
+    "ClipsConfig",
+    "ConfigError",
+    "DataConfig",
+    "FeatureConfig",
+    "FoldLists",
+    "EventConfig",
+    "IsolatedSetConfig",
+    "IsolatedSource",
+    "LossWeights",
+    "ModelConfig",
+    "OverlappingSetConfig",
+    "Params",
+    "PerSet",
+    "PrepareConfig",
+    "SetSource",
+    "TargetConfig",
+    "ThresholdConfig",
+    "TrackingConfig",
+    "TrainConfig",
+    "_check_range",
+    "load_params",
+    "params_from_dict",
+]
 
 
 @dataclass(frozen=True)
@@ -69,12 +90,20 @@ class Params:
         folds = self.train.folds.isolated
         if self.data.isolated.generated:
             expected = tuple(range(isolated.sessions - isolated.test_sessions))
-            _require(folds == expected, "train.folds.isolated",
-                     f"must be {list(expected)}: one leave-one-session-out fold per training session")
+            _require(
+                folds == expected,
+                "train.folds.isolated",
+                f"must be {list(expected)}: one leave-one-session-out fold per training session",
+            )
         else:  # how many sessions the real set has is known only when it is read
-            _require(folds == tuple(range(len(folds))) and len(folds) >= 2, "train.folds.isolated",
-                     "must be 0, 1, ..., one fold per training session of the real set (ITC-Irst: 0..8)")
-        _require(self.train.folds.overlapping == (0,), "train.folds.overlapping", "must be [0]: one train/validation fold")
+            _require(
+                folds == tuple(range(len(folds))) and len(folds) >= 2,
+                "train.folds.isolated",
+                "must be 0, 1, ..., one fold per training session of the real set (ITC-Irst: 0..8)",
+            )
+        _require(
+            self.train.folds.overlapping == (0,), "train.folds.overlapping", "must be [0]: one train/validation fold"
+        )
 
     def generated_labels(self) -> set[str]:
         """Labels whose clips the generated sets need (none when both sets are real)."""
@@ -127,10 +156,13 @@ def _build(cls: type, mapping: Any, prefix: str) -> Any:
     if unknown:
         raise ConfigError(f"{prefix}.{unknown[0]}" if prefix else str(unknown[0]), "is not a known parameter")
     kwargs = {}
-    for name, field in fields.items():
+    for name in fields:
         key = f"{prefix}.{name}" if prefix else name
-        _require(name in mapping, key, "is missing (a parameter file names every key: copy it from the params.yaml "
-                 "that ships with mtsed)")
+        _require(
+            name in mapping,
+            key,
+            "is missing (a parameter file names every key: copy it from the params.yaml that ships with mtsed)",
+        )
         kwargs[name] = _convert(hints[name], mapping[name], key)
     try:
         return cls(**kwargs)

@@ -47,9 +47,15 @@ class IsolatedSetConfig:
     eq_db: float = 3.0
 
     def __post_init__(self) -> None:
-        _require(len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels), "labels", "must be distinct and non-empty")
+        _require(
+            len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels),
+            "labels",
+            "must be distinct and non-empty",
+        )
         _require(self.sessions >= 3, "sessions", "must be >= 3 (at least two for cross-validation plus one test)")
-        _require(1 <= self.test_sessions <= self.sessions - 2, "test_sessions", "must leave at least two training sessions")
+        _require(
+            1 <= self.test_sessions <= self.sessions - 2, "test_sessions", "must leave at least two training sessions"
+        )
         _require(self.session_seconds >= 5, "session_seconds", "must be >= 5")
         _check_range(self.gap_seconds, "gap_seconds")
         _require(self.gap_seconds[0] >= 0, "gap_seconds", "must be non-negative")
@@ -72,8 +78,16 @@ class OverlappingSetConfig:
     snr_db: tuple[float, float] = (-3.0, 12.0)
 
     def __post_init__(self) -> None:
-        _require(len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels), "labels", "must be distinct and non-empty")
-        _require(len(self.mixtures) == 3 and min(self.mixtures) >= 1, "mixtures", "must be [train, validation, evaluation] counts >= 1")
+        _require(
+            len(self.labels) >= 1 and len(set(self.labels)) == len(self.labels),
+            "labels",
+            "must be distinct and non-empty",
+        )
+        _require(
+            len(self.mixtures) == 3 and min(self.mixtures) >= 1,
+            "mixtures",
+            "must be [train, validation, evaluation] counts >= 1",
+        )
         _require(self.mixture_seconds >= 5, "mixture_seconds", "must be >= 5")
         _require(self.events_per_minute > 0, "events_per_minute", "must be positive")
         _require(1 <= self.max_polyphony <= 16, "max_polyphony", "must be in 1..16")
@@ -101,8 +115,11 @@ class EventConfig:
         _require(self.impulsive_seconds > 0, "impulsive_seconds", "must be positive")
         _check_range(self.sequence_seconds, "sequence_seconds")
         _require(self.sequence_seconds[0] > 0, "sequence_seconds", "must be positive")
-        _require(all(rate > 0 for rate in self.rates_hz.values()) and self.default_rate_hz > 0, "rates_hz",
-                 "rates must be positive (hits per second)")
+        _require(
+            all(rate > 0 for rate in self.rates_hz.values()) and self.default_rate_hz > 0,
+            "rates_hz",
+            "rates must be positive (hits per second)",
+        )
         _require(0 <= self.rate_jitter <= 1, "rate_jitter", "must be in [0, 1]")
         _require(self.split_gap_seconds > 0, "split_gap_seconds", "must be positive")
         _check_range(self.stretch_seconds, "stretch_seconds")
@@ -128,8 +145,20 @@ class PrepareConfig:
         _require(-80 <= self.background_dbfs <= -6, "background_dbfs", "must be in [-80, -6]")
 
 
-ITC_IRST_LABELS = ("door_knock", "door_slam", "steps", "chair_moving", "spoon_cup_jingle", "paper_wrapping", "key_jingle",
-                   "keyboard_clicking", "phone_ring", "applause", "cough", "laugh")  # the paper's 12 evaluated classes
+ITC_IRST_LABELS = (
+    "door_knock",
+    "door_slam",
+    "steps",
+    "chair_moving",
+    "spoon_cup_jingle",
+    "paper_wrapping",
+    "key_jingle",
+    "keyboard_clicking",
+    "phone_ring",
+    "applause",
+    "cough",
+    "laugh",
+)  # the paper's 12 evaluated classes
 
 
 @dataclass(frozen=True)
@@ -165,8 +194,11 @@ class DataConfig:
             cfg: SetSource = getattr(self, kind)
             _require(cfg.source in ("generated", real), f"{kind}.source", f"must be 'generated' or '{real}'")
             _require(cfg.generated or bool(cfg.root), f"{kind}.root", f"is required when source is '{real}'")
-        _require(self.isolated.generated or len(self.isolated.test_sessions) >= 1, "isolated.test_sessions",
-                 "must name the test sessions of itc-irst (the paper: 3 of 12)")
+        _require(
+            self.isolated.generated or len(self.isolated.test_sessions) >= 1,
+            "isolated.test_sessions",
+            "must name the test sessions of itc-irst (the paper: 3 of 12)",
+        )
 
     def of(self, kind: str) -> SetSource:
         return getattr(self, kind)

@@ -27,12 +27,19 @@ def repro_command(stage: str, folder: Path) -> str:
     return f"dvc repro {stage}@{Path(folder).name}"
 
 
-def system_folders(set_name: str, outputs: Path = Path("outputs"), bundles: Path = Path("bundles"),
-                   models: Path = Path("models")) -> dict[str, tuple[Path, Path, Path]]:
+def system_folders(
+    set_name: str, outputs: Path = Path("outputs"), bundles: Path = Path("bundles"), models: Path = Path("models")
+) -> dict[str, tuple[Path, Path, Path]]:
     """Per system, the folders its evaluation reads: ``(ensemble outputs, bundle, fold
     models)`` as ``<outputs>/<set>/<network>``, ``<bundles>/<set>/<system>`` and
     ``<models>/<set>/<network>`` under the given roots."""
     if set_name not in SETS:
         raise ValueError(f"unknown data set {set_name!r}; known: {', '.join(SETS)}")
-    return {system: (Path(outputs) / set_name / network_of(system), Path(bundles) / set_name / system,
-                     Path(models) / set_name / network_of(system)) for system in SYSTEMS}
+    return {
+        system: (
+            Path(outputs) / set_name / network_of(system),
+            Path(bundles) / set_name / system,
+            Path(models) / set_name / network_of(system),
+        )
+        for system in SYSTEMS
+    }

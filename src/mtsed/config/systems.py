@@ -26,8 +26,22 @@ DEFAULT_SYSTEM = "baseline"
 PAPER_DECODERS = {"proposed": "confidence", "baseline": "activity"}  # the paper's post-processing of each network
 # Every decoder :mod:`mtsed.detection.decoders` defines, by name, so params can be checked
 # without importing detection code (a test holds the two lists equal).
-DECODER_NAMES = ("confidence", "confidence-log", "confidence-mean", "capped-4", "capped-8", "capped-16", "capped-32",
-                 "weighted-4", "weighted-16", "activity", "bounded", "bounded-3", "bounded-10", "sebbs")
+DECODER_NAMES = (
+    "confidence",
+    "confidence-log",
+    "confidence-mean",
+    "capped-4",
+    "capped-8",
+    "capped-16",
+    "capped-32",
+    "weighted-4",
+    "weighted-16",
+    "activity",
+    "bounded",
+    "bounded-3",
+    "bounded-10",
+    "sebbs",
+)
 
 
 def network_of(system: str) -> str:

@@ -122,8 +122,11 @@ class TrainConfig:
         _one_of(self.cpu_precision, CPU_PRECISIONS, "cpu_precision")
         _one_of(self.checkpoint, CHECKPOINTS, "checkpoint")
         _require(self.num_workers >= 0, "num_workers", "must be >= 0")
-        _require(self.distance_targets == "window" or self.augment.remix == 0, "augment.remix",
-                 "needs distance_targets: window (remixed windows have no recording-level distances)")
+        _require(
+            self.distance_targets == "window" or self.augment.remix == 0,
+            "augment.remix",
+            "needs distance_targets: window (remixed windows have no recording-level distances)",
+        )
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,16 @@ class ThresholdConfig:
     smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
     variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
-    multitask: tuple[str, ...] = ("bounded", "bounded-10", "bounded-3", "capped-8", "capped-16", "weighted-4", "confidence-log",
-                                  "activity")  # system multitask: the one with the best held-out validation F1
+    multitask: tuple[str, ...] = (
+        "bounded",
+        "bounded-10",
+        "bounded-3",
+        "capped-8",
+        "capped-16",
+        "weighted-4",
+        "confidence-log",
+        "activity",
+    )  # system multitask: the one with the best held-out validation F1
     multitask_per_class: bool = True  # system multitask picks a decoder per class (shrunk as thresholds are)
 
     def __post_init__(self) -> None:
@@ -145,8 +156,11 @@ class ThresholdConfig:
             unknown = [v for v in getattr(self, key) if v not in DECODER_NAMES]
             _require(not unknown, key, f"unknown decoder(s) {unknown}; known: {list(DECODER_NAMES)}")
         _require(len(self.multitask) >= 1, "multitask", "must name at least one decoder")
-        _require(not (self.multitask_per_class and "sebbs" in self.multitask), "multitask",
-                 "sebbs decodes all classes together: not with multitask_per_class")
+        _require(
+            not (self.multitask_per_class and "sebbs" in self.multitask),
+            "multitask",
+            "sebbs decodes all classes together: not with multitask_per_class",
+        )
 
 
 @dataclass(frozen=True)

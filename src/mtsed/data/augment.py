@@ -24,8 +24,13 @@ from mtsed.config import AugmentConfig as Augmentation
 NONE = Augmentation(remix=0.0, time_masks=0, freq_masks=0)  # windows as they are (validation, evaluation)
 
 
-def remix(x: np.ndarray, targets: np.ndarray, partner: tuple[np.ndarray, np.ndarray], gain_db: tuple[float, float],
-          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def remix(
+    x: np.ndarray,
+    targets: np.ndarray,
+    partner: tuple[np.ndarray, np.ndarray],
+    gain_db: tuple[float, float],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """``x`` plus ``partner`` in the power domain (raw log-mel), activity the union.
 
     Shape:
@@ -49,9 +54,9 @@ def spec_masks(x: np.ndarray, aug: Augmentation, valid: int, rng: np.random.Gene
     for _ in range(aug.time_masks if aug.time_mask_frames else 0):
         width = int(rng.integers(0, aug.time_mask_frames + 1))
         start = int(rng.integers(0, max(valid - width, 0) + 1))
-        x[start:start + width] = 0.0
+        x[start : start + width] = 0.0
     for _ in range(aug.freq_masks if aug.freq_mask_bands else 0):
         width = int(rng.integers(0, aug.freq_mask_bands + 1))
         start = int(rng.integers(0, x.shape[1] - width + 1))
-        x[:, start:start + width] = 0.0
+        x[:, start : start + width] = 0.0
     return x

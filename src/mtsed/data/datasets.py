@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from mtsed.config.layout import SETS
 from mtsed.io.events import Event, read_event_list
 from mtsed.io.fileio import read_json, write_json
-from mtsed.config.layout import SETS
 
 EVALUATION_SPLITS = ("test", "evaluation")
 
@@ -96,8 +96,10 @@ class Dataset:
     def relocated(self, root: Path) -> Dataset:
         """The same recordings with a manifest kept in ``root``: their files stay where they
         are, named by absolute paths (for real sets read in place)."""
-        recordings = tuple(replace(r, audio=str((self.root / r.audio).resolve()), events=str((self.root / r.events).resolve()))
-                           for r in self.recordings)
+        recordings = tuple(
+            replace(r, audio=str((self.root / r.audio).resolve()), events=str((self.root / r.events).resolve()))
+            for r in self.recordings
+        )
         return replace(self, recordings=recordings, root=Path(root))
 
     def save(self) -> Path:
@@ -178,9 +180,7 @@ def load_tut_sed_synthetic(root: str | Path, fractions: tuple[float, float] = (0
     return Dataset("tut-sed-synthetic-2016", "overlapping", labels, tuple(recordings), root)
 
 
-def load_itc_irst(
-    root: str | Path, evaluated_labels: Sequence[str], test_sessions: Sequence[str]
-) -> Dataset:
+def load_itc_irst(root: str | Path, evaluated_labels: Sequence[str], test_sessions: Sequence[str]) -> Dataset:
     """ITC-Irst-style sessions: ``<root>/<session>.wav`` with ``<root>/<session>.txt``.
 
     Annotation lines are DCASE ``onset offset label``; labels outside ``evaluated_labels``
@@ -203,4 +203,3 @@ def load_itc_irst(
         recordings.append(Recording(wav.stem, wav.name, annotation.name, split, session=wav.stem))
     background = tuple(sorted(all_labels - set(evaluated_labels)))
     return Dataset("itc-irst", "isolated", tuple(evaluated_labels), tuple(recordings), root, background)
-

@@ -13,7 +13,7 @@ first (their union), which is also what decoding the ``y`` runs gives back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +46,6 @@ def event_frames(event: Event, frame_seconds: float) -> tuple[int, int]:
     start = int(round(event.onset / frame_seconds))
     stop = max(int(round(event.offset / frame_seconds)), start + 1)
     return start, stop
-
 
 
 def encode(

@@ -49,7 +49,9 @@ def window_starts(n_frames: int, segment_frames: int, hop: int) -> list[int]:
     return starts
 
 
-def draw_windows(frames: Sequence[int], count: int, segment_frames: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+def draw_windows(
+    frames: Sequence[int], count: int, segment_frames: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
     """``count`` windows ``(recording index, start frame)``, every start frame of every
     recording equally likely (a recording shorter than T has one start, 0)."""
     sizes = np.array([max(n - segment_frames + 1, 1) for n in frames])
@@ -96,12 +98,16 @@ class Recordings:
         self.features = [read_frames(features_dir / f"{rid}.npy", None, rerun_features, mmap=True) for rid in self.ids]
         bands = {x.shape[1] for x in self.features}
         if len(bands) > 1:
-            raise ValueError(f"{features_dir}: recordings with {sorted(bands)} mel bands in one set; rerun `{rerun_features}`")
+            raise ValueError(
+                f"{features_dir}: recordings with {sorted(bands)} mel bands in one set; rerun `{rerun_features}`"
+            )
         self.targets = [read_frames(targets_dir / f"{rid}.npy", None, rerun_targets, mmap=True) for rid in self.ids]
         for rid, x, y in zip(self.ids, self.features, self.targets):
             if x.shape[0] != y.shape[0]:
-                raise ValueError(f"{targets_dir / rid}.npy: {y.shape[0]} target frames but {x.shape[0]} feature frames; "
-                                 f"rerun `{rerun_targets}`")
+                raise ValueError(
+                    f"{targets_dir / rid}.npy: {y.shape[0]} target frames but {x.shape[0]} feature frames; "
+                    f"rerun `{rerun_targets}`"
+                )
 
     @property
     def frames(self) -> list[int]:
@@ -109,8 +115,8 @@ class Recordings:
 
     def window(self, index: int, start: int, segment_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """Raw log-mel and targets of one window, zero-padded to T frames, and the frame count."""
-        x = np.array(self.features[index][start:start + segment_frames], dtype=np.float32)
-        y = np.array(self.targets[index][start:start + segment_frames], dtype=np.float32)
+        x = np.array(self.features[index][start : start + segment_frames], dtype=np.float32)
+        y = np.array(self.targets[index][start : start + segment_frames], dtype=np.float32)
         return x, y
 
 
@@ -136,8 +142,15 @@ class SegmentDataset(Dataset):
     ``(seed, i)``, so the same dataset always yields the same samples.
     """
 
-    def __init__(self, recordings: Recordings, standardiser: Standardiser, windows: Sequence[tuple[int, int]],
-                 options: WindowOptions, seed: int = 0, partners: Sequence[tuple[int, int]] = ()) -> None:
+    def __init__(
+        self,
+        recordings: Recordings,
+        standardiser: Standardiser,
+        windows: Sequence[tuple[int, int]],
+        options: WindowOptions,
+        seed: int = 0,
+        partners: Sequence[tuple[int, int]] = (),
+    ) -> None:
         self.recordings, self.standardiser, self.windows = recordings, standardiser, list(windows)
         self.options, self.seed, self.partners = options, seed, list(partners)
 
@@ -195,8 +208,14 @@ class WindowSampler:
             grid = grid_windows(frames, T, self.grid_hop)
             windows = [grid[k % len(grid)] for k in rng.permutation(max(self.count, len(grid)))[: self.count]]
         partners = draw_windows(frames, len(windows), T, rng) if self.options.augmentation.remix > 0 else []
-        return SegmentDataset(self.recordings, self.standardiser, windows, self.options, seed=self.seed * 100_003 + epoch,
-                              partners=partners)
+        return SegmentDataset(
+            self.recordings,
+            self.standardiser,
+            windows,
+            self.options,
+            seed=self.seed * 100_003 + epoch,
+            partners=partners,
+        )
 
 
 def validation_set(recordings: Recordings, standardiser: Standardiser, options: WindowOptions) -> SegmentDataset:

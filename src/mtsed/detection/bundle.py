@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtsed.config.layout import MAKE_BUNDLES, REBUILD_BUNDLE
 from mtsed.config import FeatureConfig
+from mtsed.config.layout import MAKE_BUNDLES, REBUILD_BUNDLE
 from mtsed.detection.decoders import Decoder, decode, ensemble_scores, get_decoder
-from mtsed.io.events import Event
-from mtsed.features.logmel import Standardiser
-from mtsed.io.fileio import atomic_path
 from mtsed.detection.outputs import SegmentRunner
-from mtsed.model.network import CRNN, ModelSpec
+from mtsed.features.logmel import Standardiser
+from mtsed.io.events import Event
+from mtsed.io.fileio import atomic_path
 from mtsed.model.device import pick_device
+from mtsed.model.network import CRNN, ModelSpec
 
 FORMAT = "mtsed-bundle-3"  # 3: optional per-class decoders (system multitask)
 READABLE_FORMATS = ("mtsed-bundle-2", FORMAT)
@@ -90,8 +90,10 @@ class Bundle:
 
     def __post_init__(self) -> None:
         if (self.decoder == PER_CLASS) != bool(self.class_decoders):
-            raise ValueError(f"decoder {self.decoder!r} with class decoders {list(self.class_decoders)}: "
-                             f"a {PER_CLASS!r} bundle names one decoder per class, any other none")
+            raise ValueError(
+                f"decoder {self.decoder!r} with class decoders {list(self.class_decoders)}: "
+                f"a {PER_CLASS!r} bundle names one decoder per class, any other none"
+            )
         if self.class_decoders and len(self.class_decoders) != len(self.labels):
             raise ValueError(f"{len(self.class_decoders)} class decoders for {len(self.labels)} labels")
         for name in self.class_decoders:
@@ -126,7 +128,9 @@ class Bundle:
     def score_thresholds(self) -> tuple[float, ...]:
         """Where each class's scores (:meth:`scores`) are cut into events: alpha where its
         decoder thresholds activity before a median filter, else its second parameter (beta)."""
-        return tuple(float(self.alpha[c] if dec.filtered else self.second[c]) for c, dec in enumerate(self.decoders_by_class))
+        return tuple(
+            float(self.alpha[c] if dec.filtered else self.second[c]) for c, dec in enumerate(self.decoders_by_class)
+        )
 
     def fixed_pairs(self) -> list[tuple[float, float]]:
         """Each class's fixed default (alpha, second)."""
@@ -140,12 +144,29 @@ class Bundle:
             thresholds = {"class_decoders": list(self.class_decoders), "second": list(self.second)}
         else:
             dec = self.common_decoder
-            thresholds = {dec.second_name: list(self.second), "fixed": {"alpha": self.fixed[0], dec.second_name: self.fixed[1]}}
+            thresholds = {
+                dec.second_name: list(self.second),
+                "fixed": {"alpha": self.fixed[0], dec.second_name: self.fixed[1]},
+            }
         return {
-            "format": FORMAT, "system": self.system, "decoder": self.decoder, "labels": list(self.labels),
-            "features": asdict(self.features), "segment_frames": self.segment_frames, "alpha": list(self.alpha), **thresholds,
-            "folds": [{"name": f.name, "spec": asdict(f.spec), "standardiser": f.standardiser, "norm": list(f.norm),
-                       "fixed_norm": list(f.fixed_norm)} for f in self.folds],
+            "format": FORMAT,
+            "system": self.system,
+            "decoder": self.decoder,
+            "labels": list(self.labels),
+            "features": asdict(self.features),
+            "segment_frames": self.segment_frames,
+            "alpha": list(self.alpha),
+            **thresholds,
+            "folds": [
+                {
+                    "name": f.name,
+                    "spec": asdict(f.spec),
+                    "standardiser": f.standardiser,
+                    "norm": list(f.norm),
+                    "fixed_norm": list(f.fixed_norm),
+                }
+                for f in self.folds
+            ],
         }
 
     def save(self, path: Path) -> None:
@@ -162,16 +183,33 @@ class Bundle:
         """The same fold networks under another searched choice of decoder(s), thresholds and
         normalisers, as the thresholds stage writes it (``thresholds.json``, ``variants.json``)."""
         n = len(self.labels)
-        folds = tuple(replace(f, norm=tuple(choice["norm"].get(f.name, ())), fixed_norm=tuple(choice["fixed_norm"].get(f.name, ())))
-                      for f in self.folds)
+        folds = tuple(
+            replace(
+                f, norm=tuple(choice["norm"].get(f.name, ())), fixed_norm=tuple(choice["fixed_norm"].get(f.name, ()))
+            )
+            for f in self.folds
+        )
         if choice["decoder"] == PER_CLASS:
-            return replace(self, decoder=PER_CLASS, class_decoders=tuple(choice["class_decoders"]), alpha=tuple(choice["alpha"]),
-                           second=tuple(choice["second"]), folds=folds)
+            return replace(
+                self,
+                decoder=PER_CLASS,
+                class_decoders=tuple(choice["class_decoders"]),
+                alpha=tuple(choice["alpha"]),
+                second=tuple(choice["second"]),
+                folds=folds,
+            )
         dec = get_decoder(choice["decoder"])
         if len(choice["alpha"]) != n:
             raise ValueError(f"thresholds of {len(choice['alpha'])} classes for a bundle of {n}")
-        return replace(self, decoder=dec.name, class_decoders=(), alpha=tuple(choice["alpha"]), second=tuple(choice[dec.second_name]),
-                       folds=folds, fixed=(choice["fixed"]["alpha"], choice["fixed"][dec.second_name]))
+        return replace(
+            self,
+            decoder=dec.name,
+            class_decoders=(),
+            alpha=tuple(choice["alpha"]),
+            second=tuple(choice[dec.second_name]),
+            folds=folds,
+            fixed=(choice["fixed"]["alpha"], choice["fixed"][dec.second_name]),
+        )
 
     @cached_property
     def _networks(self) -> list[tuple[CRNN, Standardiser]]:
@@ -186,8 +224,10 @@ class Bundle:
     def stream_outputs(self, log_mel_blocks: Iterable[np.ndarray]) -> list[np.ndarray]:
         """Each fold network's per-frame outputs for raw log-mel frames that arrive block by
         block (the same, bit for bit, however the frames are split)."""
-        runners = [(SegmentRunner(model, self.segment_frames, precision=self.precision), standardiser)
-                   for model, standardiser in self._networks]
+        runners = [
+            (SegmentRunner(model, self.segment_frames, precision=self.precision), standardiser)
+            for model, standardiser in self._networks
+        ]
         for block in log_mel_blocks:
             for runner, standardiser in runners:
                 runner.push(standardiser.apply(block))
@@ -202,7 +242,9 @@ class Bundle:
             return ensemble_scores(groups[0][0], fold_outputs, alpha, self.segment_frames, norms)
         scores = np.zeros((len(fold_outputs[0]), len(self.labels)))
         for dec, classes in groups:
-            scores[:, classes] = ensemble_scores(dec, fold_outputs, alpha, self.segment_frames, norms, classes)[:, classes]
+            scores[:, classes] = ensemble_scores(dec, fold_outputs, alpha, self.segment_frames, norms, classes)[
+                :, classes
+            ]
         return scores
 
     def decode(self, fold_outputs: list[np.ndarray], file: str = "") -> tuple[list[Event], np.ndarray]:
@@ -210,8 +252,18 @@ class Bundle:
         scores = self.scores(fold_outputs)
         events = []
         for dec, classes in self._groups():
-            events += decode(dec, scores, fold_outputs, np.asarray(self.alpha), np.asarray(self.second), self.labels,
-                             self.frame_seconds, self.segment_frames, file, classes)
+            events += decode(
+                dec,
+                scores,
+                fold_outputs,
+                np.asarray(self.alpha),
+                np.asarray(self.second),
+                self.labels,
+                self.frame_seconds,
+                self.segment_frames,
+                file,
+                classes,
+            )
         return sorted(events, key=lambda e: (e.onset, e.offset, e.label)), scores
 
     def detect(self, path: Path, file: str = "") -> tuple[list[Event], float]:
@@ -220,8 +272,12 @@ class Bundle:
         events, _, seconds = self.analyse(path, file)
         return events, seconds
 
-    def analyse(self, path: Path, file: str = "", on_audio: Callable[[float], None] | None = None,
-                ) -> tuple[list[Event], np.ndarray, float]:
+    def analyse(
+        self,
+        path: Path,
+        file: str = "",
+        on_audio: Callable[[float], None] | None = None,
+    ) -> tuple[list[Event], np.ndarray, float]:
         """:meth:`detect`, plus the ensemble's frame scores ``(frames, C)`` it decoded.
 
         The file is streamed (:mod:`mtsed.features.streaming`): memory does not grow with its length
@@ -237,11 +293,15 @@ class Bundle:
         from mtsed.features.streaming import BLOCK_SECONDS
 
         step = int(BLOCK_SECONDS * self.features.sample_rate)
-        events, scores, _ = self._analyse_blocks((audio[i:i + step] for i in range(0, len(audio), step)), file)
+        events, scores, _ = self._analyse_blocks((audio[i : i + step] for i in range(0, len(audio), step)), file)
         return events, scores
 
-    def _analyse_blocks(self, blocks: Iterable[np.ndarray], file: str, on_audio: Callable[[float], None] | None = None,
-                        ) -> tuple[list[Event], np.ndarray, float]:
+    def _analyse_blocks(
+        self,
+        blocks: Iterable[np.ndarray],
+        file: str,
+        on_audio: Callable[[float], None] | None = None,
+    ) -> tuple[list[Event], np.ndarray, float]:
         from mtsed.features.streaming import stream_log_mel
 
         rate, samples = self.features.sample_rate, 0
@@ -270,14 +330,29 @@ def load_bundle(path: Path) -> Bundle:
     except Exception as error:
         raise ValueError(f"{path}: not a model bundle, or a damaged one ({error}); {REBUILD_BUNDLE}") from None
     if meta.get("format") not in READABLE_FORMATS:
-        raise ValueError(f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads "
-                         f"{', '.join(READABLE_FORMATS)}); {REBUILD_BUNDLE}, or use the mtsed that wrote it")
+        raise ValueError(
+            f"{path}: unknown bundle format {meta.get('format')!r} (this mtsed reads "
+            f"{', '.join(READABLE_FORMATS)}); {REBUILD_BUNDLE}, or use the mtsed that wrote it"
+        )
     folds = tuple(
-        FoldModel(f["name"], ModelSpec.from_saved(f["spec"]), weights, f["standardiser"], tuple(f["norm"]), tuple(f["fixed_norm"]))
+        FoldModel(
+            f["name"],
+            ModelSpec.from_saved(f["spec"]),
+            weights,
+            f["standardiser"],
+            tuple(f["norm"]),
+            tuple(f["fixed_norm"]),
+        )
         for f, weights in zip(meta["folds"], raw["weights"])
     )
-    common = (meta["system"], meta["decoder"], tuple(meta["labels"]), FeatureConfig(**meta["features"]), int(meta["segment_frames"]),
-              tuple(meta["alpha"]))
+    common = (
+        meta["system"],
+        meta["decoder"],
+        tuple(meta["labels"]),
+        FeatureConfig(**meta["features"]),
+        int(meta["segment_frames"]),
+        tuple(meta["alpha"]),
+    )
     try:
         if meta["decoder"] == PER_CLASS:
             return Bundle(*common, tuple(meta["second"]), folds, class_decoders=tuple(meta["class_decoders"]))

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mtsed.io.events import Event
-from mtsed.detection.postprocessing import class_votes, median_filter_binary, median_filter_many
 from mtsed.data.targets import run_bounds
+from mtsed.detection.postprocessing import class_votes, median_filter_binary, median_filter_many
+from mtsed.io.events import Event
 
 ALPHAS = np.round(np.arange(101) * 0.01, 2)
 BETAS = np.round(np.arange(21) * 0.05, 2)
@@ -45,6 +45,7 @@ LOG_BETAS = np.concatenate([[0.0], np.round(np.geomspace(1e-3, 1.0, 31), 6)])
 WINDOWS = np.arange(1, 257, 6)
 BOUND_FRAMES = 5
 FIXED_ALPHA = 0.5
+
 
 @dataclass(frozen=True)
 class Decoder:
@@ -95,7 +96,9 @@ DECODERS = {
     "activity": Decoder("activity", WINDOWS, "median_window", 25, False),
     "bounded": _bounded_decoder("bounded"),
     **{f"bounded-{m}": _bounded_decoder(f"bounded-{m}", float(m)) for m in (3, 10)},
-    "sebbs": Decoder("sebbs", BETAS, "detection_threshold", 0.5, False, np.arange(18), 7, kind="sebbs"),  # 7: 0.48 s step, merge at 0.2
+    "sebbs": Decoder(
+        "sebbs", BETAS, "detection_threshold", 0.5, False, np.arange(18), 7, kind="sebbs"
+    ),  # 7: 0.48 s step, merge at 0.2
 }
 
 
@@ -120,13 +123,18 @@ class ClassOutputs:
         return cls(outputs[:, c], outputs[:, n_classes + c], outputs[:, 2 * n_classes + c])
 
 
-def raw_votes(dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int, unit: bool = False) -> np.ndarray:
+def raw_votes(
+    dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int, unit: bool = False
+) -> np.ndarray:
     """A vote decoder's summed votes ``(len(alphas), frames)`` (its radius and closeness applied)."""
-    return class_votes(out.y, out.p, out.q, alphas, segment_frames, unit=unit, radius=dec.radius, closeness=dec.closeness)
+    return class_votes(
+        out.y, out.p, out.q, alphas, segment_frames, unit=unit, radius=dec.radius, closeness=dec.closeness
+    )
 
 
-def class_scores(dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int,
-                 constants: np.ndarray | None = None) -> np.ndarray:
+def class_scores(
+    dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int, constants: np.ndarray | None = None
+) -> np.ndarray:
     """``(len(alphas), frames)``: the score ``beta`` cuts (vote decoders; summed votes
     over ``constants`` per alpha), or the activity that ``alpha`` cuts (activity decoders)."""
     if dec.kind == "votes":
@@ -146,8 +154,9 @@ def _active(dec: Decoder, scores: np.ndarray, alphas: np.ndarray, second_grid: n
     return scores[:, None, :] > second_grid[None, :, None]
 
 
-def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_frames: int,
-             max_shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def _bounded(
+    first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_frames: int, max_shift: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Run boundaries (frames) moved to the distance head's estimate near each end, by at
     most ``max_shift`` frames when that is > 0."""
     t = np.arange(out.y.shape[0], dtype=np.float64)
@@ -163,8 +172,14 @@ def _bounded(first: np.ndarray, stop: np.ndarray, out: ClassOutputs, segment_fra
     return onsets, np.maximum(offsets, onsets + 1.0)
 
 
-def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants: np.ndarray | None = None,
-                alphas: np.ndarray | None = None, frame_seconds: float = 0.02) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def grid_events(
+    dec: Decoder,
+    out: ClassOutputs,
+    segment_frames: int,
+    constants: np.ndarray | None = None,
+    alphas: np.ndarray | None = None,
+    frame_seconds: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Events of one class for every grid point ``(alpha, second)``: each event's row
     (``alpha_index * len(dec.second_grid) + second_index``), onset and offset in frames, and
     the number of rows; ``constants`` are the normalisers per alpha (summed votes)."""
@@ -182,8 +197,14 @@ def grid_events(dec: Decoder, out: ClassOutputs, segment_frames: int, constants:
     return rows, first.astype(np.float64), stop.astype(np.float64), active.shape[0] * active.shape[1]
 
 
-def ensemble_scores(dec: Decoder, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, segment_frames: int,
-                    norms: Sequence[np.ndarray] = (), classes: Sequence[int] | None = None) -> np.ndarray:
+def ensemble_scores(
+    dec: Decoder,
+    fold_outputs: Sequence[np.ndarray],
+    alpha: np.ndarray,
+    segment_frames: int,
+    norms: Sequence[np.ndarray] = (),
+    classes: Sequence[int] | None = None,
+) -> np.ndarray:
     """Scores ``(frames, C)`` in [0, 1] of an ensemble of fold models: confidence per fold
     at each class's ``alpha`` then averaged, or the mean activity; vote scores only for
     ``classes`` (default: all; the other columns stay 0)."""
@@ -194,22 +215,38 @@ def ensemble_scores(dec: Decoder, fold_outputs: Sequence[np.ndarray], alpha: np.
     scores = np.zeros((len(fold_outputs[0]), n_classes))
     for k, outputs in enumerate(fold_outputs):
         for c in classes:
-            constant = np.asarray(norms[k])[c:c + 1] if dec.normalised else None
-            scores[:, c] += class_scores(dec, ClassOutputs.of(outputs, c, n_classes), alpha[c:c + 1], segment_frames, constant)[0]
+            constant = np.asarray(norms[k])[c : c + 1] if dec.normalised else None
+            scores[:, c] += class_scores(
+                dec, ClassOutputs.of(outputs, c, n_classes), alpha[c : c + 1], segment_frames, constant
+            )[0]
     return scores / len(fold_outputs)
 
 
-def decode(dec: Decoder, scores: np.ndarray, fold_outputs: Sequence[np.ndarray], alpha: np.ndarray, second: np.ndarray,
-           labels: Sequence[str], frame_seconds: float, segment_frames: int, file: str = "",
-           classes: Sequence[int] | None = None) -> list[Event]:
+def decode(
+    dec: Decoder,
+    scores: np.ndarray,
+    fold_outputs: Sequence[np.ndarray],
+    alpha: np.ndarray,
+    second: np.ndarray,
+    labels: Sequence[str],
+    frame_seconds: float,
+    segment_frames: int,
+    file: str = "",
+    classes: Sequence[int] | None = None,
+) -> list[Event]:
     """Events of an ensemble from its scores (and, for ``bounded`` kinds, its mean distances),
     of ``classes`` only (default: all)."""
     classes = list(range(len(labels))) if classes is None else list(classes)
     if dec.kind == "sebbs":
         from mtsed.detection import sebbs_decoder
 
-        boxes = sebbs_decoder.decode(scores[:, classes], alpha[classes], second[classes], [labels[c] for c in classes], frame_seconds)
-        return sorted((Event(float(a), float(b), label, file) for a, b, label in boxes), key=lambda e: (e.onset, e.offset, e.label))
+        boxes = sebbs_decoder.decode(
+            scores[:, classes], alpha[classes], second[classes], [labels[c] for c in classes], frame_seconds
+        )
+        return sorted(
+            (Event(float(a), float(b), label, file) for a, b, label in boxes),
+            key=lambda e: (e.onset, e.offset, e.label),
+        )
     mean = np.mean(fold_outputs, axis=0) if dec.kind == "bounded" else None
     events = []
     for c in classes:
@@ -221,6 +258,10 @@ def decode(dec: Decoder, scores: np.ndarray, fold_outputs: Sequence[np.ndarray],
         _, first, stop = run_bounds(active[None, :])
         onsets, offsets = first.astype(np.float64), stop.astype(np.float64)
         if mean is not None and len(first):
-            onsets, offsets = _bounded(first, stop, ClassOutputs.of(mean, c, len(labels)), segment_frames, dec.max_shift)
-        events += [Event(float(a * frame_seconds), float(b * frame_seconds), label, file) for a, b in zip(onsets, offsets)]
+            onsets, offsets = _bounded(
+                first, stop, ClassOutputs.of(mean, c, len(labels)), segment_frames, dec.max_shift
+            )
+        events += [
+            Event(float(a * frame_seconds), float(b * frame_seconds), label, file) for a, b in zip(onsets, offsets)
+        ]
     return sorted(events, key=lambda e: (e.onset, e.offset, e.label))

@@ -59,8 +59,10 @@ def _unique_names(inputs: list[AudioInput]) -> list[AudioInput]:
     counts: dict[str, int] = {}
     for item in inputs:
         counts[item.name] = counts.get(item.name, 0) + 1
-    return [item if counts[item.name] == 1 else AudioInput(item.path, item.path.with_suffix("").as_posix().strip("/"))
-            for item in inputs]
+    return [
+        item if counts[item.name] == 1 else AudioInput(item.path, item.path.with_suffix("").as_posix().strip("/"))
+        for item in inputs
+    ]
 
 
 def seconds_of(path: Path) -> float:
@@ -71,8 +73,11 @@ def seconds_of(path: Path) -> float:
         return 0.0
 
 
-def prefetched(inputs: Sequence[AudioInput], sample_rate: int, max_seconds: float | None = None,
-               ) -> Iterator[tuple[AudioInput, np.ndarray | Exception | None]]:
+def prefetched(
+    inputs: Sequence[AudioInput],
+    sample_rate: int,
+    max_seconds: float | None = None,
+) -> Iterator[tuple[AudioInput, np.ndarray | Exception | None]]:
     """Each input with its decoded audio (or the error decoding raised), decoding the
     next file in a background thread while the caller works on the current one.  Files
     longer than ``max_seconds`` (default :data:`PREFETCH_SECONDS`) come with ``None``:
@@ -98,7 +103,8 @@ def prefetched(inputs: Sequence[AudioInput], sample_rate: int, max_seconds: floa
 def combined_list(per_file: Sequence[tuple[str, list[Event]]]) -> str:
     """One DESED-layout list (``filename onset offset event_label`` header) of every file's events."""
     return "filename\tonset\toffset\tevent_label\n" + "".join(
-        format_event_list([replace(e, file=filename) for e in events], with_file=True) for filename, events in per_file)
+        format_event_list([replace(e, file=filename) for e in events], with_file=True) for filename, events in per_file
+    )
 
 
 def write_combined(path: Path, per_file: Sequence[tuple[str, list[Event]]]) -> None:
@@ -106,8 +112,13 @@ def write_combined(path: Path, per_file: Sequence[tuple[str, list[Event]]]) -> N
     write_text(path, combined_list(per_file))
 
 
-def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[[AudioInput, np.ndarray | None], None],
-              report: Callable[[AudioInput, Exception], None], done: Callable[[AudioInput], None]) -> int:
+def run_batch(
+    inputs: Sequence[AudioInput],
+    sample_rate: int,
+    analyse: Callable[[AudioInput, np.ndarray | None], None],
+    report: Callable[[AudioInput, Exception], None],
+    done: Callable[[AudioInput], None],
+) -> int:
     """Decode ahead and ``analyse`` every input (with ``None`` for audio, a long file that
     ``analyse`` streams itself); ``report`` each failure; ``done`` after each file, failed
     or not.  Returns the number of failed files."""
@@ -126,8 +137,15 @@ def run_batch(inputs: Sequence[AudioInput], sample_rate: int, analyse: Callable[
     return failed
 
 
-def file_page(bundle, item: AudioInput, events: list[Event], scores: np.ndarray, duration: float, event_list: Path,
-              pages_dir: Path):
+def file_page(
+    bundle,
+    item: AudioInput,
+    events: list[Event],
+    scores: np.ndarray,
+    duration: float,
+    event_list: Path,
+    pages_dir: Path,
+):
     """The page of a user's file (:mod:`mtsed.evaluation.pages`): its log-mel (read again,
     block by block), the bundle's events and scores, no reference; returns its index row."""
     from mtsed.evaluation import pages
@@ -136,6 +154,15 @@ def file_page(bundle, item: AudioInput, events: list[Event], scores: np.ndarray,
     blocks = list(stream_log_mel(read_blocks(item.path, bundle.features.sample_rate), bundle.features))
     log_mel = np.concatenate(blocks) if blocks else np.zeros((0, bundle.features.n_mels), np.float32)
     system = pages.SystemView(bundle.system, events, scores, bundle.score_thresholds())
-    view = pages.RecordingView(item.name, pages.relative_link(item.path, pages_dir), duration, bundle.frame_seconds,
-                               bundle.labels, log_mel, [system], None, {"event list": pages.relative_link(event_list, pages_dir)})
+    view = pages.RecordingView(
+        item.name,
+        pages.relative_link(item.path, pages_dir),
+        duration,
+        bundle.frame_seconds,
+        bundle.labels,
+        log_mel,
+        [system],
+        None,
+        {"event list": pages.relative_link(event_list, pages_dir)},
+    )
     return pages.index_row(view, pages.write_recording_page(view, pages_dir))

@@ -12,7 +12,6 @@ import torch
 from mtsed.model.distances import decode_outputs
 from mtsed.model.network import CRNN
 
-
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -33,8 +32,9 @@ def default_batch_size(device: torch.device) -> int:
     return 64 if device.type == "cuda" else 16
 
 
-def network_outputs(model: CRNN, features: np.ndarray, segment_frames: int, batch_size: int | None = None,
-                    precision: str = "auto") -> np.ndarray:
+def network_outputs(
+    model: CRNN, features: np.ndarray, segment_frames: int, batch_size: int | None = None, precision: str = "auto"
+) -> np.ndarray:
     """Per-frame outputs ``(frames, n_outputs)`` over consecutive T-frame segments, the
     distances decoded to ``d / T`` whatever the network's encoding (:mod:`mtsed.model.distances`).
 
@@ -44,7 +44,7 @@ def network_outputs(model: CRNN, features: np.ndarray, segment_frames: int, batc
     runner = SegmentRunner(model, segment_frames, batch_size, precision)
     step = segment_frames * runner.batch_size
     for start in range(0, features.shape[0], step):
-        runner.push(np.asarray(features[start:start + step], np.float32))
+        runner.push(np.asarray(features[start : start + step], np.float32))
     return runner.finish()
 
 
@@ -57,7 +57,9 @@ class SegmentRunner:
     :mod:`mtsed.features.streaming` equal whole-file inference bit for bit.
     """
 
-    def __init__(self, model: CRNN, segment_frames: int, batch_size: int | None = None, precision: str = "auto") -> None:
+    def __init__(
+        self, model: CRNN, segment_frames: int, batch_size: int | None = None, precision: str = "auto"
+    ) -> None:
         self.model = model.eval()
         self.device = next(model.parameters()).device
         self.dtype = autocast_dtype(precision, self.device)
@@ -76,13 +78,15 @@ class SegmentRunner:
             queued = np.concatenate(self._pending)
             full = len(queued) // step * step
             for start in range(0, full, step):
-                self._run(queued[start:start + step], self.batch_size)
+                self._run(queued[start : start + step], self.batch_size)
             self._pending, self._pending_frames = [queued[full:]], len(queued) - full
 
     def finish(self) -> np.ndarray:
         """Run what is left and return the outputs of every frame pushed."""
         if self._pending_frames or not self._outputs:
-            queued = np.concatenate(self._pending) if self._pending else np.zeros((0, self.model.spec.n_mels), np.float32)
+            queued = (
+                np.concatenate(self._pending) if self._pending else np.zeros((0, self.model.spec.n_mels), np.float32)
+            )
             self._run(queued, max(1, -(-len(queued) // self.segment_frames)))
         self._pending, self._pending_frames = [], 0
         return np.concatenate(self._outputs)
@@ -90,10 +94,10 @@ class SegmentRunner:
     @torch.no_grad()
     def _run(self, frames: np.ndarray, segments: int) -> None:
         batch = np.zeros((segments * self.segment_frames, frames.shape[1]), np.float32)
-        batch[:len(frames)] = frames
+        batch[: len(frames)] = frames
         batch = batch.reshape(segments, self.segment_frames, -1)
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             result = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
         spec = self.model.spec
         result = decode_outputs(result, spec.distances, spec.n_classes, self.segment_frames)
-        self._outputs.append(result.reshape(segments * self.segment_frames, -1)[:len(frames)])
+        self._outputs.append(result.reshape(segments * self.segment_frames, -1)[: len(frames)])

@@ -15,7 +15,9 @@ BOUND_TOLERANCE = 1e-4  # frames: absorbs float32 rounding in p_hat * T
 VOTE_RESIDUE = 1e-9  # summed votes below this are the rounding left by a difference array, not votes
 
 
-def vote_bounds(p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int, radius: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def vote_bounds(
+    p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int, radius: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive first and last frame each frame votes for, clipped to the recording; a
     ``radius`` > 0 caps each reach at that many frames (a vote stays near its frame)."""
     frames = np.arange(p_hat.shape[0]).reshape(-1, *([1] * (p_hat.ndim - 1)))
@@ -27,8 +29,16 @@ def vote_bounds(p_hat: np.ndarray, q_hat: np.ndarray, segment_frames: int, radiu
     return np.clip(lo, 0, p_hat.shape[0] - 1), np.clip(hi, 0, p_hat.shape[0] - 1)
 
 
-def class_votes(y_hat: np.ndarray, p_hat: np.ndarray, q_hat: np.ndarray, alphas: np.ndarray, segment_frames: int,
-                unit: bool = False, radius: float = 0.0, closeness: float = 0.0) -> np.ndarray:
+def class_votes(
+    y_hat: np.ndarray,
+    p_hat: np.ndarray,
+    q_hat: np.ndarray,
+    alphas: np.ndarray,
+    segment_frames: int,
+    unit: bool = False,
+    radius: float = 0.0,
+    closeness: float = 0.0,
+) -> np.ndarray:
     """Raw confidence ``f(n)`` of one class for every alpha at once: ``(len(alphas), frames)``;
     with ``unit``, every vote weighs 1, which counts the voters of each frame.
 
@@ -84,6 +94,6 @@ def median_filter_many(active: np.ndarray, windows: np.ndarray) -> np.ndarray:
             out[:, k] = x > 0
             continue
         start = widest - half
-        np.subtract(sums[:, start + window:start + window + n], sums[:, start:start + n], out=counts)
+        np.subtract(sums[:, start + window : start + window + n], sums[:, start : start + n], out=counts)
         np.greater(counts, half, out=out[:, k])
     return out

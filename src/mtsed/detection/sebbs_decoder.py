@@ -19,7 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 
 STEP_FILTER_SECONDS = (0.32, 0.48, 0.64)
-MERGE_THRESHOLDS = ((0.15, np.inf), (0.2, np.inf), (0.3, np.inf), (np.inf, 1.5), (np.inf, 2.0), (np.inf, 3.0))  # (absolute, relative)
+MERGE_THRESHOLDS = (
+    (0.15, np.inf),
+    (0.2, np.inf),
+    (0.3, np.inf),
+    (np.inf, 1.5),
+    (np.inf, 2.0),
+    (np.inf, 3.0),
+)  # (absolute, relative)
 CONFIGS = tuple((step, a, r) for step in STEP_FILTER_SECONDS for a, r in MERGE_THRESHOLDS)
 
 
@@ -36,8 +43,9 @@ def _predictor(configs: Sequence[tuple[float, float, float]], labels: Sequence[s
     try:
         from sebbs.csebbs import CSEBBsPredictor
     except ImportError:
-        raise RuntimeError("the sebbs decoder needs the optional package sebbs (AGPL-3.0): "
-                           "pip install -r requirements-study.txt") from None
+        raise RuntimeError(
+            "the sebbs decoder needs the optional package sebbs (AGPL-3.0): pip install -r requirements-study.txt"
+        ) from None
     return CSEBBsPredictor(
         step_filter_length={label: c[0] for label, c in zip(labels, configs)},
         merge_threshold_abs={label: c[1] for label, c in zip(labels, configs)},
@@ -53,15 +61,18 @@ def _score_frame(activity: np.ndarray, labels: Sequence[str], frame_seconds: flo
     return create_score_dataframe(np.asarray(activity, np.float64), timestamps, list(labels))
 
 
-def boxes(activity: np.ndarray, labels: Sequence[str], frame_seconds: float,
-          configs: Sequence[tuple[float, float, float]]) -> list[tuple[float, float, str, float]]:
+def boxes(
+    activity: np.ndarray, labels: Sequence[str], frame_seconds: float, configs: Sequence[tuple[float, float, float]]
+) -> list[tuple[float, float, str, float]]:
     """Bounding boxes ``(onset, offset, label, confidence)`` of one recording's activity
     ``(frames, C)``, each class with its own configuration."""
     predictor = _predictor(configs, labels)
     return predictor.predict({"x": _score_frame(activity, labels, frame_seconds)})["x"]
 
 
-def grid_events(y: np.ndarray, frame_seconds: float, confidences: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def grid_events(
+    y: np.ndarray, frame_seconds: float, confidences: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """One class's events for every (configuration, detection threshold): rows, onsets and
     offsets in frames, number of rows (as :func:`mtsed.detection.decoders.grid_events`)."""
     rows, onsets, offsets = [], [], []
@@ -78,10 +89,14 @@ def grid_events(y: np.ndarray, frame_seconds: float, confidences: np.ndarray) ->
     return rows_[order], onsets_[order], offsets_[order], len(CONFIGS) * len(confidences)
 
 
-def decode(activity: np.ndarray, config_index: np.ndarray, threshold: np.ndarray, labels: Sequence[str],
-           frame_seconds: float) -> list[tuple[float, float, str]]:
+def decode(
+    activity: np.ndarray, config_index: np.ndarray, threshold: np.ndarray, labels: Sequence[str], frame_seconds: float
+) -> list[tuple[float, float, str]]:
     """Boxes above each class's detection threshold, with each class's chosen configuration."""
     configs = [CONFIGS[int(i)] for i in config_index]
     limits = dict(zip(labels, threshold))
-    return [(on, off, label) for on, off, label, confidence in boxes(activity, labels, frame_seconds, configs)
-            if confidence > limits[label]]
+    return [
+        (on, off, label)
+        for on, off, label, confidence in boxes(activity, labels, frame_seconds, configs)
+        if confidence > limits[label]
+    ]

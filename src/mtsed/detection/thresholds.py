@@ -78,8 +78,14 @@ class Selection:
     validation_f1: np.ndarray  # raw (unsmoothed) class F1 at the chosen point; NaN if undefined
 
 
-def _vote_constants(dec: Decoder, recordings: Sequence[ValidationRecording], c: int, n_classes: int, segment_frames: int,
-                    alphas: np.ndarray) -> dict[str, np.ndarray]:
+def _vote_constants(
+    dec: Decoder,
+    recordings: Sequence[ValidationRecording],
+    c: int,
+    n_classes: int,
+    segment_frames: int,
+    alphas: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Per fold, the maximum summed vote over its validation recordings, for every alpha."""
     maxima: dict[str, np.ndarray] = {}
     for r in recordings:
@@ -89,8 +95,14 @@ def _vote_constants(dec: Decoder, recordings: Sequence[ValidationRecording], c: 
     return {fold: np.where(m > 0, m, 1.0) for fold, m in maxima.items()}
 
 
-def grid_counts(dec: Decoder, recordings: Sequence[ValidationRecording], n_classes: int, segment_frames: int,
-                frame_seconds: float, alphas: np.ndarray | None = None) -> GridCounts:
+def grid_counts(
+    dec: Decoder,
+    recordings: Sequence[ValidationRecording],
+    n_classes: int,
+    segment_frames: int,
+    frame_seconds: float,
+    alphas: np.ndarray | None = None,
+) -> GridCounts:
     """Count true positives and detections of every class on the whole grid."""
     alphas = dec.first_grid if alphas is None else alphas
     folds = sorted({r.fold for r in recordings})
@@ -103,7 +115,9 @@ def grid_counts(dec: Decoder, recordings: Sequence[ValidationRecording], n_class
             constants[fold][c] = values
         for r in recordings:
             out = ClassOutputs.of(r.outputs, c, n_classes)
-            rows, onsets, offsets, n_rows = grid_events(dec, out, segment_frames, per_fold.get(r.fold), alphas, frame_seconds)
+            rows, onsets, offsets, n_rows = grid_events(
+                dec, out, segment_frames, per_fold.get(r.fold), alphas, frame_seconds
+            )
             ref_on, ref_off = r.reference.get(c, (np.zeros(0), np.zeros(0)))
             n_ref[c] += len(ref_on)
             n_sys[c] += np.bincount(rows, minlength=n_rows).reshape(n_sys[c].shape)
@@ -145,8 +159,13 @@ def chosen_constants(counts: GridCounts, alpha_index: np.ndarray) -> dict[str, l
 def counts_at(counts: GridCounts, selection: Selection) -> np.ndarray:
     """``(3, C)``: true positives, detections and reference events of each class at its selected point."""
     rows = np.arange(len(counts.n_ref))
-    return np.stack([counts.tp[rows, selection.alpha_index, selection.second_index],
-                     counts.n_sys[rows, selection.alpha_index, selection.second_index], counts.n_ref.astype(float)])
+    return np.stack(
+        [
+            counts.tp[rows, selection.alpha_index, selection.second_index],
+            counts.n_sys[rows, selection.alpha_index, selection.second_index],
+            counts.n_ref.astype(float),
+        ]
+    )
 
 
 def pooled_f1(counts: np.ndarray) -> float:
@@ -158,7 +177,6 @@ def pooled_f1(counts: np.ndarray) -> float:
 def micro_f1(counts: GridCounts, selection: Selection) -> float:
     """Validation F1 of all classes together at the selected points."""
     return pooled_f1(counts_at(counts, selection))
-
 
 
 def validation_groups(recordings: Sequence[ValidationRecording]) -> list[list[int]]:
@@ -173,18 +191,33 @@ def validation_groups(recordings: Sequence[ValidationRecording]) -> list[list[in
     return [list(range(0, len(recordings), 2)), list(range(1, len(recordings), 2))]
 
 
-def held_out_counts(dec: Decoder, recordings: Sequence[ValidationRecording], groups: Sequence[Sequence[int]], n_classes: int,
-                    segment_frames: int, frame_seconds: float, cfg: ThresholdConfig) -> np.ndarray:
+def held_out_counts(
+    dec: Decoder,
+    recordings: Sequence[ValidationRecording],
+    groups: Sequence[Sequence[int]],
+    n_classes: int,
+    segment_frames: int,
+    frame_seconds: float,
+    cfg: ThresholdConfig,
+) -> np.ndarray:
     """``(3, C)``: true positives, detections and reference events of each class, summed over
     ``groups`` of validation recordings, each group counted at the thresholds that
     :func:`select` chooses on all the other groups: F1 on recordings the choice never saw
     (with a single group, the in-sample counts at its own choice)."""
-    per_group = [grid_counts(dec, [recordings[i] for i in group], n_classes, segment_frames, frame_seconds) for group in groups]
+    per_group = [
+        grid_counts(dec, [recordings[i] for i in group], n_classes, segment_frames, frame_seconds) for group in groups
+    ]
     total = np.zeros((3, n_classes))
     for k, held in enumerate(per_group):
         others = [c for j, c in enumerate(per_group) if j != k] or [held]
-        pooled = GridCounts(sum(c.tp for c in others), sum(c.n_sys for c in others), sum(c.n_ref for c in others), {},
-                            held.alphas, held.second_grid)
+        pooled = GridCounts(
+            sum(c.tp for c in others),
+            sum(c.n_sys for c in others),
+            sum(c.n_ref for c in others),
+            {},
+            held.alphas,
+            held.second_grid,
+        )
         total += counts_at(held, select(pooled, cfg))
     return total
 

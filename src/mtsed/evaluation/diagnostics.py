@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR
 from mtsed.data.windows import window_distances
+from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR
 from mtsed.measures.f1 import f1
 
 
@@ -42,10 +42,10 @@ def inference_targets(targets: np.ndarray, segment_frames: int, reading: str) ->
     c = targets.shape[1] // 3
     out = np.array(targets, dtype=np.float32)
     for start in range(0, targets.shape[0], segment_frames):
-        y = out[start:start + segment_frames, :c]
+        y = out[start : start + segment_frames, :c]
         p, q = window_distances(y, segment_frames)
-        out[start:start + segment_frames, c:2 * c] = p
-        out[start:start + segment_frames, 2 * c:] = q
+        out[start : start + segment_frames, c : 2 * c] = p
+        out[start : start + segment_frames, 2 * c :] = q
     return out
 
 
@@ -57,8 +57,8 @@ def boundary_errors(outputs: np.ndarray, targets: np.ndarray, segment_frames: in
     """
     c = targets.shape[1] // 3
     active = targets[:, :c] > 0.5
-    onset = np.abs(outputs[:, c:2 * c] - targets[:, c:2 * c])[active] * segment_frames
-    offset = np.abs(outputs[:, 2 * c:] - targets[:, 2 * c:])[active] * segment_frames
+    onset = np.abs(outputs[:, c : 2 * c] - targets[:, c : 2 * c])[active] * segment_frames
+    offset = np.abs(outputs[:, 2 * c :] - targets[:, 2 * c :])[active] * segment_frames
     return onset, offset
 
 
@@ -71,7 +71,9 @@ DISTANCE_BINS = (0.0, 5.0, 20.0, 100.0, np.inf)  # true distance in frames: < 5,
 BIN_NAMES = ("0-5", "5-20", "20-100", "over-100")  # MLflow metric names allow no < or >
 
 
-def signed_distance_errors(outputs: np.ndarray, targets: np.ndarray, segment_frames: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def signed_distance_errors(
+    outputs: np.ndarray, targets: np.ndarray, segment_frames: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per boundary (``onset``, ``offset``), the true distance and the signed error
     ``p_hat*T - p*T`` in frames on every active frame of every class (positive: the head
     places the boundary farther away than it is).
@@ -96,15 +98,23 @@ def binned_errors(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, d
     out = {}
     for name, lo, hi in zip(BIN_NAMES, DISTANCE_BINS[:-1], DISTANCE_BINS[1:]):
         inside = (truth >= lo) & (truth < hi)
-        out[name] = {"median_signed_error": float(np.median(error[inside])) if inside.any() else None, "frames": int(inside.sum())}
+        out[name] = {
+            "median_signed_error": float(np.median(error[inside])) if inside.any() else None,
+            "frames": int(inside.sum()),
+        }
     return out
 
 
 MISS_REASONS = ("hit", "not found", "fragmented", "onset", "offset")
 
 
-def miss_reason(onset: float, offset: float, estimates: np.ndarray, collar: float = T_COLLAR,
-                offset_fraction: float = OFFSET_LENGTH_FRACTION) -> str:
+def miss_reason(
+    onset: float,
+    offset: float,
+    estimates: np.ndarray,
+    collar: float = T_COLLAR,
+    offset_fraction: float = OFFSET_LENGTH_FRACTION,
+) -> str:
     """Why one reference event is or is not detected by estimates ``(n, 2)`` of its class
     (sed_eval's collars: onset within ``collar`` s, offset within ``max(collar, fraction x length)``):
     ``hit``; ``not found`` (no estimate overlaps it); ``fragmented`` (several overlap it, none

@@ -31,6 +31,7 @@ T_COLLAR = 0.2  # seconds, onset and offset
 OFFSET_LENGTH_FRACTION = 0.5  # offset collar: max(T_COLLAR, 50 % of the reference length)
 SEGMENT_SECONDS = 1.0  # segment-based metrics: DCASE's 1-s segments
 
+
 def hit_matrix(ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray, est_off: np.ndarray) -> np.ndarray:
     """``(n_ref, n_est)``: which estimated events match which reference events (one class)."""
     onset_ok = np.abs(ref_on[:, None] - est_on[None, :]) <= T_COLLAR
@@ -49,8 +50,9 @@ def matched_count(ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray, e
     return int((maximum_bipartite_matching(csr_matrix(hits), perm_type="column") >= 0).sum())
 
 
-def matched_counts(rows: np.ndarray, n_rows: int, ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray,
-                   est_off: np.ndarray) -> np.ndarray:
+def matched_counts(
+    rows: np.ndarray, n_rows: int, ref_on: np.ndarray, ref_off: np.ndarray, est_on: np.ndarray, est_off: np.ndarray
+) -> np.ndarray:
     """:func:`matched_count` for many estimated lists of one class at once: ``rows[i]`` says
     which list event ``i`` belongs to; returns the true positives of each of ``n_rows`` lists.
 
@@ -97,7 +99,10 @@ def _class_average(results: Mapping, labels: Sequence[str]) -> dict:
     """Mean class-wise F1 over classes with reference events (see the module docstring), and
     sed_eval's class-average error rate (defined for exactly those classes)."""
     values = [f for f in (_class_f1(results["class_wise"][label]) for label in labels) if f is not None]
-    return {"f1": float(np.mean(values)) if values else None, "er": finite_or_none(results["class_wise_average"]["error_rate"]["error_rate"])}
+    return {
+        "f1": float(np.mean(values)) if values else None,
+        "er": finite_or_none(results["class_wise_average"]["error_rate"]["error_rate"]),
+    }
 
 
 def evaluate_events(
@@ -114,7 +119,9 @@ def evaluate_events(
     if unknown:
         raise ValueError(f"estimated events use labels {unknown} that are not among {list(labels)}")
     metrics = sed_eval.sound_event.EventBasedMetrics(
-        event_label_list=list(labels), t_collar=T_COLLAR, percentage_of_length=OFFSET_LENGTH_FRACTION,
+        event_label_list=list(labels),
+        t_collar=T_COLLAR,
+        percentage_of_length=OFFSET_LENGTH_FRACTION,
     )
     for file in sorted(reference):
         metrics.evaluate(_as_items(reference[file], file), _as_items(estimated.get(file, []), file))
@@ -124,13 +131,17 @@ def evaluate_events(
     for label in labels:
         scores = results["class_wise"][label]
         per_class[label] = {
-            "f1": _class_f1(scores), "er": finite_or_none(scores["error_rate"]["error_rate"]),
-            "n_ref": int(scores["count"]["Nref"]), "n_sys": int(scores["count"]["Nsys"]),
+            "f1": _class_f1(scores),
+            "er": finite_or_none(scores["error_rate"]["error_rate"]),
+            "n_ref": int(scores["count"]["Nref"]),
+            "n_sys": int(scores["count"]["Nsys"]),
         }
     return {
         "overall": {
-            "f1": finite_or_none(overall["f_measure"]["f_measure"]), "er": finite_or_none(overall["error_rate"]["error_rate"]),
-            "precision": finite_or_none(overall["f_measure"]["precision"]), "recall": finite_or_none(overall["f_measure"]["recall"]),
+            "f1": finite_or_none(overall["f_measure"]["f_measure"]),
+            "er": finite_or_none(overall["error_rate"]["error_rate"]),
+            "precision": finite_or_none(overall["f_measure"]["precision"]),
+            "recall": finite_or_none(overall["f_measure"]["recall"]),
             "substitution_rate": finite_or_none(overall["error_rate"]["substitution_rate"]),
             "deletion_rate": finite_or_none(overall["error_rate"]["deletion_rate"]),
             "insertion_rate": finite_or_none(overall["error_rate"]["insertion_rate"]),
@@ -141,11 +152,16 @@ def evaluate_events(
 
 
 def _f1_er(scores: Mapping) -> dict:
-    return {"f1": finite_or_none(scores["f_measure"]["f_measure"]), "er": finite_or_none(scores["error_rate"]["error_rate"])}
+    return {
+        "f1": finite_or_none(scores["f_measure"]["f_measure"]),
+        "er": finite_or_none(scores["error_rate"]["error_rate"]),
+    }
 
 
 def evaluate_segments(
-    reference: Mapping[str, Sequence[Event]], estimated: Mapping[str, Sequence[Event]], labels: Sequence[str],
+    reference: Mapping[str, Sequence[Event]],
+    estimated: Mapping[str, Sequence[Event]],
+    labels: Sequence[str],
     durations: Mapping[str, float] | None = None,
 ) -> dict:
     """sed_eval segment-based scores (1-s segments) over files, shaped like
@@ -159,12 +175,18 @@ def evaluate_segments(
     metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=list(labels), time_resolution=SEGMENT_SECONDS)
     for file in sorted(reference):
         length = None if durations is None else float(durations[file])
-        metrics.evaluate(_as_items(reference[file], file), _as_items(estimated.get(file, []), file),
-                         evaluated_length_seconds=length)
+        metrics.evaluate(
+            _as_items(reference[file], file), _as_items(estimated.get(file, []), file), evaluated_length_seconds=length
+        )
     results = metrics.results()
     return {
         "overall": _f1_er(results["overall"]),
         "class_average": _class_average(results, labels),
-        "per_class": {label: {"f1": _class_f1(results["class_wise"][label]),
-                              "er": finite_or_none(results["class_wise"][label]["error_rate"]["error_rate"])} for label in labels},
+        "per_class": {
+            label: {
+                "f1": _class_f1(results["class_wise"][label]),
+                "er": finite_or_none(results["class_wise"][label]["error_rate"]["error_rate"]),
+            }
+            for label in labels
+        },
     }

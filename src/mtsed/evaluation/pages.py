@@ -5,8 +5,9 @@ Audacity label tracks). These pages need no audio device, no server and no netwo
 HTML that works opened from disk (``file://``), where browsers forbid ``fetch`` of local files.
 So everything a page shows is inside it (JSON script blocks) or beside it as plain files a page
 may load from disk: the log-mel spectrogram as JPEG tiles (one per ``TILE_SECONDS``, so a long
-recording stays light: a spectrogram compresses to a sixth of its PNG) and the audio, linked by relative path, never embedded. Plain JavaScript
-(:data:`TEMPLATES` ``recording.html``) draws the rows and curves and moves one cursor with playback.
+recording stays light: a spectrogram compresses to a sixth of its PNG) and the audio, linked by
+relative path, never embedded. Plain JavaScript (the ``templates`` folder's ``recording.html``)
+draws the rows and curves and moves one cursor with playback.
 
 A recording page shows, per class, the reference row above each system's estimates (hits,
 false alarms and misses told apart, a miss with its cause as the report names it:
@@ -106,8 +107,11 @@ def _status(events: Sequence[Event], others: Sequence[Event], reference: bool) -
 
 def _events_json(events: Sequence[Event], labels: Sequence[str], status: list[str] | None) -> list[list]:
     index = {label: i for i, label in enumerate(labels)}
-    return [[round(e.onset, 4), round(e.offset, 4), index[e.label], *([status[k]] if status else [])]
-            for k, e in enumerate(events) if e.label in index]
+    return [
+        [round(e.onset, 4), round(e.offset, 4), index[e.label], *([status[k]] if status else [])]
+        for k, e in enumerate(events)
+        if e.label in index
+    ]
 
 
 def page_data(view: RecordingView) -> dict:
@@ -116,15 +120,32 @@ def page_data(view: RecordingView) -> dict:
     for system in view.systems:
         step, points = pooled_scores(system.scores)
         status = _status(system.events, view.reference, reference=False) if view.reference is not None else None
-        systems.append({"name": system.name, "events": _events_json(system.events, view.labels, status),
-                        "score_step": step * view.frame_seconds, "scores": points.T.tolist(),
-                        "thresholds": [round(float(t), 4) for t in system.thresholds], "f1": system.f1, "er": system.er})
+        systems.append(
+            {
+                "name": system.name,
+                "events": _events_json(system.events, view.labels, status),
+                "score_step": step * view.frame_seconds,
+                "scores": points.T.tolist(),
+                "thresholds": [round(float(t), 4) for t in system.thresholds],
+                "f1": system.f1,
+                "er": system.er,
+            }
+        )
     reference = None
     if view.reference is not None:
-        reference = {"events": _events_json(view.reference, view.labels, None), "by_system": {
-            s.name: _status(view.reference, s.events, reference=True) for s in view.systems}}
-    return {"id": view.id, "duration": view.duration, "labels": list(view.labels), "systems": systems, "reference": reference,
-            "tiles": [], "tile_seconds": TILE_SECONDS}
+        reference = {
+            "events": _events_json(view.reference, view.labels, None),
+            "by_system": {s.name: _status(view.reference, s.events, reference=True) for s in view.systems},
+        }
+    return {
+        "id": view.id,
+        "duration": view.duration,
+        "labels": list(view.labels),
+        "systems": systems,
+        "reference": reference,
+        "tiles": [],
+        "tile_seconds": TILE_SECONDS,
+    }
 
 
 def _write_tiles(log_mel: np.ndarray, frame_seconds: float, folder: Path) -> list[str]:
@@ -159,7 +180,9 @@ def write_recording_page(view: RecordingView, pages_dir: Path) -> Path:
     page = pages_dir / page_name(view.id)
     tiles = page.with_suffix("")
     data = page_data(view)
-    data["tiles"] = [f"{tiles.name}/{name}" for name in _write_tiles(np.asarray(view.log_mel), view.frame_seconds, tiles)]
+    data["tiles"] = [
+        f"{tiles.name}/{name}" for name in _write_tiles(np.asarray(view.log_mel), view.frame_seconds, tiles)
+    ]
     html = _environment().get_template("recording.html").render(view=view, data=_json_block(data))
     with atomic_path(page) as tmp:
         tmp.write_text(html)
@@ -190,13 +213,25 @@ def index_row(view: RecordingView, page: Path) -> IndexRow:
             status = _status([e for e in view.reference if e.label in by_class], system.events, reference=True)
             for event, s in zip([e for e in view.reference if e.label in by_class], status):
                 by_class[event.label].append(s == "hit")
-        worst = min(present, key=lambda label: (np.mean(by_class[label]), -len(by_class[label]), label)) if present else None
-    return IndexRow(view.id, page.name, round(view.duration, 2), None if view.reference is None else len(view.reference),
-                    {s.name: len(s.events) for s in view.systems}, {s.name: s.f1 for s in view.systems}, worst)
+        worst = (
+            min(present, key=lambda label: (np.mean(by_class[label]), -len(by_class[label]), label))
+            if present
+            else None
+        )
+    return IndexRow(
+        view.id,
+        page.name,
+        round(view.duration, 2),
+        None if view.reference is None else len(view.reference),
+        {s.name: len(s.events) for s in view.systems},
+        {s.name: s.f1 for s in view.systems},
+        worst,
+    )
 
 
-def write_index(title: str, rows: Sequence[IndexRow], systems: Sequence[str], pages_dir: Path,
-                summary: Sequence[dict] | None = None) -> Path:
+def write_index(
+    title: str, rows: Sequence[IndexRow], systems: Sequence[str], pages_dir: Path, summary: Sequence[dict] | None = None
+) -> Path:
     """A sortable index of the pages (worst recording first); ``summary`` rows (system,
     overall F1 and ER, class-average F1 and ER) repeat the set's ``table.md``."""
     data = {"systems": list(systems), "rows": [row.__dict__ for row in rows], "summary": list(summary or [])}

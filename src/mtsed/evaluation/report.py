@@ -40,10 +40,18 @@ def field_table(results: Mapping[str, dict], labels: Sequence[str]) -> str:
     """Markdown: segment-based F1 (%) and ER (1-s segments), and the threshold-free scores
     (best-threshold event F1 (%) and PSD-ROC AUC per class; PSDS1 and PSDS2) per system."""
     systems = list(results)
-    head = "| event class | " + " | ".join(f"{s} segment F1 (%) | {s} segment ER | {s} best F1 (%) | {s} PSD-ROC AUC"
-                                          for s in systems) + " |"
-    rows = ["**Segment-based (1-s segments) and threshold-free scores** (best F1: event-based F1 at the class's best "
-            "threshold on the frame scores; PSDS: DCASE task 4 scenarios 1 and 2)", "", head, "|---|" + "---|---|---|---|" * len(systems)]
+    head = (
+        "| event class | "
+        + " | ".join(f"{s} segment F1 (%) | {s} segment ER | {s} best F1 (%) | {s} PSD-ROC AUC" for s in systems)
+        + " |"
+    )
+    rows = [
+        "**Segment-based (1-s segments) and threshold-free scores** (best F1: event-based F1 at the class's best "
+        "threshold on the frame scores; PSDS: DCASE task 4 scenarios 1 and 2)",
+        "",
+        head,
+        "|---|" + "---|---|---|---|" * len(systems),
+    ]
 
     def cells(system: str, label: str | None) -> str:
         seg, free = results[system]["segment_based"], results[system].get("threshold_free")
@@ -51,19 +59,31 @@ def field_table(results: Mapping[str, dict], labels: Sequence[str]) -> str:
             pick = seg["class_average"] if label is None else seg["per_class"][label]
             return f"{_pct(pick['f1'])} | {_er(pick['er'])} | - | -"
         if label is None:
-            return f"{_pct(seg['class_average']['f1'])} | {_er(seg['class_average']['er'])} | {_pct(free['best_f1_class_average'])} | -"
+            average = seg["class_average"]
+            return f"{_pct(average['f1'])} | {_er(average['er'])} | {_pct(free['best_f1_class_average'])} | -"
         best = free["per_class"].get(label, {"best_f1": None, "psd_roc_auc": None})
         auc = "-" if best["psd_roc_auc"] is None else f"{best['psd_roc_auc']:.3f}"
-        return f"{_pct(seg['per_class'][label]['f1'])} | {_er(seg['per_class'][label]['er'])} | {_pct(best['best_f1'])} | {auc}"
+        own = seg["per_class"][label]
+        return f"{_pct(own['f1'])} | {_er(own['er'])} | {_pct(best['best_f1'])} | {auc}"
 
     rows += [f"| {label} | " + " | ".join(cells(s, label) for s in systems) + " |" for label in labels]
     rows.append("| **class average** | " + " | ".join(cells(s, None) for s in systems) + " |")
-    rows.append("| **overall** | " + " | ".join(
-        f"{_pct(results[s]['segment_based']['overall']['f1'])} | {_er(results[s]['segment_based']['overall']['er'])} | - | -"
-        for s in systems) + " |")
+    rows.append(
+        "| **overall** | "
+        + " | ".join(
+            f"{_pct(results[s]['segment_based']['overall']['f1'])} | "
+            f"{_er(results[s]['segment_based']['overall']['er'])} | - | -"
+            for s in systems
+        )
+        + " |"
+    )
     for key, name in (("psds1", "PSDS1"), ("psds2", "PSDS2")):
         if all("threshold_free" in results[s] for s in systems):
-            rows.append(f"| **{name}** | " + " | ".join(f"- | - | - | {_score(results[s]['threshold_free'][key])}" for s in systems) + " |")
+            rows.append(
+                f"| **{name}** | "
+                + " | ".join(f"- | - | - | {_score(results[s]['threshold_free'][key])}" for s in systems)
+                + " |"
+            )
     return "\n".join(rows) + "\n"
 
 
@@ -78,42 +98,58 @@ def _frames(value: float | None) -> str:
 def study_tables(study: Mapping[str, dict], variants: Mapping[str, dict], decoders: Mapping[str, str]) -> str:
     """Markdown: searched vs fixed thresholds and the diagnostics per system and split, then
     the variant decoders of the proposed network (all on the evaluation split unless said)."""
-    rows = ["**What explains the scores** (overall event-based F1 % / ER; frame F1 of the activity head; "
-            "median distance-head error in frames on active frames)", "",
-            "| system (decoder) | split | event F1 searched | ER searched | event F1 fixed | ER fixed | "
-            "class-avg F1 searched | frame F1 | onset error | offset error |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "**What explains the scores** (overall event-based F1 % / ER; frame F1 of the activity head; "
+        "median distance-head error in frames on active frames)",
+        "",
+        "| system (decoder) | split | event F1 searched | ER searched | event F1 fixed | ER fixed | "
+        "class-avg F1 searched | frame F1 | onset error | offset error |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for system, splits in study.items():
         for split, r in splits.items():
             searched, fixed = r["searched"], r["fixed"]
-            rows.append(f"| {system} ({decoders.get(system, '')}) | {split} | {_pct(searched['overall']['f1'])} | "
-                        f"{_er(searched['overall']['er'])} | {_pct(fixed['overall']['f1'])} | {_er(fixed['overall']['er'])} | "
-                        f"{_pct(searched['class_average']['f1'])} | {_pct(r['frame_f1'])} | "
-                        f"{_frames(r['onset_error_frames'])} | {_frames(r['offset_error_frames'])} |")
+            rows.append(
+                f"| {system} ({decoders.get(system, '')}) | {split} | {_pct(searched['overall']['f1'])} | "
+                f"{_er(searched['overall']['er'])} | {_pct(fixed['overall']['f1'])} | {_er(fixed['overall']['er'])} | "
+                f"{_pct(searched['class_average']['f1'])} | {_pct(r['frame_f1'])} | "
+                f"{_frames(r['onset_error_frames'])} | {_frames(r['offset_error_frames'])} |"
+            )
     if variants:
-        rows += ["", "**Other decoders of the proposed network** (evaluation split; thresholds searched on validation, or "
-                 "fixed; system multitask keeps, per class, the one with the best held-out validation F1: each group of "
-                 "validation recordings scored at the thresholds the others chose)", "",
-                 "| system:decoder | validation class-avg F1 (in-sample) | held-out | overall F1 searched | ER searched | "
-                 "class-avg F1 searched | overall F1 fixed | ER fixed |",
-                 "|---|---|---|---|---|---|---|---|"]
+        rows += [
+            "",
+            "**Other decoders of the proposed network** (evaluation split; thresholds searched on validation, or "
+            "fixed; system multitask keeps, per class, the one with the best held-out validation F1: each group of "
+            "validation recordings scored at the thresholds the others chose)",
+            "",
+            "| system:decoder | validation class-avg F1 (in-sample) | held-out | overall F1 searched | ER searched | "
+            "class-avg F1 searched | overall F1 fixed | ER fixed |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for name, r in variants.items():
-            rows.append(f"| {name} | {_pct(r.get('validation_class_average_f1'))} | {_pct(r.get('held_out_class_average_f1'))} | "
-                        f"{_pct(r['searched']['overall']['f1'])} | "
-                        f"{_er(r['searched']['overall']['er'])} | {_pct(r['searched']['class_average']['f1'])} | "
-                        f"{_pct(r['fixed']['overall']['f1'])} | {_er(r['fixed']['overall']['er'])} |")
+            rows.append(
+                f"| {name} | {_pct(r.get('validation_class_average_f1'))} | "
+                f"{_pct(r.get('held_out_class_average_f1'))} | "
+                f"{_pct(r['searched']['overall']['f1'])} | "
+                f"{_er(r['searched']['overall']['er'])} | {_pct(r['searched']['class_average']['f1'])} | "
+                f"{_pct(r['fixed']['overall']['f1'])} | {_er(r['fixed']['overall']['er'])} |"
+            )
     return "\n".join(rows) + "\n"
 
 
 def distance_error_table(study: Mapping[str, dict]) -> str:
     """Markdown: the distance head's median signed error (frames) binned by true distance,
     per network and split (positive: the boundary is placed farther away than it is)."""
-    from mtsed.evaluation.diagnostics import BIN_NAMES
     from mtsed.config.systems import network_of
+    from mtsed.evaluation.diagnostics import BIN_NAMES
 
-    rows = ["**Where the distance head errs** (median signed error of p_hat*T and q_hat*T in frames on active "
-            "frames, by true distance in frames; frames counted)", "",
-            "| network | split | boundary | " + " | ".join(BIN_NAMES) + " |", "|---|---|---|" + "---|" * len(BIN_NAMES)]
+    rows = [
+        "**Where the distance head errs** (median signed error of p_hat*T and q_hat*T in frames on active "
+        "frames, by true distance in frames; frames counted)",
+        "",
+        "| network | split | boundary | " + " | ".join(BIN_NAMES) + " |",
+        "|---|---|---|" + "---|" * len(BIN_NAMES),
+    ]
     for system, splits in study.items():
         if network_of(system) != system:  # the same network's figures, already shown
             continue
@@ -132,8 +168,12 @@ def miss_reason_table(misses: Mapping[str, Mapping[str, Mapping[str, int]]], lab
     (evaluation split; not found / fragmented / onset outside the collar / offset only)."""
     from mtsed.evaluation.diagnostics import MISS_REASONS
 
-    rows = ["**Why reference events are missed** (evaluation split, events per class: " + " / ".join(MISS_REASONS) + ")", "",
-            "| class | " + " | ".join(misses) + " |", "|---|" + "---|" * len(misses)]
+    rows = [
+        "**Why reference events are missed** (evaluation split, events per class: " + " / ".join(MISS_REASONS) + ")",
+        "",
+        "| class | " + " | ".join(misses) + " |",
+        "|---|" + "---|" * len(misses),
+    ]
     for label in [*labels, "all"]:
         cells = []
         for counts in misses.values():
@@ -145,13 +185,20 @@ def miss_reason_table(misses: Mapping[str, Mapping[str, Mapping[str, int]]], lab
 
 def per_class_csv(results: Mapping[str, dict], labels: Sequence[str]) -> str:
     """One row per class: F1 and ER of every system."""
+
     def cell(value: float | None) -> str:
         return "" if value is None else f"{value:.4f}"
 
     rows = ["class," + ",".join(f"{s}_f1,{s}_er" for s in results)]
     for label in labels:
-        rows.append(label + "," + ",".join(f"{cell(results[s]['per_class'][label]['f1'])},{cell(results[s]['per_class'][label]['er'])}"
-                                           for s in results))
+        rows.append(
+            label
+            + ","
+            + ",".join(
+                f"{cell(results[s]['per_class'][label]['f1'])},{cell(results[s]['per_class'][label]['er'])}"
+                for s in results
+            )
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -172,14 +219,23 @@ def _pyplot():
     return plt
 
 
-def plot_detection(path: Path, log_mel: np.ndarray, scores: Mapping[str, np.ndarray], reference: Sequence[Event],
-                   labels: Sequence[str], frame_seconds: float, title: str) -> None:
+def plot_detection(
+    path: Path,
+    log_mel: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    reference: Sequence[Event],
+    labels: Sequence[str],
+    frame_seconds: float,
+    title: str,
+) -> None:
     """Like the paper's Fig. 2: spectrogram, then per class each system's score over time,
     reference events shaded."""
     plt = _pyplot()
     figure, axes = plt.subplots(len(labels) + 1, 1, figsize=(12, 1.1 * len(labels) + 2.5), sharex=True)
     seconds = log_mel.shape[0] * frame_seconds
-    axes[0].imshow(np.asarray(log_mel).T, origin="lower", aspect="auto", extent=(0, seconds, 0, log_mel.shape[1]), cmap="magma")
+    axes[0].imshow(
+        np.asarray(log_mel).T, origin="lower", aspect="auto", extent=(0, seconds, 0, log_mel.shape[1]), cmap="magma"
+    )
     axes[0].set_ylabel("mel band")
     axes[0].set_title(title)
     t = np.arange(log_mel.shape[0]) * frame_seconds

@@ -19,13 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
+from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR, finite_or_none
 from mtsed.io.events import Event, merge_overlaps
 from mtsed.io.fileio import atomic_path
-from mtsed.evaluation.metrics import OFFSET_LENGTH_FRACTION, T_COLLAR, finite_or_none
 
 # DCASE 2021-2023 task 4 scenarios (Bilen et al. 2020 criteria; eFPR per hour up to 100).
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "alpha_ct": 0.0, "alpha_st": 1.0, "max_efpr": 100.0}
-PSDS2 = {"dtc_threshold": 0.1, "gtc_threshold": 0.1, "cttc_threshold": 0.3, "alpha_ct": 0.5, "alpha_st": 1.0, "max_efpr": 100.0}
+PSDS2 = {
+    "dtc_threshold": 0.1,
+    "gtc_threshold": 0.1,
+    "cttc_threshold": 0.3,
+    "alpha_ct": 0.5,
+    "alpha_st": 1.0,
+    "max_efpr": 100.0,
+}
 # Scores are floored to this many levels before scoring: sed_scores_eval evaluates every
 # distinct score as a threshold, and frame scores have one per frame (the exact PSDS of the
 # isolated set took ~4 min of a 5-min evaluate stage); PSDS moves < 0.005 (benchmarks/RESULTS.md).
@@ -90,8 +97,13 @@ def durations_of(scores: Mapping) -> dict[str, float]:
     return {rid: float(frame["offset"].iloc[-1]) for rid, frame in scores.items()}
 
 
-def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], durations: Mapping[str, float],
-                    labels: Sequence[str], levels: int | None = SCORE_LEVELS) -> dict:
+def evaluate_scores(
+    scores: Mapping,
+    reference: Mapping[str, Sequence[Event]],
+    durations: Mapping[str, float],
+    labels: Sequence[str],
+    levels: int | None = SCORE_LEVELS,
+) -> dict:
     """PSDS1, PSDS2, and per class the best-threshold collar F1 and the PSD-ROC AUC.
 
     ``scores`` maps each reference recording to its score DataFrame (:func:`score_frame`);
@@ -113,10 +125,18 @@ def evaluate_scores(scores: Mapping, reference: Mapping[str, Sequence[Event]], d
     psds1, per_class_auc, _, _ = intersection_based.psds(scores, truth, durations, **PSDS1)
     psds2 = intersection_based.psds(scores, truth, durations, **PSDS2)[0]
     best_f1, _, _, best_threshold, _ = collar_based.best_fscore(
-        scores, truth, onset_collar=T_COLLAR, offset_collar=T_COLLAR, offset_collar_rate=OFFSET_LENGTH_FRACTION)
+        scores, truth, onset_collar=T_COLLAR, offset_collar=T_COLLAR, offset_collar_rate=OFFSET_LENGTH_FRACTION
+    )
     return {
-        "psds1": finite_or_none(psds1), "psds2": finite_or_none(psds2),
+        "psds1": finite_or_none(psds1),
+        "psds2": finite_or_none(psds2),
         "best_f1_class_average": finite_or_none(best_f1["macro_average"]),
-        "per_class": {label: {"best_f1": finite_or_none(best_f1[label]), "best_threshold": finite_or_none(best_threshold[label]),
-                              "psd_roc_auc": finite_or_none(per_class_auc[label])} for label in labels},
+        "per_class": {
+            label: {
+                "best_f1": finite_or_none(best_f1[label]),
+                "best_threshold": finite_or_none(best_threshold[label]),
+                "psd_roc_auc": finite_or_none(per_class_auc[label]),
+            }
+            for label in labels
+        },
     }

@@ -12,7 +12,6 @@ from threadpoolctl import ThreadpoolController
 
 from mtsed.config import FeatureConfig
 
-
 MEL_BLOCK = 512  # frames per filterbank product (see _log_mel_of)
 
 
@@ -49,8 +48,15 @@ def log_mel_frames(padded: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 def _stft(signal: np.ndarray, cfg: FeatureConfig, centred: bool) -> np.ndarray:
     """Hann-windowed STFT; ``centred`` zero-pads ``n_fft/2`` on both ends first."""
-    return librosa.stft(signal.astype(np.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                        win_length=cfg.win_length, window="hann", center=centred, pad_mode="constant")
+    return librosa.stft(
+        signal.astype(np.float32),
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        window="hann",
+        center=centred,
+        pad_mode="constant",
+    )
 
 
 def _log_mel_of(spec: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -61,8 +67,8 @@ def _log_mel_of(spec: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     out = np.empty((spec.shape[1], cfg.n_mels), np.float32)
     with _blas().limit(limits=1, user_api="blas"):
         for start in range(0, spec.shape[1], MEL_BLOCK):
-            power = np.ascontiguousarray(np.abs(spec[:, start:start + MEL_BLOCK]) ** 2)
-            out[start:start + power.shape[1]] = np.log(basis @ power + cfg.log_eps).T
+            power = np.ascontiguousarray(np.abs(spec[:, start : start + MEL_BLOCK]) ** 2)
+            out[start : start + power.shape[1]] = np.log(basis @ power + cfg.log_eps).T
     return out
 
 

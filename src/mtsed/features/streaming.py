@@ -25,9 +25,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from mtsed.io.audio import READ_ERRORS, empty, existing, mono_of, unreadable
 from mtsed.config import FeatureConfig
 from mtsed.features.logmel import MEL_BLOCK, log_mel_frames
+from mtsed.io.audio import READ_ERRORS, empty, existing, mono_of, unreadable
 
 BLOCK_SECONDS = 20.0
 HOLDBACK = 64  # resampled samples kept back until the end, so that the length fix never retracts any
@@ -44,8 +44,12 @@ def read_blocks(path: str | Path, sample_rate: int, block_seconds: float | None 
     except READ_ERRORS as error:
         raise unreadable(path, error) from None
     with sound:
-        yield from _resampled(_mono_blocks(sound, path, max(1, int(block_seconds * sound.samplerate))),
-                              sound.samplerate, sample_rate, path)
+        yield from _resampled(
+            _mono_blocks(sound, path, max(1, int(block_seconds * sound.samplerate))),
+            sound.samplerate,
+            sample_rate,
+            path,
+        )
 
 
 def _mono_blocks(sound: sf.SoundFile, path: Path, frames: int) -> Iterator[np.ndarray]:
@@ -86,7 +90,7 @@ def _resampled(blocks: Iterator[np.ndarray], native_rate: int, sample_rate: int,
     if remaining < 0:  # never seen: soxr overshoots librosa's length by a sample or two at most
         raise RuntimeError(f"{path}: resampled stream overshot its length by {-remaining} samples")
     tail = np.zeros(remaining, np.float32)
-    tail[:min(remaining, len(held))] = held[:remaining]
+    tail[: min(remaining, len(held))] = held[:remaining]
     yield tail
 
 
@@ -119,7 +123,7 @@ class LogMelStream:
         if stop <= self._next:
             return np.zeros((0, self.cfg.n_mels), np.float32)
         first = self._next * hop - self._start
-        frames = log_mel_frames(self._buffer[first:(stop - 1) * hop + self.cfg.n_fft - self._start], self.cfg)
+        frames = log_mel_frames(self._buffer[first : (stop - 1) * hop + self.cfg.n_fft - self._start], self.cfg)
         keep = stop * hop - self._start
         self._buffer, self._start, self._next = self._buffer[keep:], self._start + keep, stop
         return frames
@@ -135,4 +139,3 @@ def stream_log_mel(blocks: Iterator[np.ndarray], cfg: FeatureConfig) -> Iterator
     last = stream.finish()
     if len(last):
         yield last
-

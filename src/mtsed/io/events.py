@@ -56,8 +56,11 @@ def is_header(fields: list[str]) -> bool:
     """Whether a list's first line names its columns (``filename onset offset event_label``)
     rather than holding an event: every field a known column name, onset and offset among them."""
     words = [f.strip().lower() for f in fields]
-    return all(w in _HEADER_WORDS for w in words) and any(w in HEADER_NAMES["onset"] for w in words) \
+    return (
+        all(w in _HEADER_WORDS for w in words)
+        and any(w in HEADER_NAMES["onset"] for w in words)
         and any(w in HEADER_NAMES["offset"] for w in words)
+    )
 
 
 def _parse_time(text: str) -> float:
@@ -78,8 +81,10 @@ def parse_event_line(fields: list[str], labels: frozenset[str] | None) -> Event:
     else:
         raise ValueError(f"expected 3 to 5 tab-separated columns (onset offset label), found {len(fields)}")
     if not onset_text.strip() or not offset_text.strip():
-        raise ValueError(f"no onset/offset for {label.strip()!r}: a weakly labelled line (clip-level label only); "
-                         "an event list needs both times on every line")
+        raise ValueError(
+            f"no onset/offset for {label.strip()!r}: a weakly labelled line (clip-level label only); "
+            "an event list needs both times on every line"
+        )
     try:
         onset, offset = _parse_time(onset_text), _parse_time(offset_text)
     except ValueError:

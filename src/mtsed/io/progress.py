@@ -27,8 +27,15 @@ class LogProgress:
     """The part of tqdm's interface the stages use, writing one line per ``1/steps`` of
     ``total`` (and a last line on close) instead of redrawing a bar."""
 
-    def __init__(self, iterable: Iterable | None = None, total: float | None = None, desc: str = "", unit: str = "it",
-                 steps: int = LOG_STEPS, file: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        iterable: Iterable | None = None,
+        total: float | None = None,
+        desc: str = "",
+        unit: str = "it",
+        steps: int = LOG_STEPS,
+        file: TextIO | None = None,
+    ) -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
@@ -85,8 +92,16 @@ class LogProgress:
         print(message, file=file or sys.stdout, flush=True)
 
 
-def progress(iterable: Iterable | None = None, *, total: float | None = None, desc: str = "", unit: str = "it",
-             leave: bool = True, disable: bool = False, **bar_options: Any) -> tqdm | LogProgress:
+def progress(
+    iterable: Iterable | None = None,
+    *,
+    total: float | None = None,
+    desc: str = "",
+    unit: str = "it",
+    leave: bool = True,
+    disable: bool = False,
+    **bar_options: Any,
+) -> tqdm | LogProgress:
     """A live tqdm bar in a terminal, :class:`LogProgress` lines otherwise; ``disable``
     silences both (a disabled tqdm still passes items through and writes messages)."""
     if disable:

@@ -51,5 +51,7 @@ def decode_outputs(outputs: np.ndarray, kind: str, n_classes: int, segment_frame
     if kind == "linear" or outputs.shape[-1] == n_classes:
         return outputs
     out = np.array(outputs, dtype=np.float32, copy=True)
-    out[..., n_classes:] = np.expm1(out[..., n_classes:].astype(np.float64) * math.log1p(segment_frames)) / segment_frames
+    out[..., n_classes:] = (
+        np.expm1(out[..., n_classes:].astype(np.float64) * math.log1p(segment_frames)) / segment_frames
+    )
     return out

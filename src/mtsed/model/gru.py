@@ -42,8 +42,9 @@ def _frames(steps: torch.Tensor) -> torch.Tensor:
     return torch.cat([steps[:, 0].transpose(0, 1), steps[:, 1].flip(0).transpose(0, 1)], dim=-1)
 
 
-def _recur(input_gates: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _recur(
+    input_gates: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run both directions over ``input_gates`` ``(frames, 2, batch, 3H)``.
 
     Returns the hidden states ``(frames + 1, 2, batch, H)`` (the first all zeros), and per
@@ -58,9 +59,19 @@ def _recur(input_gates: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Te
     new = input_gates.new_empty(frames, 2, batch, hidden_size)
     weight_t = weight_hh.transpose(1, 2).contiguous()
     # views of each step, taken once: indexing inside the loop costs as much as the arithmetic
-    per_step = zip(states[:-1], states[1:], input_gates[..., :2 * hidden_size], input_gates[..., 2 * hidden_size:],
-                   hidden_gates, hidden_gates[..., :2 * hidden_size], hidden_gates[..., 2 * hidden_size:],
-                   reset_update, reset_update[..., :hidden_size], reset_update[..., hidden_size:], new)
+    per_step = zip(
+        states[:-1],
+        states[1:],
+        input_gates[..., : 2 * hidden_size],
+        input_gates[..., 2 * hidden_size :],
+        hidden_gates,
+        hidden_gates[..., : 2 * hidden_size],
+        hidden_gates[..., 2 * hidden_size :],
+        reset_update,
+        reset_update[..., :hidden_size],
+        reset_update[..., hidden_size:],
+        new,
+    )
     for h, h_next, gi_rz, gi_n, gh, gh_rz, gh_n, rz, r, z, n in per_step:
         torch.baddbmm(gh, h, weight_t, out=gh)  # in place, as an out= call so flop counters see it
         torch.add(gi_rz, gh_rz, out=rz).sigmoid_()
@@ -89,22 +100,34 @@ class _Recurrence(torch.autograd.Function):
         # d(loss)/d(pre-activation) of each gate is d(loss)/d(h_t) times a coefficient that
         # the forward pass fixed: computed here for all steps at once
         d_new = (1 - z) * (1 - new * new)  # through n = tanh(...)
-        coefficients = torch.stack([
-            d_new * hidden_gates[..., 2 * hidden_size:] * r * (1 - r),  # reset gate
-            (previous - new) * z * (1 - z),  # update gate
-            d_new * r,  # the hidden product inside the new gate
-        ], dim=3)  # (frames, 2, batch, 3, H)
+        coefficients = torch.stack(
+            [
+                d_new * hidden_gates[..., 2 * hidden_size :] * r * (1 - r),  # reset gate
+                (previous - new) * z * (1 - z),  # update gate
+                d_new * r,  # the hidden product inside the new gate
+            ],
+            dim=3,
+        )  # (frames, 2, batch, 3, H)
         grad_h = grad_states.clone()  # d(loss)/d(h_t): what arrives from above, plus the recurrence's part
         grad_hidden_gates = torch.empty_like(coefficients)
         # views of each step, taken once, walked from the last frame back
-        per_step = list(zip(grad_h.unsqueeze(3), coefficients, grad_hidden_gates, grad_hidden_gates.view(frames, 2, batch, -1),
-                            grad_h, z, [None, *grad_h[:-1]]))
+        per_step = list(
+            zip(
+                grad_h.unsqueeze(3),
+                coefficients,
+                grad_hidden_gates,
+                grad_hidden_gates.view(frames, 2, batch, -1),
+                grad_h,
+                z,
+                [None, *grad_h[:-1]],
+            )
+        )
         for h_grad_wide, coefficient, gates_grad, gates_grad_flat, h_grad, z_t, h_grad_previous in reversed(per_step):
             torch.mul(h_grad_wide, coefficient, out=gates_grad)
             if h_grad_previous is not None:
                 h_grad_previous.addcmul_(h_grad, z_t).baddbmm_(gates_grad_flat, weight_hh)
         grad_hidden_gates = grad_hidden_gates.view(frames, 2, batch, 3 * hidden_size)
-        grad_input_gates = torch.cat([grad_hidden_gates[..., :2 * hidden_size], grad_h * d_new], dim=-1)
+        grad_input_gates = torch.cat([grad_hidden_gates[..., : 2 * hidden_size], grad_h * d_new], dim=-1)
         by_direction = grad_hidden_gates.permute(1, 3, 0, 2).reshape(2, 3 * hidden_size, frames * batch)
         grad_weight = torch.bmm(by_direction, previous.permute(1, 0, 2, 3).reshape(2, frames * batch, hidden_size))
         return grad_input_gates, grad_weight, grad_hidden_gates.sum(dim=(0, 2))
@@ -121,7 +144,8 @@ def bidirectional_gru(gru: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch
         states = _Recurrence.apply(
             _steps(input_gates.to(dtype)),
             torch.stack([gru.weight_hh_l0, gru.weight_hh_l0_reverse]).to(dtype),
-            torch.stack([gru.bias_hh_l0, gru.bias_hh_l0_reverse]).to(dtype))
+            torch.stack([gru.bias_hh_l0, gru.bias_hh_l0_reverse]).to(dtype),
+        )
     return _frames(states), torch.stack([states[-1, 0], states[-1, 1]])
 
 
@@ -130,8 +154,16 @@ class GRU(nn.GRU):
     CPU when it can: one bidirectional batch-first layer with biases and no initial state."""
 
     def forward(self, input, hx=None):  # noqa: A002 (nn.GRU's signature)
-        fast = (isinstance(input, torch.Tensor) and input.device.type == "cpu" and hx is None and input.dim() == 3
-                and self.num_layers == 1 and self.bidirectional and self.batch_first and self.bias)
+        fast = (
+            isinstance(input, torch.Tensor)
+            and input.device.type == "cpu"
+            and hx is None
+            and input.dim() == 3
+            and self.num_layers == 1
+            and self.bidirectional
+            and self.batch_first
+            and self.bias
+        )
         if not fast:
             return super().forward(input, hx)
         return bidirectional_gru(self, input)

@@ -48,7 +48,12 @@ def distance_loss(
 
 
 def smooth_distance_loss(
-    p_hat: torch.Tensor, q_hat: torch.Tensor, p: torch.Tensor, q: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
+    p_hat: torch.Tensor,
+    q_hat: torch.Tensor,
+    p: torch.Tensor,
+    q: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Smooth-L1 of the onset and offset distances, averaged over class-frames weighted 1
     where the class is active and :data:`INACTIVE_WEIGHT` elsewhere, times the classes (so
@@ -60,8 +65,9 @@ def smooth_distance_loss(
     Shape:
         all tensors ``(batch, frames, classes)``; mask ``(batch, frames)``.
     """
-    err = F.smooth_l1_loss(p_hat.float(), p.float(), reduction="none", beta=SMOOTH_L1_BETA) + \
-        F.smooth_l1_loss(q_hat.float(), q.float(), reduction="none", beta=SMOOTH_L1_BETA)
+    err = F.smooth_l1_loss(p_hat.float(), p.float(), reduction="none", beta=SMOOTH_L1_BETA) + F.smooth_l1_loss(
+        q_hat.float(), q.float(), reduction="none", beta=SMOOTH_L1_BETA
+    )
     weight = INACTIVE_WEIGHT + (1.0 - INACTIVE_WEIGHT) * y.float()
     if mask is not None:
         weight = weight * mask.to(weight.dtype)[..., None]
@@ -93,8 +99,13 @@ def confidence_loss(
 
 
 def multitask_loss(
-    outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None, network: str = "proposed",
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0), encoding: str = "linear", distance_loss_kind: str = "squared",
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    network: str = "proposed",
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    encoding: str = "linear",
+    distance_loss_kind: str = "squared",
 ) -> dict[str, torch.Tensor]:
     """All losses of one batch; ``total`` is their sum weighted by ``weights``
     (classification, distance, confidence; the paper's is unweighted) (baseline: BCE only).
@@ -128,5 +139,7 @@ def multitask_loss(
         "confidence": confidence_loss(p_hat, q_hat, y, p, q, mask),
     }
     w_class, w_distance, w_confidence = weights
-    losses["total"] = w_class * losses["classification"] + w_distance * losses["distance"] + w_confidence * losses["confidence"]
+    losses["total"] = (
+        w_class * losses["classification"] + w_distance * losses["distance"] + w_confidence * losses["confidence"]
+    )
     return losses

@@ -40,8 +40,11 @@ class ModelSpec:
             pooled //= size
         if pooled != 1:
             raise ValueError(f"n_mels={self.n_mels} does not pool to 1 band with pools {POOL_SIZES}")
-        for name, value, known in (("residual", self.residual, RESIDUALS), ("network", self.network, NETWORKS),
-                                   ("distances", self.distances, DISTANCE_ENCODINGS)):
+        for name, value, known in (
+            ("residual", self.residual, RESIDUALS),
+            ("network", self.network, NETWORKS),
+            ("distances", self.distances, DISTANCE_ENCODINGS),
+        ):
             if value not in known:
                 raise ValueError(f"{name} must be one of {', '.join(known)}, got {value!r}")
 
@@ -86,7 +89,9 @@ class CRNN(nn.Module):
         super().__init__()
         self.spec = spec
         f, h = spec.filters, spec.hidden
-        self.convs = nn.Sequential(*[_conv_block(1 if i == 0 else f, f, pool, spec.dropout) for i, pool in enumerate(POOL_SIZES)])
+        self.convs = nn.Sequential(
+            *[_conv_block(1 if i == 0 else f, f, pool, spec.dropout) for i, pool in enumerate(POOL_SIZES)]
+        )
         self.gru = GRU(f, h, batch_first=True, bidirectional=True)  # nn.GRU's weights; fast on the CPU
         self.project = nn.Linear(2 * h, 2 * h)  # z_t = [h_b ; h_f] W_z + b_z
         self.residual = nn.Linear(f, 2 * h)  # x_t W_x + b_x

@@ -53,8 +53,13 @@ def activity_counts(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Te
     classes = targets.shape[-1] // 3
     estimated, reference = outputs[..., :classes] > 0.5, targets[..., :classes] > 0.5
     valid = mask.bool().unsqueeze(-1)
-    return torch.stack([(estimated & reference & valid).sum(), (estimated & ~reference & valid).sum(),
-                        (~estimated & reference & valid).sum()]).double()
+    return torch.stack(
+        [
+            (estimated & reference & valid).sum(),
+            (estimated & ~reference & valid).sum(),
+            (~estimated & reference & valid).sum(),
+        ]
+    ).double()
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
@@ -76,9 +81,17 @@ def learning_rate_factor(step: int, total: int, schedule: str, warmup: float) ->
     return 1.0
 
 
-def batch_loss(model, x, y, mask, network: str, amp_dtype: torch.dtype | None = None,
-               weights: tuple[float, float, float] = (1.0, 1.0, 1.0), distance_loss: str = "squared",
-               counts: torch.Tensor | None = None) -> torch.Tensor:
+def batch_loss(
+    model,
+    x,
+    y,
+    mask,
+    network: str,
+    amp_dtype: torch.dtype | None = None,
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    distance_loss: str = "squared",
+    counts: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
     ``amp_dtype`` is given (losses are always computed in fp32); :func:`activity_counts` are
     added to ``counts`` when given."""
@@ -102,9 +115,20 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=
         optimiser.step()
 
 
-def _run_epoch(model, loader, device, network, weights, optimiser=None, scaler=None, desc="", scheduler=None,
-               distance_loss: str = "squared", amp_dtype: torch.dtype | None = None,
-               counts: torch.Tensor | None = None) -> float:
+def _run_epoch(
+    model,
+    loader,
+    device,
+    network,
+    weights,
+    optimiser=None,
+    scaler=None,
+    desc="",
+    scheduler=None,
+    distance_loss: str = "squared",
+    amp_dtype: torch.dtype | None = None,
+    counts: torch.Tensor | None = None,
+) -> float:
     training = optimiser is not None
     model.train(training)
     total, count = 0.0, 0
@@ -112,7 +136,9 @@ def _run_epoch(model, loader, device, network, weights, optimiser=None, scaler=N
         # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
-            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), network, amp_dtype, weights, distance_loss, counts)
+            loss = batch_loss(
+                model, x.to(device), y.to(device), mask.to(device), network, amp_dtype, weights, distance_loss, counts
+            )
             if training:
                 optimiser_step(loss, optimiser, scaler)
                 if scheduler is not None:
@@ -166,8 +192,9 @@ class _Run:
     best: float = -math.inf  # the best checkpoint_score so far
 
 
-def _start(spec: ModelSpec, cfg: TrainConfig, epochs: int, train_windows: WindowSampler, device: torch.device,
-           config: str) -> _Run:
+def _start(
+    spec: ModelSpec, cfg: TrainConfig, epochs: int, train_windows: WindowSampler, device: torch.device, config: str
+) -> _Run:
     """A fresh run: the network (channels-last: faster on the CPU, RESULTS.md), Adam, the
     learning-rate schedule over all of the run's steps, a GradScaler on CUDA."""
     torch.manual_seed(cfg.seed)
@@ -177,9 +204,15 @@ def _start(spec: ModelSpec, cfg: TrainConfig, epochs: int, train_windows: Window
     if cfg.lr_schedule != "constant" or cfg.warmup > 0:
         total = epochs * math.ceil(len(train_windows.epoch(0)) / cfg.batch_size)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: learning_rate_factor(step, total, cfg.lr_schedule, cfg.warmup))
+            optimiser, lambda step: learning_rate_factor(step, total, cfg.lr_schedule, cfg.warmup)
+        )
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
-    history: dict[str, list[float]] = {"train_loss": [], "validation_loss": [], "validation_frame_f1": [], "train_seconds": []}
+    history: dict[str, list[float]] = {
+        "train_loss": [],
+        "validation_loss": [],
+        "validation_frame_f1": [],
+        "train_seconds": [],
+    }
     return _Run(model, optimiser, scheduler, scaler, config, history)
 
 
@@ -209,29 +242,70 @@ def _save_epoch(run: _Run, epoch: int, checkpoint: str, out_dir: Path, keep_epoc
     if improved:
         run.best = score
         _save(out_dir / "best.pt", {"model": weights, "config": run.config, "epoch": epoch + 1})
-    _save(out_dir / "last.pt", {
-        "model": weights, "optimiser": run.optimiser.state_dict(), "rng": torch.get_rng_state(),
-        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
-        "history": run.history, "epoch": epoch + 1, "best": run.best, "config": run.config,
-    })
+    _save(
+        out_dir / "last.pt",
+        {
+            "model": weights,
+            "optimiser": run.optimiser.state_dict(),
+            "rng": torch.get_rng_state(),
+            "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
+            "history": run.history,
+            "epoch": epoch + 1,
+            "best": run.best,
+            "config": run.config,
+        },
+    )
     return improved
 
 
-def _epoch(run: _Run, cfg: TrainConfig, train_data: SegmentDataset, validation: DataLoader, device: torch.device,
-           amp_dtype: torch.dtype | None, desc: str) -> dict[str, float]:
+def _epoch(
+    run: _Run,
+    cfg: TrainConfig,
+    train_data: SegmentDataset,
+    validation: DataLoader,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    desc: str,
+) -> dict[str, float]:
     """Train on one epoch's windows, validate, and append the epoch to the run's history."""
     network, weights = run.model.spec.network, cfg.loss_weights.as_tuple()
     loader = DataLoader(train_data, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers)
     started = time.perf_counter()
-    train_loss = _run_epoch(run.model, loader, device, network, weights, run.optimiser, run.scaler, desc=desc,
-                            scheduler=run.scheduler, distance_loss=cfg.distance_loss, amp_dtype=amp_dtype)
+    train_loss = _run_epoch(
+        run.model,
+        loader,
+        device,
+        network,
+        weights,
+        run.optimiser,
+        run.scaler,
+        desc=desc,
+        scheduler=run.scheduler,
+        distance_loss=cfg.distance_loss,
+        amp_dtype=amp_dtype,
+    )
     seconds = time.perf_counter() - started
     counts = torch.zeros(3, dtype=torch.float64)
-    val_loss = _run_epoch(run.model, validation, device, network, weights, distance_loss=cfg.distance_loss,
-                          amp_dtype=amp_dtype, counts=counts)
+    val_loss = _run_epoch(
+        run.model,
+        validation,
+        device,
+        network,
+        weights,
+        distance_loss=cfg.distance_loss,
+        amp_dtype=amp_dtype,
+        counts=counts,
+    )
     true_positives, false_positives, false_negatives = counts.tolist()
-    frame_f1 = f1(true_positives, true_positives + false_positives, true_positives + false_negatives, nothing_to_find=0.0)
-    record = {"train_loss": train_loss, "validation_loss": val_loss, "train_seconds": seconds, "validation_frame_f1": frame_f1}
+    frame_f1 = f1(
+        true_positives, true_positives + false_positives, true_positives + false_negatives, nothing_to_find=0.0
+    )
+    record = {
+        "train_loss": train_loss,
+        "validation_loss": val_loss,
+        "train_seconds": seconds,
+        "validation_frame_f1": frame_f1,
+    }
     for key, value in record.items():
         run.history[key].append(value)
     return {**record, "segments_per_second": len(train_data) / max(seconds, 1e-9)}
@@ -259,7 +333,11 @@ def train_model(
     run = _start(spec, cfg, epochs, train_windows, device, config)
     last_path = out_dir / "last.pt"
     if _resume(run, last_path):
-        print(f"resuming {name or out_dir} at epoch {run.start_epoch + 1}/{epochs} ({last_path})", file=sys.stderr, flush=True)
+        print(
+            f"resuming {name or out_dir} at epoch {run.start_epoch + 1}/{epochs} ({last_path})",
+            file=sys.stderr,
+            flush=True,
+        )
     validation = DataLoader(validation_data, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
     amp_dtype = autocast_dtype(device, cfg.cpu_precision)
     try:
@@ -267,12 +345,22 @@ def train_model(
             desc = f"epoch {epoch + 1}/{epochs}"
             figures = _epoch(run, cfg, train_windows.epoch(epoch), validation, device, amp_dtype, desc)
             best = _save_epoch(run, epoch, cfg.checkpoint, out_dir, keep_epochs)
-            print(f"{desc}: train loss {figures['train_loss']:.4f}, validation loss {figures['validation_loss']:.4f}, "
-                  f"frame F1 {figures['validation_frame_f1']:.3f}{' (best)' if best else ''}, {figures['train_seconds']:.0f} s "
-                  f"({figures['segments_per_second']:.1f} segments/s)", file=sys.stderr, flush=True)
+            print(
+                f"{desc}: train loss {figures['train_loss']:.4f}, validation loss {figures['validation_loss']:.4f}, "
+                f"frame F1 {figures['validation_frame_f1']:.3f}{' (best)' if best else ''}, "
+                f"{figures['train_seconds']:.0f} s "
+                f"({figures['segments_per_second']:.1f} segments/s)",
+                file=sys.stderr,
+                flush=True,
+            )
             if on_epoch is not None:
-                on_epoch(epoch + 1, {k: figures[k] for k in ("train_loss", "validation_loss", "validation_frame_f1",
-                                                             "segments_per_second")})
+                on_epoch(
+                    epoch + 1,
+                    {
+                        k: figures[k]
+                        for k in ("train_loss", "validation_loss", "validation_frame_f1", "segments_per_second")
+                    },
+                )
             if stop_after is not None and epoch + 1 - run.start_epoch >= stop_after:
                 break
     except KeyboardInterrupt:

@@ -7,25 +7,41 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.detection.bundle import PER_CLASS, Bundle, FoldModel, load_fold_model
 from mtsed.config import FeatureConfig, ThresholdConfig
-from mtsed.data.datasets import EVALUATION_SPLITS, load_dataset
-from mtsed.detection.decoders import Decoder, get_decoder
-from mtsed.features.logmel import Standardiser
-from mtsed.io.fileio import atomic_dir, read_frames, read_json, write_json, write_npy
-from mtsed.detection.outputs import network_outputs
 from mtsed.config.layout import repro_command
 from mtsed.config.systems import PAPER_DECODERS, network_of
-from mtsed.detection.thresholds import (GridCounts, Selection, ValidationRecording, chosen_constants, counts_at, counts_f1, fixed_selection,
-                              grid_counts, held_out_counts, micro_f1, pooled_f1, select, validation_groups)
+from mtsed.data.datasets import EVALUATION_SPLITS, load_dataset
+from mtsed.detection.bundle import PER_CLASS, Bundle, FoldModel, load_fold_model
+from mtsed.detection.decoders import Decoder, get_decoder
+from mtsed.detection.outputs import network_outputs
+from mtsed.detection.thresholds import (
+    GridCounts,
+    Selection,
+    ValidationRecording,
+    chosen_constants,
+    counts_at,
+    counts_f1,
+    fixed_selection,
+    grid_counts,
+    held_out_counts,
+    micro_f1,
+    pooled_f1,
+    select,
+    validation_groups,
+)
+from mtsed.features.logmel import Standardiser
+from mtsed.io.fileio import atomic_dir, read_frames, read_json, write_json, write_npy
 from mtsed.model.device import pick_device
+
 
 def _fold_models(models_dir: Path, folds: list[str]) -> list[tuple[FoldModel, dict]]:
     """The data set's fold models, in fold order (stale folders of other folds are ignored)."""
     missing = [fold for fold in folds if not (models_dir / f"fold-{fold}" / "best.pt").is_file()]
     if missing:
-        raise FileNotFoundError(f"{models_dir}: no model for fold(s) {missing} (train.folds must list every fold, "
-                                "and the train stages must have run)")
+        raise FileNotFoundError(
+            f"{models_dir}: no model for fold(s) {missing} (train.folds must list every fold, "
+            "and the train stages must have run)"
+        )
     return [load_fold_model(models_dir / f"fold-{fold}" / "best.pt") for fold in folds]
 
 
@@ -38,8 +54,10 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
     manifest = read_json(features_dir / "manifest.json")
     folds = _fold_models(models_dir, sorted(manifest["folds"], key=int))
     device = pick_device()
-    networks = {fold.name: (fold.network(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
-                for fold, config in folds}
+    networks = {
+        fold.name: (fold.network(device), Standardiser.from_dict(fold.standardiser), int(config["segment_frames"]))
+        for fold, config in folds
+    }
     bands = folds[0][0].spec.n_mels
     evaluation = [r["id"] for r in manifest["recordings"] if r["split"] in EVALUATION_SPLITS]
     validation = {rid: name for name in networks for rid in manifest["folds"][name]["validation"]}
@@ -51,7 +69,9 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
     def outputs(rid: str, names: list[str]) -> np.ndarray:
         # read once, standardised per fold
         features = read_frames(features_dir / f"{rid}.npy", bands, repro_command("features", features_dir))
-        return np.stack([network_outputs(networks[n][0], networks[n][1].apply(features), networks[n][2]) for n in names])
+        return np.stack(
+            [network_outputs(networks[n][0], networks[n][1].apply(features), networks[n][2]) for n in names]
+        )
 
     with atomic_dir(out_dir) as tmp:
         for rid, name in validation.items():
@@ -61,15 +81,29 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
         for rid, names in training.items():
             write_npy(tmp / "training" / f"{rid}.npy", outputs(rid, names))
         first = folds[0][1]
-        write_json(tmp / "manifest.json", {
-            "dataset": manifest["dataset"], "network": folds[0][0].spec.network, "labels": manifest["labels"],
-            "segment_frames": first["segment_frames"], "frame_seconds": manifest["frame_seconds"],
-            # where checkpoints say: in their train section since issue 33, at the top before it
-            "distance_targets": first.get("train", first).get("distance_targets", "window"),
-            "folds": list(networks), "validation": validation, "evaluation": evaluation, "training": training,
-        })
-    return {"folds": len(networks), "validation_recordings": len(validation), "evaluation_recordings": len(evaluation),
-            "training_recordings": len(training), "seconds": round(time.perf_counter() - started, 2)}
+        write_json(
+            tmp / "manifest.json",
+            {
+                "dataset": manifest["dataset"],
+                "network": folds[0][0].spec.network,
+                "labels": manifest["labels"],
+                "segment_frames": first["segment_frames"],
+                "frame_seconds": manifest["frame_seconds"],
+                # where checkpoints say: in their train section since issue 33, at the top before it
+                "distance_targets": first.get("train", first).get("distance_targets", "window"),
+                "folds": list(networks),
+                "validation": validation,
+                "evaluation": evaluation,
+                "training": training,
+            },
+        )
+    return {
+        "folds": len(networks),
+        "validation_recordings": len(validation),
+        "evaluation_recordings": len(evaluation),
+        "training_recordings": len(training),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def validation_recordings(dataset_dir: Path, ensemble_dir: Path) -> list[ValidationRecording]:
@@ -80,8 +114,13 @@ def validation_recordings(dataset_dir: Path, ensemble_dir: Path) -> list[Validat
     out = []
     for rid, fold in manifest["validation"].items():
         events = dataset.events(recordings[rid])
-        reference = {c: (np.array([e.onset for e in events if e.label == label]), np.array([e.offset for e in events if e.label == label]))
-                     for c, label in enumerate(manifest["labels"])}
+        reference = {
+            c: (
+                np.array([e.onset for e in events if e.label == label]),
+                np.array([e.offset for e in events if e.label == label]),
+            )
+            for c, label in enumerate(manifest["labels"])
+        }
         out.append(ValidationRecording(np.load(ensemble_dir / "validation" / f"{rid}.npy"), fold, reference))
     return out
 
@@ -98,16 +137,24 @@ def _values(per_label: dict[str, float | None]) -> np.ndarray:
 
 def _choice(dec: Decoder, counts: GridCounts, selection: Selection, fixed: Selection, labels: list[str]) -> dict:
     """A decoder's searched and fixed thresholds, normalisers and validation F1, as JSON."""
+
     def f1(values: np.ndarray) -> dict[str, float | None]:
         return _per_label(values, labels)
 
     return {
-        "decoder": dec.name, "alpha": [float(counts.alphas[i]) for i in selection.alpha_index],
+        "decoder": dec.name,
+        "alpha": [float(counts.alphas[i]) for i in selection.alpha_index],
         dec.second_name: [float(counts.second_grid[i]) for i in selection.second_index],
-        "fixed": {"alpha": float(counts.alphas[fixed.alpha_index[0]]), dec.second_name: float(counts.second_grid[fixed.second_index[0]])},
-        "norm": chosen_constants(counts, selection.alpha_index), "fixed_norm": chosen_constants(counts, fixed.alpha_index),
-        "validation_f1": f1(selection.validation_f1), "validation_f1_fixed": f1(fixed.validation_f1),
-        "validation_overall_f1": round(micro_f1(counts, selection), 4), "validation_overall_f1_fixed": round(micro_f1(counts, fixed), 4),
+        "fixed": {
+            "alpha": float(counts.alphas[fixed.alpha_index[0]]),
+            dec.second_name: float(counts.second_grid[fixed.second_index[0]]),
+        },
+        "norm": chosen_constants(counts, selection.alpha_index),
+        "fixed_norm": chosen_constants(counts, fixed.alpha_index),
+        "validation_f1": f1(selection.validation_f1),
+        "validation_f1_fixed": f1(fixed.validation_f1),
+        "validation_overall_f1": round(micro_f1(counts, selection), 4),
+        "validation_overall_f1_fixed": round(micro_f1(counts, fixed), 4),
         "validation_class_average_f1": round(class_average(selection.validation_f1), 4),
         "validation_events": [int(n) for n in counts.n_ref],
     }
@@ -119,8 +166,15 @@ def class_average(values: np.ndarray) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
 
 
-def search(dec: Decoder, validation: list[ValidationRecording], labels: list[str], segment_frames: int, frame_seconds: float,
-           cfg: ThresholdConfig, groups: list[list[int]] | None = None) -> dict:
+def search(
+    dec: Decoder,
+    validation: list[ValidationRecording],
+    labels: list[str],
+    segment_frames: int,
+    frame_seconds: float,
+    cfg: ThresholdConfig,
+    groups: list[list[int]] | None = None,
+) -> dict:
     """Search one decoder's thresholds; returns :func:`_choice`'s JSON plus, under keys that
     are not saved (:data:`UNSAVED`), the grid's F1 and the counts at the chosen points.
     With ``groups`` it also holds the held-out validation F1 (:func:`_held_out`)."""
@@ -128,15 +182,27 @@ def search(dec: Decoder, validation: list[ValidationRecording], labels: list[str
     selection, fixed = select(counts, cfg), fixed_selection(dec, counts)
     choice = _choice(dec, counts, selection, fixed, labels)
     if groups is not None:
-        choice.update(_held_out(held_out_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds, cfg), labels))
-    return {**choice, "grid_f1": counts.f1(), "chosen_counts": counts_at(counts, selection), "fixed_counts": counts_at(counts, fixed)}
+        choice.update(
+            _held_out(held_out_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds, cfg), labels)
+        )
+    return {
+        **choice,
+        "grid_f1": counts.f1(),
+        "chosen_counts": counts_at(counts, selection),
+        "fixed_counts": counts_at(counts, fixed),
+    }
 
 
 def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
-    """Held-out validation F1 (:func:`mtsed.detection.thresholds.held_out_counts`) per class, class-averaged and pooled."""
+    """Held-out validation F1 (:func:`mtsed.detection.thresholds.held_out_counts`) per class,
+    class-averaged and pooled."""
     pooled = pooled_f1(counts)
-    return {"held_out_f1": _per_label(counts_f1(counts), labels), "held_out_class_average_f1": round(class_average(counts_f1(counts)), 4),
-            "held_out_overall_f1": round(pooled, 4) if np.isfinite(pooled) else None, "held_out_counts": counts}
+    return {
+        "held_out_f1": _per_label(counts_f1(counts), labels),
+        "held_out_class_average_f1": round(class_average(counts_f1(counts)), 4),
+        "held_out_overall_f1": round(pooled, 4) if np.isfinite(pooled) else None,
+        "held_out_counts": counts,
+    }
 
 
 UNSAVED = ("grid_f1", "chosen_counts", "fixed_counts", "held_out_counts")
@@ -173,7 +239,9 @@ def per_class_choice(choices: dict[str, dict], decoders: list[str]) -> dict:
         return {fold: [c[key][fold][k] if fold in c[key] else 1.0 for k, c in enumerate(picked)] for fold in folds}
 
     def pooled(key: str) -> float:
-        return round(pooled_f1(np.stack([c[key][:, k] for k, c in enumerate(picked)], axis=1)), 4)  # (3, C): each class's own
+        return round(
+            pooled_f1(np.stack([c[key][:, k] for k, c in enumerate(picked)], axis=1)), 4
+        )  # (3, C): each class's own
 
     def second(c: dict, k: int) -> float:
         return c[get_decoder(c["decoder"]).second_name][k]
@@ -181,21 +249,42 @@ def per_class_choice(choices: dict[str, dict], decoders: list[str]) -> dict:
     f1 = {label: c["validation_f1"][label] for label, c in zip(labels, picked)}
     held_out = np.stack([c["held_out_counts"][:, k] for k, c in enumerate(picked)], axis=1)  # (3, C)
     return {
-        "decoder": PER_CLASS, "class_decoders": list(decoders),
-        "alpha": [c["alpha"][k] for k, c in enumerate(picked)], "second": [second(c, k) for k, c in enumerate(picked)],
-        "norm": norms("norm"), "fixed_norm": norms("fixed_norm"),
-        "validation_f1": f1, "validation_f1_fixed": {label: c["validation_f1_fixed"][label] for label, c in zip(labels, picked)},
-        "validation_overall_f1": pooled("chosen_counts"), "validation_overall_f1_fixed": pooled("fixed_counts"),
+        "decoder": PER_CLASS,
+        "class_decoders": list(decoders),
+        "alpha": [c["alpha"][k] for k, c in enumerate(picked)],
+        "second": [second(c, k) for k, c in enumerate(picked)],
+        "norm": norms("norm"),
+        "fixed_norm": norms("fixed_norm"),
+        "validation_f1": f1,
+        "validation_f1_fixed": {label: c["validation_f1_fixed"][label] for label, c in zip(labels, picked)},
+        "validation_overall_f1": pooled("chosen_counts"),
+        "validation_overall_f1_fixed": pooled("fixed_counts"),
         "validation_class_average_f1": round(class_average(_values(f1)), 4),
-        "validation_events": picked[0]["validation_events"], **_held_out(held_out, labels),
+        "validation_events": picked[0]["validation_events"],
+        **_held_out(held_out, labels),
     }
 
 
-def bundle_from_choice(system: str, choice: dict, labels: list[str], feature_cfg: FeatureConfig, segment_frames: int,
-                       folds: list[FoldModel]) -> Bundle:
+def bundle_from_choice(
+    system: str,
+    choice: dict,
+    labels: list[str],
+    feature_cfg: FeatureConfig,
+    segment_frames: int,
+    folds: list[FoldModel],
+) -> Bundle:
     """The detector: fold models plus one decoder's chosen thresholds and normalisers."""
     paper = PAPER_DECODERS[network_of(system)]
-    empty = Bundle(system, paper, tuple(labels), feature_cfg, segment_frames, (0.0,) * len(labels), (0.0,) * len(labels), tuple(folds))
+    empty = Bundle(
+        system,
+        paper,
+        tuple(labels),
+        feature_cfg,
+        segment_frames,
+        (0.0,) * len(labels),
+        (0.0,) * len(labels),
+        tuple(folds),
+    )
     return empty.with_thresholds(choice)
 
 
@@ -227,8 +316,15 @@ def system_choice(system: str, choices: dict[str, dict], cfg: ThresholdConfig) -
     return choices[best_choice(system, choices)]
 
 
-def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Path, ensemble_dir: Path, models_dir: Path,
-               out_dir: Path, system: str = "") -> dict:
+def thresholds(
+    feature_cfg: FeatureConfig,
+    cfg: ThresholdConfig,
+    dataset_dir: Path,
+    ensemble_dir: Path,
+    models_dir: Path,
+    out_dir: Path,
+    system: str = "",
+) -> dict:
     """Search per-class thresholds on out-of-fold validation outputs; write the model bundle
     of ``system`` (default: the network's own, i.e. the paper's decoder) and the thresholds
     of the other decoders searched (``variants.json``)."""
@@ -237,13 +333,17 @@ def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Pa
     labels, network, segment_frames = manifest["labels"], manifest["network"], int(manifest["segment_frames"])
     system = system or network
     if network_of(system) != network:
-        raise ValueError(f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}")
+        raise ValueError(
+            f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}"
+        )
     validation = validation_recordings(dataset_dir, ensemble_dir)
     groups = validation_groups(validation) if system == "multitask" else None  # choosing between decoders: held-out F1
     choices, seconds = {}, {}
     for name in system_decoders(system, cfg):
         begun = time.perf_counter()
-        choices[name] = search(get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg, groups)
+        choices[name] = search(
+            get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg, groups
+        )
         seconds[name] = round(time.perf_counter() - begun, 3)
     main = system_choice(system, choices, cfg)
     used = main.get("class_decoders", [main["decoder"]])
@@ -255,12 +355,28 @@ def thresholds(feature_cfg: FeatureConfig, cfg: ThresholdConfig, dataset_dir: Pa
         write_json(tmp / "variants.json", {k: _saved(c) for k, c in choices.items() if c is not main})
         if "grid_f1" in main:  # one decoder's grid (a per-class choice has none of its own)
             np.save(tmp / "validation_f1_grid.npy", main["grid_f1"])
-    return {"system": system, "decoder": bundle.summary, "search_seconds": round(sum(seconds[n] for n in set(used)), 3),
-            "grid_points": int(sum(choices[n]["grid_f1"][0].size for n in used)), "validation_overall_f1": main["validation_overall_f1"],
-            "validation_overall_f1_fixed": main["validation_overall_f1_fixed"],
-            "validation_class_average_f1": main["validation_class_average_f1"], "validation_f1": main["validation_f1"],
-            "variants": {k: {"validation_overall_f1": c["validation_overall_f1"], "validation_class_average_f1": c["validation_class_average_f1"],
-                             **({"held_out_class_average_f1": c["held_out_class_average_f1"]} if "held_out_class_average_f1" in c else {}),
-                             "search_seconds": seconds[k]}
-                         for k, c in choices.items() if c is not main},
-            "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "system": system,
+        "decoder": bundle.summary,
+        "search_seconds": round(sum(seconds[n] for n in set(used)), 3),
+        "grid_points": int(sum(choices[n]["grid_f1"][0].size for n in used)),
+        "validation_overall_f1": main["validation_overall_f1"],
+        "validation_overall_f1_fixed": main["validation_overall_f1_fixed"],
+        "validation_class_average_f1": main["validation_class_average_f1"],
+        "validation_f1": main["validation_f1"],
+        "variants": {
+            k: {
+                "validation_overall_f1": c["validation_overall_f1"],
+                "validation_class_average_f1": c["validation_class_average_f1"],
+                **(
+                    {"held_out_class_average_f1": c["held_out_class_average_f1"]}
+                    if "held_out_class_average_f1" in c
+                    else {}
+                ),
+                "search_seconds": seconds[k],
+            }
+            for k, c in choices.items()
+            if c is not main
+        },
+        "seconds": round(time.perf_counter() - started, 2),
+    }

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.io.audio import load_audio
+from mtsed.config import ClipsConfig, DataConfig, FeatureConfig, PrepareConfig, TargetConfig
+from mtsed.config.layout import SETS
+from mtsed.data.datasets import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthetic
 from mtsed.data.default.clips import (
     BACKGROUND,
     curate_debian,
@@ -18,16 +20,13 @@ from mtsed.data.default.clips import (
     selected_entries,
     write_clip_manifest,
 )
-from mtsed.config import ClipsConfig, DataConfig, FeatureConfig, PrepareConfig, TargetConfig
-from mtsed.data.datasets import Dataset, load_dataset, load_itc_irst, load_tut_sed_synthetic
-from mtsed.features.logmel import Standardiser, log_mel
-from mtsed.io.fileio import atomic_dir, read_json, write_json, write_npy
-from mtsed.config.layout import SETS
 from mtsed.data.default.mixing import ClipBank
-from mtsed.io.progress import progress
 from mtsed.data.default.synthetic import build_isolated_set, build_overlapping_set, describe
 from mtsed.data.targets import encode
-
+from mtsed.features.logmel import Standardiser, log_mel
+from mtsed.io.audio import load_audio
+from mtsed.io.fileio import atomic_dir, read_json, write_json, write_npy
+from mtsed.io.progress import progress
 
 
 def clips(cfg: ClipsConfig, labels: set[str], out_dir: Path, cache_dir: Path) -> dict:
@@ -48,7 +47,8 @@ def clips(cfg: ClipsConfig, labels: set[str], out_dir: Path, cache_dir: Path) ->
     return {
         "clips": len(curated),
         "download_mb": round(download_bytes(selected_entries(labels | {BACKGROUND}, cfg.extra_packages)) / 1e6, 1)
-        if labels and cfg.source == "debian" else 0.0,
+        if labels and cfg.source == "debian"
+        else 0.0,
         "clip_minutes": round(sum(c.seconds for c in curated) / 60, 2),
         "clips_per_role": dict(sorted(per_role.items())),
         "seconds": round(time.perf_counter() - started, 2),
@@ -135,7 +135,9 @@ def features(cfg: FeatureConfig, dataset_dir: Path, out_dir: Path) -> dict:
     }
 
 
-def targets(feature_cfg: FeatureConfig, cfg: TargetConfig, dataset_dir: Path, features_dir: Path, out_dir: Path) -> dict:
+def targets(
+    feature_cfg: FeatureConfig, cfg: TargetConfig, dataset_dir: Path, features_dir: Path, out_dir: Path
+) -> dict:
     """Triplet targets ``(frames, 3 * classes)`` per recording, aligned with its features."""
     started = time.perf_counter()
     dataset = load_dataset(dataset_dir)
@@ -147,8 +149,11 @@ def targets(feature_cfg: FeatureConfig, cfg: TargetConfig, dataset_dir: Path, fe
             if recording.id not in frames:
                 raise KeyError(f"{features_dir / 'manifest.json'}: no features for recording {recording.id}")
             triplets = encode(
-                dataset.events(recording), frames[recording.id], dataset.labels,
-                feature_cfg.frame_seconds, cfg.segment_frames,
+                dataset.events(recording),
+                frames[recording.id],
+                dataset.labels,
+                feature_cfg.frame_seconds,
+                cfg.segment_frames,
             )
             active += int(triplets.y.sum())
             write_npy(tmp / f"{recording.id}.npy", triplets.stacked())

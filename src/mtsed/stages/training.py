@@ -32,24 +32,46 @@ def _check_inputs(features_manifest: dict, targets_manifest: dict, fold: str, ne
         raise ValueError(f"{where}: features and targets were made for different labels")
 
 
-def _windows(train_cfg: TrainConfig, features_dir: Path, targets_dir: Path, split: dict, standardiser: Standardiser,
-             segment_frames: int) -> tuple[WindowSampler, SegmentDataset]:
+def _windows(
+    train_cfg: TrainConfig,
+    features_dir: Path,
+    targets_dir: Path,
+    split: dict,
+    standardiser: Standardiser,
+    segment_frames: int,
+) -> tuple[WindowSampler, SegmentDataset]:
     """Each epoch's training windows and the fixed validation windows of one fold."""
     options = WindowOptions(segment_frames, train_cfg.distance_targets, train_cfg.augment)
-    train_windows = WindowSampler(Recordings(features_dir, targets_dir, split["train"]), standardiser, options,
-                                  train_cfg.windows_per_epoch, train_cfg.seed, train_cfg.sampling, max(segment_frames // 4, 1))
-    return train_windows, validation_set(Recordings(features_dir, targets_dir, split["validation"]), standardiser, options)
+    train_windows = WindowSampler(
+        Recordings(features_dir, targets_dir, split["train"]),
+        standardiser,
+        options,
+        train_cfg.windows_per_epoch,
+        train_cfg.seed,
+        train_cfg.sampling,
+        max(segment_frames // 4, 1),
+    )
+    return train_windows, validation_set(
+        Recordings(features_dir, targets_dir, split["validation"]), standardiser, options
+    )
 
 
 def _summary(history: dict, checkpoint: str, train_windows: WindowSampler, validation_data: SegmentDataset) -> dict:
     """The stage's metrics of one finished run."""
     best_epoch = chosen_epoch(history, checkpoint)
     segments = len(train_windows.epoch(0))
-    return {"train_segments": segments, "validation_segments": len(validation_data), "epochs": len(history["train_loss"]),
-            "best_epoch": best_epoch + 1, "best_validation_loss": round(history["validation_loss"][best_epoch], 5),
-            "best_validation_frame_f1": round(history["validation_frame_f1"][best_epoch], 4),
-            "final_train_loss": round(history["train_loss"][-1], 5),
-            "segments_per_second": round(segments * len(history["train_seconds"]) / max(sum(history["train_seconds"]), 1e-9), 2)}
+    return {
+        "train_segments": segments,
+        "validation_segments": len(validation_data),
+        "epochs": len(history["train_loss"]),
+        "best_epoch": best_epoch + 1,
+        "best_validation_loss": round(history["validation_loss"][best_epoch], 5),
+        "best_validation_frame_f1": round(history["validation_frame_f1"][best_epoch], 4),
+        "final_train_loss": round(history["train_loss"][-1], 5),
+        "segments_per_second": round(
+            segments * len(history["train_seconds"]) / max(sum(history["train_seconds"]), 1e-9), 2
+        ),
+    }
 
 
 def train(
@@ -76,16 +98,39 @@ def train(
     _check_inputs(features_manifest, targets_manifest, fold, network, features_dir)
     stats = read_json(features_dir / "stats.json")[fold]
     segment_frames = int(targets_manifest["segment_frames"])
-    train_windows, validation_data = _windows(train_cfg, features_dir, targets_dir, features_manifest["folds"][fold],
-                                              Standardiser.from_dict(stats), segment_frames)
+    train_windows, validation_data = _windows(
+        train_cfg,
+        features_dir,
+        targets_dir,
+        features_manifest["folds"][fold],
+        Standardiser.from_dict(stats),
+        segment_frames,
+    )
     labels = list(features_manifest["labels"])
     spec = ModelSpec.of(model_cfg, len(labels), int(features_manifest["n_mels"]), network)
     epochs = train_cfg.epochs.of(features_manifest["kind"])
-    extra = {"dataset": features_manifest["dataset"], "kind": features_manifest["kind"], "fold": fold, "labels": labels,
-             "segment_frames": segment_frames, "frame_seconds": features_manifest["frame_seconds"], "standardiser": stats}
+    extra = {
+        "dataset": features_manifest["dataset"],
+        "kind": features_manifest["kind"],
+        "fold": fold,
+        "labels": labels,
+        "segment_frames": segment_frames,
+        "frame_seconds": features_manifest["frame_seconds"],
+        "standardiser": stats,
+    }
     work = partial_dir(out_dir)
-    history = train_model(spec, train_cfg, epochs, train_windows, validation_data, work, extra_config=extra, on_epoch=on_epoch,
-                          name=f"fold {fold} of {network} ({features_manifest['dataset']})", keep_epochs=keep_epochs)
+    history = train_model(
+        spec,
+        train_cfg,
+        epochs,
+        train_windows,
+        validation_data,
+        work,
+        extra_config=extra,
+        on_epoch=on_epoch,
+        name=f"fold {fold} of {network} ({features_manifest['dataset']})",
+        keep_epochs=keep_epochs,
+    )
     with atomic_dir(out_dir) as tmp:
         kept = [f"epoch-{k}.pt" for k in range(1, len(history["train_loss"]) + 1)] if keep_epochs else []
         for name in ("best.pt", "last.pt", *kept):
@@ -93,6 +138,12 @@ def train(
         write_json(tmp / "history.json", history)
         write_json(tmp / "config.json", {"model": asdict(spec), "train": asdict(train_cfg), "epochs": epochs, **extra})
     shutil.rmtree(work, ignore_errors=True)
-    return {"dataset": features_manifest["dataset"], "fold": fold, "network": network, "device": pick_device().type,
-            "parameters": count_parameters(spec), **_summary(history, train_cfg.checkpoint, train_windows, validation_data),
-            "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "dataset": features_manifest["dataset"],
+        "fold": fold,
+        "network": network,
+        "device": pick_device().type,
+        "parameters": count_parameters(spec),
+        **_summary(history, train_cfg.checkpoint, train_windows, validation_data),
+        "seconds": round(time.perf_counter() - started, 2),
+    }

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from mtsed.data.default.audibility import _mel_power, event_audibility, masked_share_by_class
 from mtsed.config import FeatureConfig
-from mtsed.io.events import Event
-from mtsed.features.logmel import log_mel
+from mtsed.data.default.audibility import _mel_power, event_audibility, masked_share_by_class
 from mtsed.data.default.mixing import Mixture, Stem
+from mtsed.features.logmel import log_mel
+from mtsed.io.events import Event
 
 SR = 44100
 
@@ -53,7 +53,7 @@ def test_local_mel_power_equals_the_whole_recordings_frames():
     first, local = _mel_power(clip, 30000, whole.shape[0], cfg)
     assert first > 0
     np.testing.assert_allclose(local, whole[first : first + len(local)], rtol=1e-4, atol=1e-6)
-    assert whole[: first].max() < 1e-6 and whole[first + len(local):].max() < 1e-6
+    assert whole[:first].max() < 1e-6 and whole[first + len(local) :].max() < 1e-6
 
 
 def test_a_mixture_without_stems_is_refused():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mtsed.io.audio import AudioError
+from mtsed.config import ClipsConfig
 from mtsed.data.default.clips import (
     BACKGROUND,
     condition,
@@ -18,7 +18,7 @@ from mtsed.data.default.clips import (
     selected_entries,
     write_clip_manifest,
 )
-from mtsed.config import ClipsConfig
+from mtsed.io.audio import AudioError
 
 
 def test_catalogue_has_enough_clips_for_the_default_labels():
@@ -66,7 +66,9 @@ def test_curate_folder_writes_the_same_layout_and_manifest(clip_folder: Path, tm
     out = tmp_path / "curated"
     clips = curate_folder(ClipsConfig(source="folder", folder=str(clip_folder)), clip_folder, out)
     write_clip_manifest(out, clips)
-    assert read_clip_manifest(out) == [c.__class__(c.role, c.file, c.source, c.licence, round(c.seconds, 4), c.credit) for c in clips]
+    assert read_clip_manifest(out) == [
+        c.__class__(c.role, c.file, c.source, c.licence, round(c.seconds, 4), c.credit) for c in clips
+    ]
     assert {c.role for c in clips} == {"beep", "chirp", "knock", BACKGROUND}
     data, sr = sf.read(str(out / clips[-1].file))
     assert sr == 44100 and data.ndim == 1  # backgrounds were 22.05 kHz

@@ -34,7 +34,9 @@ def _rcc(files: dict[str, tuple[bytes, bool]]) -> bytes:
 
 
 def test_qt_resources_read_plain_and_compressed_members():
-    archive = QtResourceContainer(_rcc({"a.ogg": (b"OggS plain", False), "b.wav": (b"RIFF squeezed" * 10, True)}), "x.rcc")
+    archive = QtResourceContainer(
+        _rcc({"a.ogg": (b"OggS plain", False), "b.wav": (b"RIFF squeezed" * 10, True)}), "x.rcc"
+    )
     assert sorted(archive.files) == ["dir/a.ogg", "dir/b.wav"]
     assert archive.read("dir/a.ogg") == b"OggS plain" and archive.read("dir/b.wav") == b"RIFF squeezed" * 10
     with pytest.raises(FileNotFoundError, match="x.rcc: no member 'dir/c.ogg'"):
@@ -54,7 +56,9 @@ def _cat(entries: list[tuple[str, bytes]]) -> bytes:
 
 
 def test_openttd_sound_sets_give_each_entry_and_its_credit():
-    archive = OpenTTDSoundContainer(_cat([("Horn. By A. License: CC0.", b"RIFF1"), ("Sheep. By B.", b"RIFF22")]), "s.cat")
+    archive = OpenTTDSoundContainer(
+        _cat([("Horn. By A. License: CC0.", b"RIFF1"), ("Sheep. By B.", b"RIFF22")]), "s.cat"
+    )
     assert archive.read("1") == b"RIFF22" and archive.read("#0") == b"RIFF1"
     assert archive.credit("0") == "Horn. By A. License: CC0."
     with pytest.raises(FileNotFoundError, match="no entry 5"):
@@ -66,6 +70,12 @@ def test_archives_are_told_apart_by_extension():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("sound/a.ogg", b"OggS")
     assert open_container(buffer.getvalue(), "base/0snd.pk3").read("sound/a.ogg") == b"OggS"
-    assert [container_kind(p) for p in ("a.pk3", "b.ZIP", "c.rcc", "d.cat", "e.ogg")] == ["zip", "zip", "rcc", "cat", None]
+    assert [container_kind(p) for p in ("a.pk3", "b.ZIP", "c.rcc", "d.cat", "e.ogg")] == [
+        "zip",
+        "zip",
+        "rcc",
+        "cat",
+        None,
+    ]
     with pytest.raises(ValueError, match="not a known sound archive"):
         open_container(b"", "e.ogg")

@@ -30,7 +30,10 @@ def _deb(path: Path, files: dict[str, bytes]) -> Path:
 
 def test_files_are_read_straight_out_of_a_deb(tmp_path: Path):
     deb = _deb(tmp_path / "pkg_1.0_all.deb", {"usr/share/a.ogg": b"AAA", "usr/share/b.wav": b"B", "usr/x": b"X"})
-    assert read_deb_files(deb, {"usr/share/a.ogg", "usr/share/b.wav"}) == {"usr/share/a.ogg": b"AAA", "usr/share/b.wav": b"B"}
+    assert read_deb_files(deb, {"usr/share/a.ogg", "usr/share/b.wav"}) == {
+        "usr/share/a.ogg": b"AAA",
+        "usr/share/b.wav": b"B",
+    }
 
 
 def test_large_files_are_spilled_to_disk_not_held_in_memory(tmp_path: Path, monkeypatch):

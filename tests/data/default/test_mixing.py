@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mtsed.config import ClipsConfig
 from mtsed.data.default.clips import (
     BACKGROUND,
     Clip,
@@ -10,8 +11,6 @@ from mtsed.data.default.clips import (
     read_clip_manifest,
     write_clip_manifest,
 )
-from mtsed.config import ClipsConfig
-from mtsed.io.events import Event
 from mtsed.data.default.mixing import (
     ClipBank,
     isolated_session,
@@ -22,6 +21,7 @@ from mtsed.data.default.mixing import (
     split_clips,
     split_counts,
 )
+from mtsed.io.events import Event
 from tests.conftest import TINY_LABELS
 
 
@@ -75,7 +75,9 @@ def test_isolated_sessions_never_overlap_and_are_deterministic(bank: ClipBank):
 
 
 def test_annotations_mark_where_the_sound_is(bank: ClipBank):
-    mix = isolated_session(np.random.default_rng(1), bank, _pools(bank), TINY_LABELS, 20.0, (0.5, 1.0), (10.0, 10.0), -35.0)
+    mix = isolated_session(
+        np.random.default_rng(1), bank, _pools(bank), TINY_LABELS, 20.0, (0.5, 1.0), (10.0, 10.0), -35.0
+    )
     sr = 44100
     inside = np.concatenate([mix.signal[int(e.onset * sr) : int(e.offset * sr)] for e in mix.events])
     mask = np.ones(mix.signal.size, bool)
@@ -115,7 +117,9 @@ def test_background_bed_is_one_looped_clip_at_the_requested_level(bank: ClipBank
     best = []
     for clip in pool:
         source = bank.signal(clip)
-        corr = np.abs(np.correlate(bed[: 44100], source, mode="valid")).max() / (np.linalg.norm(bed[:44100]) * np.linalg.norm(source) + 1e-9)
+        corr = np.abs(np.correlate(bed[:44100], source, mode="valid")).max() / (
+            np.linalg.norm(bed[:44100]) * np.linalg.norm(source) + 1e-9
+        )
         best.append(corr)
     assert sorted(best)[-1] > 0.3 and sorted(best)[-2] < 0.1
 
@@ -140,7 +144,9 @@ def test_a_new_take_changes_speed_and_colour_within_bounds():
 def test_overlapping_mixtures_balance_the_labels(bank: ClipBank):
     counts = {label: 0 for label in TINY_LABELS}
     for seed in range(20):
-        mix = overlapping_mixture(np.random.default_rng(seed), bank, _pools(bank), TINY_LABELS, 20.0, 12.0, 4, (0.0, 5.0), -35.0)
+        mix = overlapping_mixture(
+            np.random.default_rng(seed), bank, _pools(bank), TINY_LABELS, 20.0, 12.0, 4, (0.0, 5.0), -35.0
+        )
         assert len(mix.events) == 4
         for event in mix.events:
             counts[event.label] += 1
@@ -150,7 +156,14 @@ def test_overlapping_mixtures_balance_the_labels(bank: ClipBank):
 def test_same_class_overlaps_are_counted_per_event():
     from mtsed.data.default.synthetic import same_class_overlaps
 
-    events = [Event(0, 2, "a"), Event(1, 3, "a"), Event(3, 4, "a"), Event(5, 6, "a"), Event(0, 9, "b"), Event(10, 11, "b")]
+    events = [
+        Event(0, 2, "a"),
+        Event(1, 3, "a"),
+        Event(3, 4, "a"),
+        Event(5, 6, "a"),
+        Event(0, 9, "b"),
+        Event(10, 11, "b"),
+    ]
     assert same_class_overlaps(events) == 3  # the first three "a" touch each other; "b" never does
 
 
@@ -165,8 +178,9 @@ def test_kept_stems_sum_to_the_mixture_and_change_nothing(bank: ClipBank):
     for stem in kept.stems:
         total[stem.start : stem.start + stem.signal.size] += stem.signal
     np.testing.assert_allclose(total, kept.signal, atol=1e-5)
-    session = isolated_session(np.random.default_rng(5), bank, _pools(bank), TINY_LABELS, 20.0, (0.2, 0.8), (0.0, 10.0),
-                               -35.0, keep_stems=True)
+    session = isolated_session(
+        np.random.default_rng(5), bank, _pools(bank), TINY_LABELS, 20.0, (0.2, 0.8), (0.0, 10.0), -35.0, keep_stems=True
+    )
     assert len(session.stems) == len(session.events) + 1
 
 
@@ -175,10 +189,25 @@ def test_impulsive_labels_become_annotated_sequences_within_the_polyphony(bank: 
     from mtsed.data.default.sounds import EventMaker
 
     impulsive = TINY_LABELS[0]
-    maker = EventMaker(EventConfig(sequences=True, sequence_seconds=(2.0, 3.0), rates_hz={impulsive: 3.0}),
-                       frozenset({impulsive}), 44100, stretches=True)
-    mix = overlapping_mixture(np.random.default_rng(4), bank, _pools(bank), TINY_LABELS, 20.0, 30.0, 2, (0.0, 5.0), -35.0,
-                              maker=maker, keep_stems=True)
+    maker = EventMaker(
+        EventConfig(sequences=True, sequence_seconds=(2.0, 3.0), rates_hz={impulsive: 3.0}),
+        frozenset({impulsive}),
+        44100,
+        stretches=True,
+    )
+    mix = overlapping_mixture(
+        np.random.default_rng(4),
+        bank,
+        _pools(bank),
+        TINY_LABELS,
+        20.0,
+        30.0,
+        2,
+        (0.0, 5.0),
+        -35.0,
+        maker=maker,
+        keep_stems=True,
+    )
     walks = [e for e in mix.events if e.label == impulsive]
     assert walks and all(e.offset - e.onset >= 1.9 for e in walks)  # a sequence of hits, not one hit
     assert polyphony(mix.events) <= 2 and all(0 <= e.onset < e.offset <= 20.0 for e in mix.events)

@@ -31,8 +31,14 @@ def test_a_sequence_runs_at_its_rate_for_its_duration_and_is_annotated_from_firs
 
 def test_a_sequence_varies_its_pace_and_intervals_with_the_jitter():
     cfg = EventConfig(sequence_seconds=(6.0, 6.0), rate_jitter=0.3)
-    counts = {len(np.flatnonzero(np.diff((sequence(np.random.default_rng(seed), [_hit(0.05)], SR, 5.0, cfg).signal > 0)
-                                         .astype(int)) == 1)) for seed in range(8)}
+    counts = {
+        len(
+            np.flatnonzero(
+                np.diff((sequence(np.random.default_rng(seed), [_hit(0.05)], SR, 5.0, cfg).signal > 0).astype(int)) == 1
+            )
+        )
+        for seed in range(8)
+    }
     assert len(counts) > 2 and min(counts) > 15 and max(counts) < 50  # about 30 hits, never the same count
 
 
@@ -49,7 +55,7 @@ def test_a_long_clip_gives_a_stretch_and_a_short_one_stays_whole():
     for _ in range(20):
         piece = stretch(rng, long_clip, SR, (3.0, 15.0)).signal
         assert 3 * SR <= piece.size <= 15 * SR
-        assert np.array_equal(piece, long_clip[int(piece[0]):int(piece[0]) + piece.size])  # one contiguous stretch
+        assert np.array_equal(piece, long_clip[int(piece[0]) : int(piece[0]) + piece.size])  # one contiguous stretch
     short = _hit(2.0)
     assert stretch(rng, short, SR, (3.0, 15.0)).signal is short
 
@@ -58,7 +64,11 @@ def test_impulsive_classes_are_those_whose_median_clip_is_short():
     def clips(label, seconds):
         return [Clip(label, f"{label}{i}.wav", "", "", s) for i, s in enumerate(seconds)]
 
-    pools = {"steps": clips("steps", [0.2, 0.3, 0.9]), "door": clips("door", [0.4, 0.8, 1.2]), "ring": clips("ring", [2.0])}
+    pools = {
+        "steps": clips("steps", [0.2, 0.3, 0.9]),
+        "door": clips("door", [0.4, 0.8, 1.2]),
+        "ring": clips("ring", [2.0]),
+    }
     assert impulsive_labels(pools, ["steps", "door", "ring"], EventConfig(sequences=True)) == {"steps"}
     assert impulsive_labels(pools, ["steps", "door"], EventConfig(sequences=False)) == frozenset()
 
@@ -73,7 +83,9 @@ def test_without_sequences_and_stretches_an_event_is_a_whole_clip_drawn_as_befor
 
 
 def test_the_maker_gives_impulsive_labels_sequences():
-    maker = EventMaker(EventConfig(sequences=True, sequence_seconds=(2.0, 3.0)), frozenset({"steps"}), SR, stretches=True)
+    maker = EventMaker(
+        EventConfig(sequences=True, sequence_seconds=(2.0, 3.0)), frozenset({"steps"}), SR, stretches=True
+    )
     sound = maker(np.random.default_rng(0), "steps", [_hit(0.1)])
     assert 2 * SR <= sound.signal.size <= 3.5 * SR and len(sound.spans) == 1
     assert whole(_hit(0.1)).spans == ((0, 100),)

@@ -33,4 +33,7 @@ def summary(reports: dict[str, Path]) -> dict:
     """Scores per set and system, as the evaluate stage reports them."""
     from mtsed.stages.evaluation import report_metrics
 
-    return {set_name: report_metrics(json.loads((folder / "table.json").read_text())) for set_name, folder in reports.items()}
+    return {
+        set_name: report_metrics(json.loads((folder / "table.json").read_text()))
+        for set_name, folder in reports.items()
+    }

@@ -8,15 +8,21 @@ from pathlib import Path
 from typing import Any
 
 
-def run_stage(params_yaml: str, stage: str, options: Mapping[str, str], tracking_uri: str = "", parent_run_id: str = "",
-              metrics_artifact: Any = None) -> dict:
+def run_stage(
+    params_yaml: str,
+    stage: str,
+    options: Mapping[str, str],
+    tracking_uri: str = "",
+    parent_run_id: str = "",
+    metrics_artifact: Any = None,
+) -> dict:
     """Run one stage (:func:`mtsed.adapters.runner.run_stage`) with these parameters, parsed
     once here; log its numeric metrics to a KFP Metrics artefact."""
     import yaml
 
-    from mtsed.config import params_from_dict
     from mtsed.adapters.runner import run_stage as run
     from mtsed.adapters.tracking import PARENT_ENV, numeric_metrics
+    from mtsed.config import params_from_dict
 
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri

@@ -15,7 +15,9 @@ def submit(params_yaml: str, host: str, experiment: str, run_name: str, tracking
         package = compile_pipeline(params_yaml, Path(tmp) / "pipeline.yaml")
         client = kfp.Client(host=host)
         run = client.create_run_from_pipeline_package(
-            str(package), arguments={"params_yaml": params_yaml, "tracking_uri": tracking_uri, "run_name": run_name},
-            experiment_name=experiment, run_name=run_name,
+            str(package),
+            arguments={"params_yaml": params_yaml, "tracking_uri": tracking_uri, "run_name": run_name},
+            experiment_name=experiment,
+            run_name=run_name,
         )
     return run.run_id

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtsed.config import FeatureConfig
-from mtsed.io.events import Event
-from mtsed.features.logmel import log_mel
 from mtsed.data.default.mixing import Mixture
+from mtsed.features.logmel import log_mel
+from mtsed.io.events import Event
 
 
 @dataclass(frozen=True)

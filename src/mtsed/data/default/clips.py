@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.io.audio import AudioError, decode_audio, load_audio, write_audio
 from mtsed.config import ClipsConfig
 from mtsed.data.default.containers import Container, container_kind, open_container
 from mtsed.data.default.debian import fetch_debs, read_deb_files
+from mtsed.io.audio import AudioError, decode_audio, load_audio, write_audio
 from mtsed.io.fileio import write_text
 from mtsed.io.progress import progress
 
@@ -93,16 +93,21 @@ def read_licences() -> dict[str, PackageInfo]:
     return {r["package"]: PackageInfo(r["licence"], int(r["bytes"])) for r in _read_tsv(text)}
 
 
-def selected_entries(roles: Iterable[str] | None, extra_packages: Iterable[str] = (),
-                     packages: set[str] | None = None) -> list[CatalogueEntry]:
+def selected_entries(
+    roles: Iterable[str] | None, extra_packages: Iterable[str] = (), packages: set[str] | None = None
+) -> list[CatalogueEntry]:
     """Catalogue entries of ``roles`` from default-size packages plus ``extra_packages``."""
     wanted, extra, info = None if roles is None else set(roles), set(extra_packages), read_licences()
     unknown = sorted(extra - set(info))
     if unknown:
-        raise ValueError(f"clips.extra_packages: unknown package(s) {unknown}; known: {sorted(p for p in info if info[p].large)}")
+        raise ValueError(
+            f"clips.extra_packages: unknown package(s) {unknown}; known: {sorted(p for p in info if info[p].large)}"
+        )
     return [
-        e for e in read_catalogue()
-        if (wanted is None or e.role in wanted) and (packages is None or e.package in packages)
+        e
+        for e in read_catalogue()
+        if (wanted is None or e.role in wanted)
+        and (packages is None or e.package in packages)
         and (not info[e.package].large or e.package in extra)
     ]
 
@@ -137,8 +142,9 @@ def _file_name(role: str, stem: str, used: set[str]) -> str:
     return name
 
 
-def _clip_payloads(deb_name: str, entries: list[CatalogueEntry], files: dict[str, bytes | Path]
-                   ) -> Iterable[tuple[CatalogueEntry, bytes, str]]:
+def _clip_payloads(
+    deb_name: str, entries: list[CatalogueEntry], files: dict[str, bytes | Path]
+) -> Iterable[tuple[CatalogueEntry, bytes, str]]:
     """Each entry's encoded audio and credit, from the package's files (and their archives)."""
     archives: dict[str, Container] = {}
     for entry in entries:
@@ -175,10 +181,14 @@ def curate_debian(
             if isinstance(copyright_text, bytes):
                 write_text(out_dir / "licences" / f"{package}.copyright", copyright_text.decode("utf-8", "replace"))
             for entry, payload, credit in _clip_payloads(deb.name, mine, files):
-                signal = condition(decode_audio(io.BytesIO(payload), entry.source, SAMPLE_RATE), cfg, entry.role, entry.source)
+                signal = condition(
+                    decode_audio(io.BytesIO(payload), entry.source, SAMPLE_RATE), cfg, entry.role, entry.source
+                )
                 name = _file_name(entry.role, f"{package}_{Path(entry.member or entry.path).stem}", used)
                 write_audio(out_dir / name, signal, SAMPLE_RATE)
-                clips.append(Clip(entry.role, name, entry.source, licences[package].licence, signal.size / SAMPLE_RATE, credit))
+                clips.append(
+                    Clip(entry.role, name, entry.source, licences[package].licence, signal.size / SAMPLE_RATE, credit)
+                )
                 bar.update()
     return clips
 
@@ -214,7 +224,9 @@ def write_clip_manifest(out_dir: Path, clips: list[Clip]) -> None:
         "| role | file | source | licence | credit |",
         "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {c.role} | {c.file} | {c.source} | {c.licence} | {_cell(c.credit).replace('|', '/')} |" for c in clips]
+    lines += [
+        f"| {c.role} | {c.file} | {c.source} | {c.licence} | {_cell(c.credit).replace('|', '/')} |" for c in clips
+    ]
     write_text(out_dir / "ATTRIBUTION.md", "\n".join(lines) + "\n")
 
 

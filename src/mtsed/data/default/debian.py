@@ -26,7 +26,9 @@ def fetch_debs(packages: list[str], cache_dir: Path) -> dict[str, Path]:
         try:
             subprocess.run(["apt-get", "download", *missing], cwd=cache_dir, check=True, capture_output=True, text=True)
         except FileNotFoundError:
-            raise RuntimeError("apt-get is not available: set clips.source to 'folder' and point clips.folder at your clips") from None
+            raise RuntimeError(
+                "apt-get is not available: set clips.source to 'folder' and point clips.folder at your clips"
+            ) from None
         except subprocess.CalledProcessError as error:
             raise RuntimeError(
                 f"apt-get download {' '.join(missing)} failed ({error.stderr.strip()[-400:]}); "
@@ -97,7 +99,9 @@ def read_deb_files(deb: Path, wanted: set[str], spill_dir: Path | None = None) -
                         continue
                     if info.size > SPILL_BYTES:
                         if spill_dir is None:
-                            raise ValueError(f"{deb.name}: {path} is {info.size / 2**20:.0f} MiB; give a spill folder to read it")
+                            raise ValueError(
+                                f"{deb.name}: {path} is {info.size / 2**20:.0f} MiB; give a spill folder to read it"
+                            )
                         target = spill_dir / Path(path).name
                         with open(target, "wb") as out:
                             while chunk := source.read(2**22):

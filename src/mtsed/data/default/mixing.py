@@ -103,7 +103,9 @@ def split_clips(clips: Sequence[Clip], fractions: Sequence[float], seed: int) ->
     return pools
 
 
-def background_bed(rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip], n_samples: int, dbfs: float) -> np.ndarray:
+def background_bed(
+    rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip], n_samples: int, dbfs: float
+) -> np.ndarray:
     """One randomly chosen background clip, looped with short crossfades from a random start
     to ``n_samples``, at ``dbfs`` RMS: one steady ambience per recording, like one room per
     session, so that no change of background coincides with an event."""
@@ -122,8 +124,9 @@ def background_bed(rng: np.random.Generator, bank: ClipBank, pool: Sequence[Clip
     return (bed / max(rms(bed), 1e-9) * 10 ** (dbfs / 20)).astype(np.float32)
 
 
-def place_event(mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, background_rms: float,
-                level: float | None = None) -> np.ndarray:
+def place_event(
+    mix: np.ndarray, clip: np.ndarray, start: int, snr_db: float, background_rms: float, level: float | None = None
+) -> np.ndarray:
     """Add ``clip`` at sample ``start`` with an event-to-background ratio of ``snr_db``, the
     event's level being ``level`` (default: the clip's RMS); returns the scaled clip as added."""
     placed = (background_rms * 10 ** (snr_db / 20) / max(rms(clip) if level is None else level, 1e-9)) * clip
@@ -158,8 +161,9 @@ def _rescaled(sound: Sound, changed: np.ndarray) -> float:
     return rms(changed) * (sound.level / max(rms(sound.signal), 1e-12))
 
 
-def vary_take(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, speed_variation: float,
-              eq_db: float) -> np.ndarray:
+def vary_take(
+    rng: np.random.Generator, signal: np.ndarray, sample_rate: int, speed_variation: float, eq_db: float
+) -> np.ndarray:
     """A new take of a recorded source: played back up to ``speed_variation`` faster or
     slower (pitch and duration change together, as on tape) through a random smooth
     equaliser curve (gains within +-``eq_db`` at ``EQ_CONTROL_HZ``, linear in log frequency)."""

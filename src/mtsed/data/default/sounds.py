@@ -49,7 +49,9 @@ def impulsive_labels(pools: dict[str, Sequence[Clip]], labels: Sequence[str], cf
     """The labels whose clips (all splits' pools together) have a median under ``impulsive_seconds``."""
     if not cfg.sequences:
         return frozenset()
-    return frozenset(label for label in labels if pools[label] and median(c.seconds for c in pools[label]) < cfg.impulsive_seconds)
+    return frozenset(
+        label for label in labels if pools[label] and median(c.seconds for c in pools[label]) < cfg.impulsive_seconds
+    )
 
 
 def whole(signal: np.ndarray) -> Sound:
@@ -63,11 +65,12 @@ def stretch(rng: np.random.Generator, signal: np.ndarray, sample_rate: int, seco
         return whole(signal)
     length = min(int(rng.uniform(*seconds) * sample_rate), signal.size)
     start = int(rng.integers(signal.size - length + 1))
-    return whole(signal[start:start + length])
+    return whole(signal[start : start + length])
 
 
-def sequence(rng: np.random.Generator, hits: Sequence[np.ndarray], sample_rate: int, rate_hz: float,
-             cfg: EventConfig) -> Sound:
+def sequence(
+    rng: np.random.Generator, hits: Sequence[np.ndarray], sample_rate: int, rate_hz: float, cfg: EventConfig
+) -> Sound:
     """Hits (a new draw from ``hits`` each time) at ``rate_hz`` with natural variation, for
     a random duration within ``sequence_seconds``; annotated per :func:`annotate`."""
     duration = rng.uniform(*cfg.sequence_seconds) * sample_rate
@@ -82,10 +85,12 @@ def sequence(rng: np.random.Generator, hits: Sequence[np.ndarray], sample_rate: 
     length = max(start + hit.size for start, hit in placed)
     signal = np.zeros(length, np.float32)
     for start, hit in placed:
-        signal[start:start + hit.size] += hit
+        signal[start : start + hit.size] += hit
     energy = sum(float(np.sum(np.square(h, dtype=np.float64))) for _, h in placed)
     level = float(np.sqrt(energy / sum(h.size for _, h in placed)))
-    return Sound(signal, annotate([(s, s + h.size) for s, h in placed], int(cfg.split_gap_seconds * sample_rate)), level)
+    return Sound(
+        signal, annotate([(s, s + h.size) for s, h in placed], int(cfg.split_gap_seconds * sample_rate)), level
+    )
 
 
 @dataclass(frozen=True)

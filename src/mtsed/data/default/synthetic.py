@@ -18,20 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from mtsed.io.audio import audio_duration, write_audio
-from mtsed.data.default.clips import BACKGROUND, Clip
 from mtsed.config import IsolatedSetConfig, OverlappingSetConfig, PrepareConfig
 from mtsed.data.datasets import Dataset, Recording
-from mtsed.io.events import Event, write_event_list
+from mtsed.data.default.clips import BACKGROUND, Clip
 from mtsed.data.default.mixing import (
     ClipBank,
     Mixture,
-    stable_key,
     isolated_session,
     overlapping_mixture,
     split_clips,
+    stable_key,
 )
 from mtsed.data.default.sounds import EventMaker, impulsive_labels
+from mtsed.io.audio import audio_duration, write_audio
+from mtsed.io.events import Event, write_event_list
 from mtsed.io.progress import progress
 
 OVERLAPPING_SPLITS = ("train", "validation", "evaluation")
@@ -54,8 +54,12 @@ def _sources(clips: Sequence[Clip], count: int, seed: int) -> list[Clip]:
 def event_maker(cfg: PrepareConfig, bank: ClipBank, labels: Sequence[str], stretches: bool) -> EventMaker:
     """How the set's events sound (:mod:`mtsed.data.default.sounds`); which classes are
     impulsive is judged on all of a class's clips, so it is the same in every split."""
-    return EventMaker(cfg.events, impulsive_labels(bank.by_role, labels, cfg.events), cfg.sample_rate,
-                      stretches and cfg.events.stretch_seconds[1] > 0)
+    return EventMaker(
+        cfg.events,
+        impulsive_labels(bank.by_role, labels, cfg.events),
+        cfg.sample_rate,
+        stretches and cfg.events.stretch_seconds[1] > 0,
+    )
 
 
 def _rng(seed: int, set_index: int, recording_index: int) -> np.random.Generator:
@@ -69,8 +73,9 @@ def _write(root: Path, rec_id: str, mixture: Mixture, sample_rate: int) -> tuple
     return audio, events
 
 
-def isolated_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = False,
-                      desc: str = "prepare isolated") -> Iterator[tuple[str, str, Mixture]]:
+def isolated_mixtures(
+    cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = False, desc: str = "prepare isolated"
+) -> Iterator[tuple[str, str, Mixture]]:
     """The isolated set's sessions as ``(session id, split, mixture)``, in order."""
     iso: IsolatedSetConfig = cfg.isolated
     n_train = iso.sessions - iso.test_sessions
@@ -80,14 +85,25 @@ def isolated_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = Fal
     maker = event_maker(cfg, bank, iso.labels, stretches=False)  # ITC-Irst's events are whole, short
     for k in progress(range(iso.sessions), desc=desc, unit="session"):
         mixture = isolated_session(
-            _rng(cfg.seed, 0, k), bank, {**sources, BACKGROUND: [rooms[k % len(rooms)]]}, iso.labels, iso.session_seconds,
-            iso.gap_seconds, iso.snr_db, cfg.background_dbfs, (iso.speed_variation, iso.eq_db), keep_stems, maker,
+            _rng(cfg.seed, 0, k),
+            bank,
+            {**sources, BACKGROUND: [rooms[k % len(rooms)]]},
+            iso.labels,
+            iso.session_seconds,
+            iso.gap_seconds,
+            iso.snr_db,
+            cfg.background_dbfs,
+            (iso.speed_variation, iso.eq_db),
+            keep_stems,
+            maker,
         )
         yield f"session-{k + 1:02d}", "train" if k < n_train else "test", mixture
 
 
 def _isolated_sources(cfg: PrepareConfig, bank: ClipBank) -> dict[str, list[Clip]]:
-    return {label: _sources(bank.by_role[label], cfg.isolated.sources_per_label, cfg.seed) for label in cfg.isolated.labels}
+    return {
+        label: _sources(bank.by_role[label], cfg.isolated.sources_per_label, cfg.seed) for label in cfg.isolated.labels
+    }
 
 
 def build_isolated_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str = "isolated") -> Dataset:
@@ -99,15 +115,18 @@ def build_isolated_set(cfg: PrepareConfig, bank: ClipBank, root: Path, name: str
     counts = sorted({len(v) for v in _isolated_sources(cfg, bank).values()})
     rooms = len(_sources(bank.by_role[BACKGROUND], cfg.isolated.rooms, cfg.seed))
     per_class = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
-    protocol = (f"ITC-Irst protocol: the same sound sources ({per_class} per class) recur in every session as "
-                f"new takes, in {rooms} recurring rooms; the test sessions hold new takes of known sources")
+    protocol = (
+        f"ITC-Irst protocol: the same sound sources ({per_class} per class) recur in every session as "
+        f"new takes, in {rooms} recurring rooms; the test sessions hold new takes of known sources"
+    )
     dataset = Dataset(name, "isolated", cfg.isolated.labels, tuple(recordings), root, protocol=protocol)
     dataset.save()
     return dataset
 
 
-def overlapping_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = False,
-                         desc: str = "prepare overlapping") -> Iterator[tuple[str, str, Mixture]]:
+def overlapping_mixtures(
+    cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = False, desc: str = "prepare overlapping"
+) -> Iterator[tuple[str, str, Mixture]]:
     """The overlapping set's mixtures as ``(mixture id, split, mixture)``, in order."""
     ovl: OverlappingSetConfig = cfg.overlapping
     pools = _pools(bank, ovl.labels, [float(m) for m in ovl.mixtures], cfg.seed)
@@ -115,9 +134,17 @@ def overlapping_mixtures(cfg: PrepareConfig, bank: ClipBank, keep_stems: bool = 
     maker = event_maker(cfg, bank, ovl.labels, stretches=True)
     for k, split in enumerate(progress(splits, desc=desc, unit="mixture")):
         mixture = overlapping_mixture(
-            _rng(cfg.seed, 1, k), bank, pools[OVERLAPPING_SPLITS.index(split)], ovl.labels,
-            ovl.mixture_seconds, ovl.events_per_minute, ovl.max_polyphony, ovl.snr_db, cfg.background_dbfs,
-            keep_stems=keep_stems, maker=maker,
+            _rng(cfg.seed, 1, k),
+            bank,
+            pools[OVERLAPPING_SPLITS.index(split)],
+            ovl.labels,
+            ovl.mixture_seconds,
+            ovl.events_per_minute,
+            ovl.max_polyphony,
+            ovl.snr_db,
+            cfg.background_dbfs,
+            keep_stems=keep_stems,
+            maker=maker,
         )
         yield f"mix-{k + 1:03d}", split, mixture
 
