@@ -38,7 +38,9 @@ def test_train_stage_writes_a_self_describing_model(tiny_workspace: Path, tmp_pa
     assert best["model"]["output.weight"].shape[0] == outputs
     history = json.loads((out / "history.json").read_text())
     assert metrics["epochs"] == len(history["train_loss"]) == 2
-    assert metrics["best_validation_loss"] == pytest.approx(min(history["validation_loss"]), abs=1e-5)
+    chosen = metrics["best_epoch"] - 1  # params.yaml's train.checkpoint: frame-f1
+    assert history["validation_frame_f1"][chosen] == max(history["validation_frame_f1"])
+    assert metrics["best_validation_loss"] == pytest.approx(history["validation_loss"][chosen], abs=1e-5)
     assert metrics["segments_per_second"] > 0 and metrics["train_segments"] > 0
 
 

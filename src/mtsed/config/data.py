@@ -102,14 +102,14 @@ class EventConfig:
     3-15 s); else a whole clip. ``sequences: false`` and ``stretch_seconds: [0, 0]`` give the
     recipe before issue 31: every event one whole clip."""
 
-    sequences: bool = False
+    sequences: bool = True
     impulsive_seconds: float = 0.5  # a class whose clips' median is shorter gives sequences
     sequence_seconds: tuple[float, float] = (2.0, 8.0)
     rates_hz: dict[str, float] = field(default_factory=lambda: {"footsteps": 1.8, "keyboard_typing": 5.0})
     default_rate_hz: float = 2.0  # hits per second of an impulsive class not in rates_hz
     rate_jitter: float = 0.3  # log-normal spread of each interval (and half of it, of each sequence's pace)
     split_gap_seconds: float = 1.0  # a silence longer than this between hits splits a sequence in two events
-    stretch_seconds: tuple[float, float] = (0.0, 0.0)  # overlapping set: a longer clip gives a stretch this long
+    stretch_seconds: tuple[float, float] = (3.0, 15.0)  # overlapping set: a longer clip gives a stretch this long
 
     def __post_init__(self) -> None:
         _require(self.impulsive_seconds > 0, "impulsive_seconds", "must be positive")

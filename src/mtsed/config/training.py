@@ -102,12 +102,12 @@ class TrainConfig:
     warmup: float = 0.0  # fraction of the run's steps over which the rate rises from 0 (0: none, the paper)
     distance_loss: str = "smooth-l1"  # squared (paper), or smooth-l1 over active class-frames (mtsed.model.losses)
     cpu_precision: str = "fp32"  # fp32, or bf16: the forward pass under bf16 autocast on the CPU (CUDA: fp16)
-    checkpoint: str = "loss"  # the epoch kept as best.pt: lowest validation loss, highest validation frame-f1, or last
+    checkpoint: str = "frame-f1"  # the epoch kept as best.pt: highest validation frame F1, lowest loss, or last
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     loss_weights: LossWeights = LossWeights()
     augment: AugmentConfig = AugmentConfig()
-    epochs: PerSet = PerSet(6, 5)
+    epochs: PerSet = PerSet(6, 10)
     folds: FoldLists = FoldLists((0, 1, 2), (0,))
 
     def __post_init__(self) -> None:
