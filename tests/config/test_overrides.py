@@ -26,7 +26,7 @@ def test_preset_command_prints_set_param_arguments(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["preset", "long"]) == 0
     words = capsys.readouterr().out.split()
-    assert words[0] == "-S" and "train.epochs.overlapping=50" in words
+    assert words[0] == "-S" and "train.epochs.overlapping=40" in words
 
 
 def test_a_bad_preset_is_named(tmp_path):
