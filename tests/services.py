@@ -1,4 +1,4 @@
-"""Real services for end-to-end tests: the MLflow server, PostgreSQL, Debian programs.
+"""Real services for end-to-end tests: the MLflow server, PostgreSQL, Debian programs, chromium.
 
 Each helper starts the real program on a free loopback port and stops it afterwards; a
 program the machine lacks is installed from Debian's packages where allowed (root and
@@ -158,3 +158,25 @@ def postgres_server() -> Iterator[str]:
     finally:
         subprocess.run(stop, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def chromium_browser() -> Iterator:
+    """Debian's chromium under playwright, headless, with its own background traffic off (so a
+    test that counts a page's requests sees only the page's)."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = debian_program("chromium", "chromium")
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=flags)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -15,7 +15,7 @@ import pytest
 
 from mtsed.adapters import servers as server
 from tests.conftest import REPO, run_command
-from tests.services import debian_program, http_json, mlflow_server, postgres_server
+from tests.services import chromium_browser, http_json, mlflow_server, postgres_server
 
 SCREENSHOTS = Path(os.environ.get("MTSED_TEST_ARTIFACTS", REPO / "test-artifacts"))
 
@@ -264,9 +264,6 @@ def test_each_evaluation_registers_every_detector(served):
 @pytest.mark.slow
 def test_the_ui_compares_two_pipeline_runs(served):
     """Headless Chromium renders the comparison page of both parents (screenshot kept)."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = debian_program("chromium", "chromium")
     api, project, runs, parents = served
     ids = [parents[n]["info"]["run_id"] for n in ("run-alpha", "run-beta")]
     experiment = parents["run-alpha"]["info"]["experiment_id"]
@@ -275,23 +272,12 @@ def test_the_ui_compares_two_pipeline_runs(served):
         f"&experiments={urllib.parse.quote(json.dumps([experiment]))}"
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=flags)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            page.goto(page_url)
-            for text in ("run-alpha", "run-beta", "isolated.proposed.overall.f1"):
-                page.get_by_text(text).first.wait_for(timeout=60_000)
-            page.screenshot(path=str(SCREENSHOTS / "mlflow-compare-runs.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        page.goto(page_url)
+        for text in ("run-alpha", "run-beta", "isolated.proposed.overall.f1"):
+            page.get_by_text(text).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "mlflow-compare-runs.png"), full_page=True)
     assert (SCREENSHOTS / "mlflow-compare-runs.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -113,22 +113,10 @@ SCREENSHOTS = Path(
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from tests.services import chromium_browser
 
-    from tests.services import debian_program
-
-    chromium = debian_program("chromium", "chromium")
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=flags)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 def _open(browser, url: str):
