@@ -41,7 +41,8 @@ def test_perfect_distance_outputs_have_no_boundary_error():
 
 
 def test_signed_errors_are_binned_by_true_distance():
-    from mtsed.evaluation.diagnostics import binned_errors, signed_distance_errors
+    from mtsed.evaluation.diagnostics import signed_distance_errors
+    from mtsed.measures.distance_errors import band_medians
 
     T = 100
     targets = np.zeros((10, 3))
@@ -50,14 +51,18 @@ def test_signed_errors_are_binned_by_true_distance():
     outputs = targets.copy()
     outputs[:, 1] += 2 / T  # every onset placed 2 frames farther
     errors = signed_distance_errors(outputs, targets, T)
-    binned = binned_errors([errors["onset"]])
-    assert binned["0-5"] == {"median_signed_error": pytest.approx(2.0), "frames": 2}
+    binned = band_medians([errors["onset"]])
+    assert binned["0-5"] == {
+        "median_abs_error": pytest.approx(2.0),
+        "median_signed_error": pytest.approx(2.0),
+        "frames": 2,
+    }
     assert (
         binned["5-20"]["frames"] == 5
         and binned["20-100"]["frames"] == 3
         and binned["over-100"]["median_signed_error"] is None
     )
-    assert binned_errors([errors["offset"]])["0-5"]["median_signed_error"] == pytest.approx(0.0)
+    assert band_medians([errors["offset"]])["0-5"]["median_signed_error"] == pytest.approx(0.0)
 
 
 def test_each_missed_event_gets_its_reason():

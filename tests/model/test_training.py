@@ -178,15 +178,3 @@ def test_the_checkpoint_kept_is_the_epoch_its_criterion_prefers(tmp_path: Path):
     assert chosen_epoch({"validation_loss": [3.0, 1.0, 2.0], "validation_frame_f1": [0.2, 0.1, 0.3]}, "loss") == 1
     assert chosen_epoch({"validation_loss": [3.0, 1.0, 2.0], "validation_frame_f1": [0.2, 0.1, 0.3]}, "frame-f1") == 2
     assert chosen_epoch({"validation_loss": [3.0, 1.0, 2.0], "validation_frame_f1": [0.2, 0.1, 0.3]}, "last") == 2
-
-
-def test_activity_counts_are_frame_level_hits_false_alarms_and_misses_over_unmasked_frames():
-    from mtsed.model.training import activity_counts
-
-    targets = torch.zeros(1, 4, 6)  # 2 classes: y, p, q columns
-    targets[0, :2, 0] = 1  # class 0 active in frames 0, 1
-    outputs = torch.zeros(1, 4, 6)
-    outputs[0, 1:3, 0] = 0.9  # estimated in frames 1, 2
-    outputs[0, 3, 1] = 0.9  # a false alarm of class 1 in frame 3, which is masked out
-    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
-    assert activity_counts(outputs, targets, mask).tolist() == [1, 1, 1]

@@ -67,10 +67,6 @@ def median_or_none(values: Iterable[np.ndarray]) -> float | None:
     return float(np.median(joined)) if joined.size else None
 
 
-DISTANCE_BINS = (0.0, 5.0, 20.0, 100.0, np.inf)  # true distance in frames: < 5, 5-20, 20-100, > 100
-BIN_NAMES = ("0-5", "5-20", "20-100", "over-100")  # MLflow metric names allow no < or >
-
-
 def signed_distance_errors(
     outputs: np.ndarray, targets: np.ndarray, segment_frames: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -87,21 +83,6 @@ def signed_distance_errors(
     for name, cols in (("onset", slice(c, 2 * c)), ("offset", slice(2 * c, 3 * c))):
         truth = targets[:, cols][active] * segment_frames
         out[name] = (truth, outputs[:, cols][active] * segment_frames - truth)
-    return out
-
-
-def binned_errors(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float | int | None]]:
-    """Median signed error and frame count per bin of true distance (:data:`DISTANCE_BINS`)."""
-    pairs = list(pairs)
-    truth = np.concatenate([t for t, _ in pairs] or [np.zeros(0)])
-    error = np.concatenate([e for _, e in pairs] or [np.zeros(0)])
-    out = {}
-    for name, lo, hi in zip(BIN_NAMES, DISTANCE_BINS[:-1], DISTANCE_BINS[1:]):
-        inside = (truth >= lo) & (truth < hi)
-        out[name] = {
-            "median_signed_error": float(np.median(error[inside])) if inside.any() else None,
-            "frames": int(inside.sum()),
-        }
     return out
 
 

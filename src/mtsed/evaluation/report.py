@@ -138,17 +138,17 @@ def study_tables(study: Mapping[str, dict], variants: Mapping[str, dict], decode
 
 
 def distance_error_table(study: Mapping[str, dict]) -> str:
-    """Markdown: the distance head's median signed error (frames) binned by true distance,
-    per network and split (positive: the boundary is placed farther away than it is)."""
+    """Markdown: the distance head's median absolute and signed error (frames) binned by true
+    distance, per network and split (positive: the boundary is placed farther away than it is)."""
     from mtsed.config.systems import network_of
-    from mtsed.evaluation.diagnostics import BIN_NAMES
+    from mtsed.measures.distance_errors import BAND_NAMES
 
     rows = [
-        "**Where the distance head errs** (median signed error of p_hat*T and q_hat*T in frames on active "
-        "frames, by true distance in frames; frames counted)",
+        "**Where the distance head errs** (median absolute / signed error of p_hat*T and q_hat*T in frames on "
+        "active frames, by true distance in frames; frames counted)",
         "",
-        "| network | split | boundary | " + " | ".join(BIN_NAMES) + " |",
-        "|---|---|---|" + "---|" * len(BIN_NAMES),
+        "| network | split | boundary | " + " | ".join(BAND_NAMES) + " |",
+        "|---|---|---|" + "---|" * len(BAND_NAMES),
     ]
     for system, splits in study.items():
         if network_of(system) != system:  # the same network's figures, already shown
@@ -158,7 +158,10 @@ def distance_error_table(study: Mapping[str, dict]) -> str:
             if not binned:
                 continue
             for boundary in ("onset", "offset"):
-                cells = [f"{_frames(b['median_signed_error'])} ({b['frames']})" for b in binned[boundary].values()]
+                cells = [
+                    f"{_frames(b.get('median_abs_error'))} / {_frames(b['median_signed_error'])} ({b['frames']})"
+                    for b in binned[boundary].values()
+                ]
                 rows.append(f"| {system} | {split} | {boundary} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 

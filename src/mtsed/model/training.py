@@ -26,11 +26,13 @@ from mtsed.config.training import TrainConfig
 from mtsed.data.windows import SegmentDataset, WindowSampler
 from mtsed.io.fileio import atomic_path
 from mtsed.io.progress import interactive, progress
-from mtsed.measures.f1 import f1
 from mtsed.model.device import pick_device
 from mtsed.model.losses import multitask_loss
 from mtsed.model.memory import reuse_freed_memory
 from mtsed.model.network import CRNN, ModelSpec
+from mtsed.model.tally import Tally
+
+DISTANCE_ERROR_PREFIX = "validation_distance_error_"  # + band: the history's and MLflow's per-epoch figures
 
 
 def checkpoint_score(history: dict[str, list[float]], epoch: int, checkpoint: str) -> float:
@@ -45,21 +47,6 @@ def checkpoint_score(history: dict[str, list[float]], epoch: int, checkpoint: st
 def chosen_epoch(history: dict[str, list[float]], checkpoint: str) -> int:
     """The 0-based epoch ``best.pt`` holds (the first of equals)."""
     return max(range(len(history["validation_loss"])), key=lambda e: (checkpoint_score(history, e, checkpoint), -e))
-
-
-def activity_counts(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Frame-level ``[true positives, false positives, false negatives]`` of the activity
-    outputs (the first C columns) above 0.5 against the targets' y, over unmasked frames."""
-    classes = targets.shape[-1] // 3
-    estimated, reference = outputs[..., :classes] > 0.5, targets[..., :classes] > 0.5
-    valid = mask.bool().unsqueeze(-1)
-    return torch.stack(
-        [
-            (estimated & reference & valid).sum(),
-            (estimated & ~reference & valid).sum(),
-            (~estimated & reference & valid).sum(),
-        ]
-    ).double()
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
@@ -90,15 +77,15 @@ def batch_loss(
     amp_dtype: torch.dtype | None = None,
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
     distance_loss: str = "squared",
-    counts: torch.Tensor | None = None,
+    tally: Tally | None = None,
 ) -> torch.Tensor:
     """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
-    ``amp_dtype`` is given (losses are always computed in fp32); :func:`activity_counts` are
-    added to ``counts`` when given."""
+    ``amp_dtype`` is given (losses are always computed in fp32); the batch is added to
+    ``tally`` when given."""
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         outputs = model(x)
-    if counts is not None:
-        counts += activity_counts(outputs.detach(), y, mask).to(counts.device)
+    if tally is not None:
+        tally.add(outputs, y, mask)
     encoding = model.spec.distances if isinstance(model, CRNN) else "linear"
     return multitask_loss(outputs.float(), y, mask, network, weights, encoding, distance_loss)["total"]
 
@@ -127,7 +114,7 @@ def _run_epoch(
     scheduler=None,
     distance_loss: str = "squared",
     amp_dtype: torch.dtype | None = None,
-    counts: torch.Tensor | None = None,
+    tally: Tally | None = None,
 ) -> float:
     training = optimiser is not None
     model.train(training)
@@ -137,7 +124,7 @@ def _run_epoch(
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
             loss = batch_loss(
-                model, x.to(device), y.to(device), mask.to(device), network, amp_dtype, weights, distance_loss, counts
+                model, x.to(device), y.to(device), mask.to(device), network, amp_dtype, weights, distance_loss, tally
             )
             if training:
                 optimiser_step(loss, optimiser, scaler)
@@ -285,7 +272,7 @@ def _epoch(
         amp_dtype=amp_dtype,
     )
     seconds = time.perf_counter() - started
-    counts = torch.zeros(3, dtype=torch.float64)
+    tally = Tally(run.model.spec.distances)
     val_loss = _run_epoch(
         run.model,
         validation,
@@ -294,21 +281,32 @@ def _epoch(
         weights,
         distance_loss=cfg.distance_loss,
         amp_dtype=amp_dtype,
-        counts=counts,
-    )
-    true_positives, false_positives, false_negatives = counts.tolist()
-    frame_f1 = f1(
-        true_positives, true_positives + false_positives, true_positives + false_negatives, nothing_to_find=0.0
+        tally=tally,
     )
     record = {
         "train_loss": train_loss,
         "validation_loss": val_loss,
         "train_seconds": seconds,
-        "validation_frame_f1": frame_f1,
+        "validation_frame_f1": tally.frame_f1(),
+        **tally.median_abs_errors(DISTANCE_ERROR_PREFIX),
     }
     for key, value in record.items():
-        run.history[key].append(value)
+        run.history.setdefault(key, []).append(value)
     return {**record, "segments_per_second": len(train_data) / max(seconds, 1e-9)}
+
+
+def tally_windows(spec: ModelSpec, weights: dict, data: SegmentDataset, batch_size: int) -> Tally:
+    """:class:`~mtsed.model.tally.Tally` of a network with ``weights`` over ``data`` in eval mode
+    (no dropout), e.g. a finished run's best checkpoint on its own training recordings."""
+    device = pick_device()
+    model = CRNN(spec).to(device)
+    model.load_state_dict(weights)
+    model.eval()
+    tally = Tally(spec.distances)
+    with torch.no_grad():
+        for x, y, mask in DataLoader(data, batch_size=batch_size):
+            tally.add(model(x.to(device)), y, mask)
+    return tally
 
 
 def train_model(
@@ -354,12 +352,10 @@ def train_model(
                 flush=True,
             )
             if on_epoch is not None:
+                shown = ("train_loss", "validation_loss", "validation_frame_f1", "segments_per_second")
                 on_epoch(
                     epoch + 1,
-                    {
-                        k: figures[k]
-                        for k in ("train_loss", "validation_loss", "validation_frame_f1", "segments_per_second")
-                    },
+                    {k: v for k, v in figures.items() if k in shown or k.startswith(DISTANCE_ERROR_PREFIX)},
                 )
             if stop_after is not None and epoch + 1 - run.start_epoch >= stop_after:
                 break

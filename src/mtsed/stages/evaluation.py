@@ -25,6 +25,7 @@ from mtsed.evaluation.metrics import evaluate_events, evaluate_segments
 from mtsed.io.audio import audio_duration
 from mtsed.io.events import Event, write_event_list
 from mtsed.io.fileio import atomic_dir, read_json, write_json
+from mtsed.measures.distance_errors import band_medians
 
 
 def _outputs(ensemble_dir: Path, split: str, ids: list[str]) -> dict[str, list[np.ndarray]]:
@@ -56,9 +57,7 @@ def _diagnostics(
             onset.append(errors[0])
             offset.append(errors[1])
             signed.append(diagnostics.signed_distance_errors(mean, targets, segment_frames))
-    binned = (
-        {name: diagnostics.binned_errors(s[name] for s in signed) for name in ("onset", "offset")} if signed else None
-    )
+    binned = {name: band_medians(s[name] for s in signed) for name in ("onset", "offset")} if signed else None
     return {
         "frame_f1": diagnostics.frame_f1(counts),
         "onset_error_frames": diagnostics.median_or_none(onset),

@@ -15,7 +15,7 @@ from mtsed.features.logmel import Standardiser
 from mtsed.io.fileio import atomic_dir, read_json, write_json
 from mtsed.model.device import pick_device
 from mtsed.model.network import ModelSpec, count_parameters
-from mtsed.model.training import chosen_epoch, train_model
+from mtsed.model.training import chosen_epoch, load_checkpoint, tally_windows, train_model
 
 
 def partial_dir(out_dir: Path) -> Path:
@@ -54,6 +54,30 @@ def _windows(
     return train_windows, validation_set(
         Recordings(features_dir, targets_dir, split["validation"]), standardiser, options
     )
+
+
+def _fit(
+    spec: ModelSpec,
+    weights: dict,
+    train_cfg: TrainConfig,
+    features_dir: Path,
+    targets_dir: Path,
+    split: dict,
+    standardiser: Standardiser,
+    segment_frames: int,
+    validation_data: SegmentDataset,
+) -> dict[str, float]:
+    """How the kept weights fit: frame F1 and the distance head's median |error| by band on
+    the fold's own training recordings (consecutive unaugmented segments, as validation is
+    read) and on its validation recordings."""
+    options = WindowOptions(segment_frames, train_cfg.distance_targets)
+    training = validation_set(Recordings(features_dir, targets_dir, split["train"]), standardiser, options)
+    figures: dict[str, float] = {}
+    for name, data in (("train", training), ("validation", validation_data)):
+        tally = tally_windows(spec, weights, data, train_cfg.batch_size)
+        figures[f"{name}_frame_f1"] = round(tally.frame_f1(), 4)
+        figures.update({k: round(v, 2) for k, v in tally.median_abs_errors(f"{name}_distance_error_").items()})
+    return figures
 
 
 def _summary(history: dict, checkpoint: str, train_windows: WindowSampler, validation_data: SegmentDataset) -> dict:
@@ -98,13 +122,9 @@ def train(
     _check_inputs(features_manifest, targets_manifest, fold, network, features_dir)
     stats = read_json(features_dir / "stats.json")[fold]
     segment_frames = int(targets_manifest["segment_frames"])
+    standardiser = Standardiser.from_dict(stats)
     train_windows, validation_data = _windows(
-        train_cfg,
-        features_dir,
-        targets_dir,
-        features_manifest["folds"][fold],
-        Standardiser.from_dict(stats),
-        segment_frames,
+        train_cfg, features_dir, targets_dir, features_manifest["folds"][fold], standardiser, segment_frames
     )
     labels = list(features_manifest["labels"])
     spec = ModelSpec.of(model_cfg, len(labels), int(features_manifest["n_mels"]), network)
@@ -131,6 +151,17 @@ def train(
         name=f"fold {fold} of {network} ({features_manifest['dataset']})",
         keep_epochs=keep_epochs,
     )
+    fit = _fit(
+        spec,
+        load_checkpoint(work / "best.pt")["model"],
+        train_cfg,
+        features_dir,
+        targets_dir,
+        features_manifest["folds"][fold],
+        standardiser,
+        segment_frames,
+        validation_data,
+    )
     with atomic_dir(out_dir) as tmp:
         kept = [f"epoch-{k}.pt" for k in range(1, len(history["train_loss"]) + 1)] if keep_epochs else []
         for name in ("best.pt", "last.pt", *kept):
@@ -145,5 +176,6 @@ def train(
         "device": pick_device().type,
         "parameters": count_parameters(spec),
         **_summary(history, train_cfg.checkpoint, train_windows, validation_data),
+        **fit,
         "seconds": round(time.perf_counter() - started, 2),
     }
