@@ -171,7 +171,8 @@ def _register_detectors(run: tracking.Run, set_name: str, data: Path, bundles: d
 
 def _train_summary(o: Options, metrics: dict) -> tuple[dict, list]:
     prefix = f"{_set_of(o.features)}.{o.network}.fold-{o.fold}"
-    return {f"{prefix}.{k}": metrics[k] for k in ("segments_per_second", "best_validation_loss")}, []
+    shown = [k for k in metrics if k in ("segments_per_second", "best_validation_loss") or "_distance_error_" in k]
+    return {f"{prefix}.{k}": metrics[k] for k in shown}, []
 
 
 def _thresholds_summary(o: Options, metrics: dict) -> tuple[dict, list]:
