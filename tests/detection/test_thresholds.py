@@ -26,6 +26,7 @@ T = 16
 ALPHAS = np.round(np.arange(0, 1.01, 0.2), 2)
 COARSE = {
     "votes": np.array([0.0, 0.03, 0.3, 0.6]),
+    "region-votes": np.array([0.0, 0.1, 0.3, 0.6]),
     "mean-votes": np.array([0.2, 0.5, 0.8]),  # by decoder kind
     "activity": np.array([1, 7, 13]),
     "bounded": np.array([1, 7]),

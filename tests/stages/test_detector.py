@@ -2,11 +2,13 @@
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mtsed.config import ThresholdConfig
 from mtsed.config.systems import SYSTEMS, network_of
 from mtsed.detection.bundle import load_bundle
 from mtsed.model.training import load_checkpoint
@@ -45,8 +47,8 @@ def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path)
     bundle = load_bundle(tiny_trained / "bundles" / "isolated" / "proposed" / "bundle.pt")
     assert [f.name for f in bundle.folds] == ["0", "1", "2"] and bundle.labels == ("beep", "chirp", "knock")
     assert all(0 <= a <= 1 for a in bundle.alpha) and all(0 <= b <= 1 for b in bundle.second)
-    assert bundle.decoder == "confidence" and bundle.fixed == (0.5, 0.5)
-    assert all(len(f.norm) == 3 and min(f.norm) > 0 and len(f.fixed_norm) == 3 for f in bundle.folds)
+    assert bundle.decoder == "confidence-region" and bundle.fixed == (0.5, 0.5)
+    assert all(f.norm == () and f.fixed_norm == () for f in bundle.folds)  # region votes need no constant
     best = load_checkpoint(tiny_trained / "models/isolated/proposed/fold-1/best.pt")
     for key, value in best["model"].items():
         assert np.array_equal(bundle.folds[1].weights[key].numpy(), value.numpy())
@@ -55,7 +57,12 @@ def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path)
     baseline = load_bundle(tiny_trained / "bundles" / "isolated" / "baseline" / "bundle.pt")
     assert baseline.decoder == "activity" and all(int(w) % 6 == 1 for w in baseline.second)  # windows 1, 7, ..., 253
     variants = json.loads((tiny_trained / "bundles/isolated/proposed/variants.json").read_text())
-    assert set(variants) == {"confidence-mean", "bounded", "activity"}
+    assert set(variants) == {"confidence-mean", "bounded", "activity", "confidence-region:smoothed"}
+    rules = saved["selection_rules"]  # the paper's rule chosen, the smoothed one reported beside it
+    assert set(rules) == {"paper", "smoothed"} and all("held_out_class_average_f1" in r for r in rules.values())
+    assert rules["paper"]["validation_class_average_f1"] == saved["validation_class_average_f1"]
+    assert rules["paper"]["validation_class_average_f1"] >= rules["smoothed"]["validation_class_average_f1"]
+    assert variants["confidence-region:smoothed"]["decoder"] == "confidence-region"
 
 
 def test_multitask_keeps_each_class_s_best_candidate(tiny_trained: Path):
@@ -136,12 +143,10 @@ def test_a_per_class_bundle_decodes_each_class_as_its_own_decoder_does(tiny_trai
     paper = json.loads((root / "proposed/thresholds.json").read_text())
     bounded = proposed.with_thresholds(variants["bounded"])
     n = len(proposed.labels)
-    names = ["confidence" if c % 2 else "bounded" for c in range(n)]
-    picked = [paper if name == "confidence" else variants["bounded"] for name in names]
-    second = [
-        c["beta"][k] if name == "confidence" else c["median_window"][k]
-        for k, (name, c) in enumerate(zip(names, picked))
-    ]
+    own = paper["decoder"]
+    names = [own if c % 2 else "bounded" for c in range(n)]
+    picked = [paper if name == own else variants["bounded"] for name in names]
+    second = [c["beta"][k] if name == own else c["median_window"][k] for k, (name, c) in enumerate(zip(names, picked))]
     norm = {f: [c["norm"][f][k] if f in c["norm"] else 1.0 for k, c in enumerate(picked)] for f in paper["norm"]}
     fixed_norm = {
         f: [c["fixed_norm"][f][k] if f in c["fixed_norm"] else 1.0 for k, c in enumerate(picked)]
@@ -171,7 +176,7 @@ def test_a_per_class_bundle_decodes_each_class_as_its_own_decoder_does(tiny_trai
         )
         events, scores = chosen.decode(folds)
         for c, label in enumerate(proposed.labels):
-            single = singles[0] if names[c] == "confidence" else singles[1]
+            single = singles[0] if names[c] == own else singles[1]
             own_events, own_scores = single.decode(folds)
             assert [e for e in events if e.label == label] == [e for e in own_events if e.label == label]
             np.testing.assert_array_equal(scores[:, c], own_scores[:, c])
@@ -199,8 +204,10 @@ def test_best_choice_goes_by_held_out_f1_and_takes_the_first_of_equal_candidates
         "capped-8": {"validation_class_average_f1": 0.9, "held_out_class_average_f1": 0.7},  # in-sample peak: overfit
         "activity": {"validation_class_average_f1": 0.7, "held_out_class_average_f1": 0.6},
     }
-    assert detector.best_choice("multitask", choices) == "bounded"
-    assert detector.best_choice("proposed", choices) == "confidence"
+    cfg = ThresholdConfig()
+    assert detector.best_choice("multitask", choices, cfg) == "bounded"
+    assert detector.best_choice("proposed", choices, cfg) == "confidence-region"
+    assert detector.best_choice("proposed", choices, replace(cfg, proposed_decoder="confidence")) == "confidence"
 
 
 def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained: Path):

@@ -29,6 +29,7 @@ PAPER_DECODERS = {"proposed": "confidence", "baseline": "activity"}  # the paper
 DECODER_NAMES = (
     "confidence",
     "confidence-log",
+    "confidence-region",
     "confidence-mean",
     "capped-4",
     "capped-8",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mtsed.config.base import _check_range, _require
@@ -14,6 +15,10 @@ LR_SCHEDULES = ("constant", "cosine")
 DISTANCE_LOSSES = ("squared", "smooth-l1")  # mtsed.model.losses
 CPU_PRECISIONS = ("fp32", "bf16")
 CHECKPOINTS = ("loss", "frame-f1", "last")  # which epoch best.pt holds (mtsed.model.training)
+# system proposed: the paper's confidence integration, its votes brought to [0, 1] by one constant per
+# class (confidence) or by each vote's region length (confidence-region; mtsed.detection.decoders)
+PROPOSED_DECODERS = ("confidence-region", "confidence")
+SELECTIONS = ("paper", "smoothed")  # paper: each class's raw best grid point; smoothed: smoothing and shrinkage
 
 
 def _one_of(value: str, choices: tuple[str, ...], key: str) -> None:
@@ -136,7 +141,9 @@ class ThresholdConfig:
 
     smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
-    variants: tuple[str, ...] = ()  # decoders of the proposed network reported beside the paper's
+    proposed_decoder: str = "confidence-region"  # system proposed's normalisation of the paper's votes
+    proposed_selection: str = "paper"  # system proposed: each class's raw best (the paper's), or smoothed
+    variants: tuple[str, ...] = ("confidence",)  # decoders of the proposed network reported beside the paper's
     multitask: tuple[str, ...] = (
         "bounded",
         "bounded-10",
@@ -152,6 +159,8 @@ class ThresholdConfig:
     def __post_init__(self) -> None:
         _require(min(self.smoothing) >= 0, "smoothing", "must be >= 0 steps")
         _require(self.shrinkage_events >= 0, "shrinkage_events", "must be >= 0 (0: each class on its own)")
+        _one_of(self.proposed_decoder, PROPOSED_DECODERS, "proposed_decoder")
+        _one_of(self.proposed_selection, SELECTIONS, "proposed_selection")
         for key in ("variants", "multitask"):
             unknown = [v for v in getattr(self, key) if v not in DECODER_NAMES]
             _require(not unknown, key, f"unknown decoder(s) {unknown}; known: {list(DECODER_NAMES)}")
@@ -161,6 +170,16 @@ class ThresholdConfig:
             "multitask",
             "sebbs decodes all classes together: not with multitask_per_class",
         )
+
+    def selection(self, system: str, rule: str = "") -> ThresholdConfig:
+        """The settings a system's thresholds are chosen under: system ``proposed`` under
+        ``rule`` (default ``proposed_selection``), where ``paper`` takes each class's own best
+        grid point (no smoothing, no shrinkage); the other systems as configured."""
+        rule = rule or self.proposed_selection
+        _one_of(rule, SELECTIONS, "proposed_selection")
+        if system == "proposed" and rule == "paper":
+            return dataclasses.replace(self, smoothing=(0, 0), shrinkage_events=0.0)
+        return self
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ fold models (detection).
   ``y_hat`` for the event they predict, ``[t - p_hat*T, t + q_hat*T]``; votes add up, are
   normalised by a per-class constant fixed on validation data, and runs above ``beta``
   become events.
+- ``confidence-region``: the paper's votes, each divided by the length of the region it
+  votes for (``p_hat*T + q_hat*T + 1`` frames), so a frame's ``y_hat`` is spread over the event
+  it places: the score of an event's frames is near their ``y_hat`` however long the event
+  and wherever a segment edge cuts it, already in [0, 1] with no constant (one reading of
+  the paper's "normalized to [0,1]"; system ``proposed`` takes it or ``confidence`` by
+  ``thresholds.proposed_decoder``).
 - ``confidence-mean``: the same votes averaged over the frames that cast them, so a
   score no longer grows with the event's length (no constant needed).
 - ``activity`` (system ``baseline``; also the proposed network's activity head alone):
@@ -45,13 +51,15 @@ LOG_BETAS = np.concatenate([[0.0], np.round(np.geomspace(1e-3, 1.0, 31), 6)])
 WINDOWS = np.arange(1, 257, 6)
 BOUND_FRAMES = 5
 FIXED_ALPHA = 0.5
+VOTE_KINDS = ("votes", "region-votes", "mean-votes")  # scores made from the distance head's votes
 
 
 @dataclass(frozen=True)
 class Decoder:
     """A decoder's name, kind, and the grids and fixed defaults of its two parameters.
 
-    ``kind`` says how scores are made: ``votes`` (summed, normalised per class), ``mean-votes``,
+    ``kind`` says how scores are made: ``votes`` (summed, normalised per class), ``region-votes``
+    (each divided by its region's length), ``mean-votes``,
     ``activity``, ``bounded`` (activity runs moved by the distance head) or ``sebbs``;
     ``radius``, ``closeness`` and ``max_shift`` are the kind's own setting (0: none).
     """
@@ -90,6 +98,7 @@ def _bounded_decoder(name: str, max_shift: float = 0.0) -> Decoder:
 DECODERS = {
     "confidence": _votes("confidence"),
     "confidence-log": _votes("confidence-log", betas=LOG_BETAS),
+    "confidence-region": Decoder("confidence-region", BETAS, "beta", 0.5, True, kind="region-votes"),
     "confidence-mean": Decoder("confidence-mean", BETAS, "beta", 0.5, True, kind="mean-votes"),
     **{f"capped-{r}": _votes(f"capped-{r}", radius=float(r)) for r in (4, 8, 16, 32)},
     **{f"weighted-{k}": _votes(f"weighted-{k}", closeness=float(k)) for k in (4, 16)},
@@ -126,9 +135,18 @@ class ClassOutputs:
 def raw_votes(
     dec: Decoder, out: ClassOutputs, alphas: np.ndarray, segment_frames: int, unit: bool = False
 ) -> np.ndarray:
-    """A vote decoder's summed votes ``(len(alphas), frames)`` (its radius and closeness applied)."""
+    """A vote decoder's summed votes ``(len(alphas), frames)`` (its radius, closeness and
+    division by each region's length applied)."""
     return class_votes(
-        out.y, out.p, out.q, alphas, segment_frames, unit=unit, radius=dec.radius, closeness=dec.closeness
+        out.y,
+        out.p,
+        out.q,
+        alphas,
+        segment_frames,
+        unit=unit,
+        radius=dec.radius,
+        closeness=dec.closeness,
+        per_region=dec.kind == "region-votes",
     )
 
 
@@ -140,6 +158,8 @@ def class_scores(
     if dec.kind == "votes":
         votes = raw_votes(dec, out, alphas, segment_frames)
         return np.clip(votes / np.maximum(np.asarray(constants)[:, None], 1e-12), 0.0, 1.0)
+    if dec.kind == "region-votes":
+        return np.clip(raw_votes(dec, out, alphas, segment_frames), 0.0, 1.0)
     if dec.kind == "mean-votes":
         votes = raw_votes(dec, out, alphas, segment_frames)
         voters = raw_votes(dec, out, alphas, segment_frames, unit=True)
@@ -209,7 +229,7 @@ def ensemble_scores(
     at each class's ``alpha`` then averaged, or the mean activity; vote scores only for
     ``classes`` (default: all; the other columns stay 0)."""
     n_classes = len(alpha)
-    if dec.kind not in ("votes", "mean-votes"):
+    if dec.kind not in VOTE_KINDS:
         return np.mean([o[:, :n_classes] for o in fold_outputs], axis=0)
     classes = range(n_classes) if classes is None else classes
     scores = np.zeros((len(fold_outputs[0]), n_classes))

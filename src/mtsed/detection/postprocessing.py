@@ -38,9 +38,15 @@ def class_votes(
     unit: bool = False,
     radius: float = 0.0,
     closeness: float = 0.0,
+    per_region: bool = False,
 ) -> np.ndarray:
     """Raw confidence ``f(n)`` of one class for every alpha at once: ``(len(alphas), frames)``;
     with ``unit``, every vote weighs 1, which counts the voters of each frame.
+
+    ``per_region`` divides each frame's vote by the length of the region it votes for: a
+    frame spreads its ``y_hat`` over the event it places instead of giving it to every frame
+    of it.  Inside an event whose frames agree on its extent the sum is their ``y_hat``
+    whatever the event's length, and so also on either side of a segment edge.
 
     ``radius`` > 0 caps each vote's reach at that many frames either side; ``closeness``
     > 0 weighs a vote by ``k / (k + d)``, ``d`` the frames from its frame to the nearer
@@ -54,6 +60,8 @@ def class_votes(
     voting = y_hat[None, :] > np.asarray(alphas, np.float64)[:, None]  # (A, frames)
     rows, cols = np.divmod(np.flatnonzero(voting), n)  # np.nonzero's order, several times faster
     strength = np.ones(n) if unit else y_hat.astype(np.float64)
+    if per_region:
+        strength = strength / (hi - lo + 1)
     if closeness > 0:
         nearer = np.minimum(p_hat, q_hat).astype(np.float64) * segment_frames
         strength = strength * closeness / (closeness + nearer)

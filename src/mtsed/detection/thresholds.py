@@ -191,6 +191,38 @@ def validation_groups(recordings: Sequence[ValidationRecording]) -> list[list[in
     return [list(range(0, len(recordings), 2)), list(range(1, len(recordings), 2))]
 
 
+def group_counts(
+    dec: Decoder,
+    recordings: Sequence[ValidationRecording],
+    groups: Sequence[Sequence[int]],
+    n_classes: int,
+    segment_frames: int,
+    frame_seconds: float,
+) -> list[GridCounts]:
+    """:func:`grid_counts` of each group of validation recordings on its own."""
+    return [
+        grid_counts(dec, [recordings[i] for i in group], n_classes, segment_frames, frame_seconds) for group in groups
+    ]
+
+
+def held_out_from(per_group: Sequence[GridCounts], cfg: ThresholdConfig) -> np.ndarray:
+    """``(3, C)``: each group's counts at the thresholds :func:`select` chooses under ``cfg``
+    on all the other groups, summed (with a single group, its in-sample counts)."""
+    total = np.zeros((3, len(per_group[0].n_ref)))
+    for k, held in enumerate(per_group):
+        others = [c for j, c in enumerate(per_group) if j != k] or [held]
+        pooled = GridCounts(
+            sum(c.tp for c in others),
+            sum(c.n_sys for c in others),
+            sum(c.n_ref for c in others),
+            {},
+            held.alphas,
+            held.second_grid,
+        )
+        total += counts_at(held, select(pooled, cfg))
+    return total
+
+
 def held_out_counts(
     dec: Decoder,
     recordings: Sequence[ValidationRecording],
@@ -204,22 +236,8 @@ def held_out_counts(
     ``groups`` of validation recordings, each group counted at the thresholds that
     :func:`select` chooses on all the other groups: F1 on recordings the choice never saw
     (with a single group, the in-sample counts at its own choice)."""
-    per_group = [
-        grid_counts(dec, [recordings[i] for i in group], n_classes, segment_frames, frame_seconds) for group in groups
-    ]
-    total = np.zeros((3, n_classes))
-    for k, held in enumerate(per_group):
-        others = [c for j, c in enumerate(per_group) if j != k] or [held]
-        pooled = GridCounts(
-            sum(c.tp for c in others),
-            sum(c.n_sys for c in others),
-            sum(c.n_ref for c in others),
-            {},
-            held.alphas,
-            held.second_grid,
-        )
-        total += counts_at(held, select(pooled, cfg))
-    return total
+    per_group = group_counts(dec, recordings, groups, n_classes, segment_frames, frame_seconds)
+    return held_out_from(per_group, cfg)
 
 
 def counts_f1(counts: np.ndarray) -> np.ndarray:

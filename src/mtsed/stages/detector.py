@@ -10,6 +10,7 @@ import numpy as np
 from mtsed.config import FeatureConfig, ThresholdConfig
 from mtsed.config.layout import repro_command
 from mtsed.config.systems import PAPER_DECODERS, network_of
+from mtsed.config.training import SELECTIONS
 from mtsed.data.datasets import EVALUATION_SPLITS, load_dataset
 from mtsed.detection.bundle import PER_CLASS, Bundle, FoldModel, load_fold_model
 from mtsed.detection.decoders import Decoder, get_decoder
@@ -23,7 +24,8 @@ from mtsed.detection.thresholds import (
     counts_f1,
     fixed_selection,
     grid_counts,
-    held_out_counts,
+    group_counts,
+    held_out_from,
     micro_f1,
     pooled_f1,
     select,
@@ -174,23 +176,60 @@ def search(
     frame_seconds: float,
     cfg: ThresholdConfig,
     groups: list[list[int]] | None = None,
+    rules: dict[str, ThresholdConfig] | None = None,
 ) -> dict:
     """Search one decoder's thresholds; returns :func:`_choice`'s JSON plus, under keys that
     are not saved (:data:`UNSAVED`), the grid's F1 and the counts at the chosen points.
-    With ``groups`` it also holds the held-out validation F1 (:func:`_held_out`)."""
+    With ``groups`` it also holds the held-out validation F1 (:func:`_held_out`), and with
+    ``rules`` (selection settings by name) the choice each rule makes on the same grid
+    (``by_rule``) and their validation F1 (``selection_rules``: in-sample, and held out with ``groups``)."""
     counts = grid_counts(dec, validation, len(labels), segment_frames, frame_seconds)
     selection, fixed = select(counts, cfg), fixed_selection(dec, counts)
     choice = _choice(dec, counts, selection, fixed, labels)
-    if groups is not None:
-        choice.update(
-            _held_out(held_out_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds, cfg), labels)
-        )
+    per_group = (
+        group_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds) if groups is not None else []
+    )
+    if per_group:
+        choice.update(_held_out(held_out_from(per_group, cfg), labels))
+    by_rule = {name: _rule_choice(dec, counts, per_group, rule, fixed, labels) for name, rule in (rules or {}).items()}
+    if by_rule:
+        choice["selection_rules"] = {name: _rule_summary(c) for name, c in by_rule.items()}
     return {
         **choice,
         "grid_f1": counts.f1(),
         "chosen_counts": counts_at(counts, selection),
         "fixed_counts": counts_at(counts, fixed),
+        "by_rule": by_rule,
     }
+
+
+def _rule_choice(
+    dec: Decoder,
+    counts: GridCounts,
+    per_group: list[GridCounts],
+    rule: ThresholdConfig,
+    fixed: Selection,
+    labels: list[str],
+) -> dict:
+    """The choice one selection rule makes on the same grid (as :func:`_choice` writes it),
+    with its held-out validation F1 when there are groups."""
+    choice = _choice(dec, counts, select(counts, rule), fixed, labels)
+    if per_group:
+        choice.update(_held_out(held_out_from(per_group, rule), labels))
+    return choice
+
+
+RULE_FIGURES = (
+    "validation_class_average_f1",
+    "validation_overall_f1",
+    "held_out_class_average_f1",
+    "held_out_overall_f1",
+)
+
+
+def _rule_summary(choice: dict) -> dict:
+    """A selection rule's validation figures (in-sample and held out)."""
+    return {k: choice[k] for k in RULE_FIGURES if k in choice}
 
 
 def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
@@ -205,7 +244,7 @@ def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
     }
 
 
-UNSAVED = ("grid_f1", "chosen_counts", "fixed_counts", "held_out_counts")
+UNSAVED = ("grid_f1", "chosen_counts", "fixed_counts", "held_out_counts", "by_rule")
 
 
 def _saved(choice: dict) -> dict:
@@ -290,16 +329,22 @@ def bundle_from_choice(
 
 def system_decoders(system: str, cfg: ThresholdConfig) -> tuple[str, ...]:
     """The decoders a system's threshold stage searches: the paper's own for ``proposed``
-    and ``baseline`` (plus the reported ``variants`` for ``proposed``), the candidates of
+    and ``baseline`` (``proposed``: the paper's votes normalised as ``proposed_decoder`` says, plus
+    the reported ``variants``), the candidates of
     ``thresholds.multitask`` for ``multitask``."""
     if system == "multitask":
         return tuple(dict.fromkeys(cfg.multitask))
-    return tuple(dict.fromkeys([PAPER_DECODERS[system], *(cfg.variants if system == "proposed" else ())]))
+    if system == "proposed":
+        return tuple(dict.fromkeys([cfg.proposed_decoder, *cfg.variants]))
+    return (PAPER_DECODERS[system],)
 
 
-def best_choice(system: str, choices: dict[str, dict]) -> str:
-    """The one decoder a system's bundle uses: the paper's for ``proposed`` and ``baseline``; for
-    ``multitask`` the candidate with the highest held-out validation class-average F1 (first on ties)."""
+def best_choice(system: str, choices: dict[str, dict], cfg: ThresholdConfig) -> str:
+    """The one decoder a system's bundle uses: the paper's for ``proposed`` (its votes
+    normalised as ``proposed_decoder`` says) and ``baseline``; for ``multitask`` the candidate
+    with the highest held-out validation class-average F1 (first on ties)."""
+    if system == "proposed":
+        return cfg.proposed_decoder
     if system != "multitask":
         return PAPER_DECODERS[system]
     return max(choices, key=lambda name: choices[name]["held_out_class_average_f1"])
@@ -313,7 +358,17 @@ def system_choice(system: str, choices: dict[str, dict], cfg: ThresholdConfig) -
         if len(set(decoders)) > 1:
             return per_class_choice(choices, decoders)
         return choices[decoders[0]]
-    return choices[best_choice(system, choices)]
+    return choices[best_choice(system, choices, cfg)]
+
+
+def _variants(choices: dict[str, dict], main: dict, rule: str) -> dict[str, dict]:
+    """What ``variants.json`` holds: every searched choice but the system's own, and its own
+    decoder under each other selection rule (``<decoder>:<rule>``)."""
+    variants = {k: _saved(c) for k, c in choices.items() if c is not main}
+    for name, choice in main.get("by_rule", {}).items():
+        if name != rule:
+            variants[f"{main['decoder']}:{name}"] = _saved(choice)
+    return variants
 
 
 def thresholds(
@@ -337,12 +392,21 @@ def thresholds(
             f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}"
         )
     validation = validation_recordings(dataset_dir, ensemble_dir)
-    groups = validation_groups(validation) if system == "multitask" else None  # choosing between decoders: held-out F1
+    # choosing between decoders (multitask) or selection rules (proposed): held-out F1
+    groups = validation_groups(validation) if system in ("multitask", "proposed") else None
+    rules = {rule: cfg.selection(system, rule) for rule in SELECTIONS} if system == "proposed" else None
     choices, seconds = {}, {}
     for name in system_decoders(system, cfg):
         begun = time.perf_counter()
         choices[name] = search(
-            get_decoder(name), validation, labels, segment_frames, manifest["frame_seconds"], cfg, groups
+            get_decoder(name),
+            validation,
+            labels,
+            segment_frames,
+            manifest["frame_seconds"],
+            cfg.selection(system),
+            groups,
+            rules if name == best_choice(system, {}, cfg) else None,
         )
         seconds[name] = round(time.perf_counter() - begun, 3)
     main = system_choice(system, choices, cfg)
@@ -352,7 +416,7 @@ def thresholds(
     with atomic_dir(out_dir) as tmp:
         bundle.save(tmp / "bundle.pt")
         write_json(tmp / "thresholds.json", _saved(main))
-        write_json(tmp / "variants.json", {k: _saved(c) for k, c in choices.items() if c is not main})
+        write_json(tmp / "variants.json", _variants(choices, main, cfg.proposed_selection))
         if "grid_f1" in main:  # one decoder's grid (a per-class choice has none of its own)
             np.save(tmp / "validation_f1_grid.npy", main["grid_f1"])
     return {
@@ -364,6 +428,7 @@ def thresholds(
         "validation_overall_f1_fixed": main["validation_overall_f1_fixed"],
         "validation_class_average_f1": main["validation_class_average_f1"],
         "validation_f1": main["validation_f1"],
+        **({"selection_rules": main["selection_rules"]} if "selection_rules" in main else {}),
         "variants": {
             k: {
                 "validation_overall_f1": c["validation_overall_f1"],
