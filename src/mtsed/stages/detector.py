@@ -406,7 +406,7 @@ def thresholds(
             manifest["frame_seconds"],
             cfg.selection(system),
             groups,
-            rules if name == best_choice(system, {}, cfg) else None,
+            rules if name == cfg.proposed_decoder else None,
         )
         seconds[name] = round(time.perf_counter() - begun, 3)
     main = system_choice(system, choices, cfg)
