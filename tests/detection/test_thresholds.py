@@ -14,7 +14,8 @@ from mtsed.detection.thresholds import (
     ValidationRecording,
     fixed_selection,
     grid_counts,
-    held_out_counts,
+    group_counts,
+    held_out_from,
     micro_f1,
     select,
     validation_groups,
@@ -167,7 +168,7 @@ def test_a_held_out_group_is_counted_at_the_thresholds_the_others_chose():
     twins = [recordings[0], ValidationRecording(recordings[0].outputs, "1", recordings[0].reference)]
     cfg = ThresholdConfig(smoothing=(1, 1), shrinkage_events=0)
     dec = replace(DECODERS["capped-8"], second_grid=COARSE["votes"])
-    held = held_out_counts(dec, twins, [[0], [1]], 2, T, FRAME, cfg)
+    held = held_out_from(group_counts(dec, twins, [[0], [1]], 2, T, FRAME), cfg)
     alone = grid_counts(dec, twins[:1], 2, T, FRAME)
     chosen = select(alone, cfg)  # each twin's choice is the other's: held-out equals in-sample twice over
     rows = np.arange(2)
@@ -177,5 +178,5 @@ def test_a_held_out_group_is_counted_at_the_thresholds_the_others_chose():
         alone.n_ref,
     ]
     np.testing.assert_array_equal(held, 2 * np.array(expected, float))
-    different = held_out_counts(dec, recordings, [[0, 2], [1]], 2, T, FRAME, cfg)
+    different = held_out_from(group_counts(dec, recordings, [[0, 2], [1]], 2, T, FRAME), cfg)
     assert list(different[2]) == list(grid_counts(dec, recordings, 2, T, FRAME).n_ref)  # every reference counted once

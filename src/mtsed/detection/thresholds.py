@@ -24,7 +24,7 @@ maximum of its raw votes over its own validation recordings) scales its scores.
 
 The F1 at the chosen point is in-sample: it was picked on the very counts it is read
 from, and more so for a decoder whose grid has more ways to fit.  Choosing *between*
-decoders on it favours the one that overfits most, so :func:`held_out_counts` scores each
+decoders on it favours the one that overfits most, so :func:`held_out_from` scores each
 group of validation recordings at the thresholds the other groups choose.
 """
 
@@ -180,7 +180,7 @@ def micro_f1(counts: GridCounts, selection: Selection) -> float:
 
 
 def validation_groups(recordings: Sequence[ValidationRecording]) -> list[list[int]]:
-    """Recordings held out together by :func:`held_out_counts`: one group per fold when the
+    """Recordings held out together by :func:`held_out_from`: one group per fold when the
     validation data span several folds, else alternate recordings in two halves (one group
     of a lone recording: nothing can be held out)."""
     folds = sorted({r.fold for r in recordings})
@@ -206,8 +206,10 @@ def group_counts(
 
 
 def held_out_from(per_group: Sequence[GridCounts], cfg: ThresholdConfig) -> np.ndarray:
-    """``(3, C)``: each group's counts at the thresholds :func:`select` chooses under ``cfg``
-    on all the other groups, summed (with a single group, its in-sample counts)."""
+    """``(3, C)``: true positives, detections and reference events of each class, summed over
+    groups of validation recordings (:func:`group_counts`), each group counted at the
+    thresholds that :func:`select` chooses under ``cfg`` on all the other groups: F1 on
+    recordings the choice never saw (with a single group, the in-sample counts at its own choice)."""
     total = np.zeros((3, len(per_group[0].n_ref)))
     for k, held in enumerate(per_group):
         others = [c for j, c in enumerate(per_group) if j != k] or [held]
@@ -221,23 +223,6 @@ def held_out_from(per_group: Sequence[GridCounts], cfg: ThresholdConfig) -> np.n
         )
         total += counts_at(held, select(pooled, cfg))
     return total
-
-
-def held_out_counts(
-    dec: Decoder,
-    recordings: Sequence[ValidationRecording],
-    groups: Sequence[Sequence[int]],
-    n_classes: int,
-    segment_frames: int,
-    frame_seconds: float,
-    cfg: ThresholdConfig,
-) -> np.ndarray:
-    """``(3, C)``: true positives, detections and reference events of each class, summed over
-    ``groups`` of validation recordings, each group counted at the thresholds that
-    :func:`select` chooses on all the other groups: F1 on recordings the choice never saw
-    (with a single group, the in-sample counts at its own choice)."""
-    per_group = group_counts(dec, recordings, groups, n_classes, segment_frames, frame_seconds)
-    return held_out_from(per_group, cfg)
 
 
 def counts_f1(counts: np.ndarray) -> np.ndarray:

@@ -233,7 +233,7 @@ def _rule_summary(choice: dict) -> dict:
 
 
 def _held_out(counts: np.ndarray, labels: list[str]) -> dict:
-    """Held-out validation F1 (:func:`mtsed.detection.thresholds.held_out_counts`) per class,
+    """Held-out validation F1 (:func:`mtsed.detection.thresholds.held_out_from`) per class,
     class-averaged and pooled."""
     pooled = pooled_f1(counts)
     return {

@@ -39,8 +39,9 @@ def _windows(
     split: dict,
     standardiser: Standardiser,
     segment_frames: int,
-) -> tuple[WindowSampler, SegmentDataset]:
-    """Each epoch's training windows and the fixed validation windows of one fold."""
+) -> tuple[WindowSampler, SegmentDataset, SegmentDataset]:
+    """Each epoch's training windows, the fixed validation windows of one fold, and its training
+    recordings cut as validation is (consecutive segments, no augmentation: how the kept weights fit)."""
     options = WindowOptions(segment_frames, train_cfg.distance_targets, train_cfg.augment)
     train_windows = WindowSampler(
         Recordings(features_dir, targets_dir, split["train"]),
@@ -51,30 +52,19 @@ def _windows(
         train_cfg.sampling,
         max(segment_frames // 4, 1),
     )
-    return train_windows, validation_set(
-        Recordings(features_dir, targets_dir, split["validation"]), standardiser, options
+    return (
+        train_windows,
+        validation_set(Recordings(features_dir, targets_dir, split["validation"]), standardiser, options),
+        validation_set(Recordings(features_dir, targets_dir, split["train"]), standardiser, options),
     )
 
 
-def _fit(
-    spec: ModelSpec,
-    weights: dict,
-    train_cfg: TrainConfig,
-    features_dir: Path,
-    targets_dir: Path,
-    split: dict,
-    standardiser: Standardiser,
-    segment_frames: int,
-    validation_data: SegmentDataset,
-) -> dict[str, float]:
-    """How the kept weights fit: frame F1 and the distance head's median |error| by band on
-    the fold's own training recordings (consecutive unaugmented segments, as validation is
-    read) and on its validation recordings."""
-    options = WindowOptions(segment_frames, train_cfg.distance_targets)
-    training = validation_set(Recordings(features_dir, targets_dir, split["train"]), standardiser, options)
+def _fit(spec: ModelSpec, weights: dict, batch_size: int, data: dict[str, SegmentDataset]) -> dict[str, float]:
+    """How the kept weights fit each named set of windows (``train``, ``validation``): frame F1
+    and the distance head's median |error| by band."""
     figures: dict[str, float] = {}
-    for name, data in (("train", training), ("validation", validation_data)):
-        tally = tally_windows(spec, weights, data, train_cfg.batch_size)
+    for name, windows in data.items():
+        tally = tally_windows(spec, weights, windows, batch_size)
         figures[f"{name}_frame_f1"] = round(tally.frame_f1(), 4)
         figures.update({k: round(v, 2) for k, v in tally.median_abs_errors(f"{name}_distance_error_").items()})
     return figures
@@ -123,7 +113,7 @@ def train(
     stats = read_json(features_dir / "stats.json")[fold]
     segment_frames = int(targets_manifest["segment_frames"])
     standardiser = Standardiser.from_dict(stats)
-    train_windows, validation_data = _windows(
+    train_windows, validation_data, training_recordings = _windows(
         train_cfg, features_dir, targets_dir, features_manifest["folds"][fold], standardiser, segment_frames
     )
     labels = list(features_manifest["labels"])
@@ -154,13 +144,8 @@ def train(
     fit = _fit(
         spec,
         load_checkpoint(work / "best.pt")["model"],
-        train_cfg,
-        features_dir,
-        targets_dir,
-        features_manifest["folds"][fold],
-        standardiser,
-        segment_frames,
-        validation_data,
+        train_cfg.batch_size,
+        {"train": training_recordings, "validation": validation_data},
     )
     with atomic_dir(out_dir) as tmp:
         kept = [f"epoch-{k}.pt" for k in range(1, len(history["train_loss"]) + 1)] if keep_epochs else []
