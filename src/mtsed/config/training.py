@@ -142,7 +142,7 @@ class ThresholdConfig:
     smoothing: tuple[int, int] = (2, 1)  # grid steps (alpha, second) averaged around each point
     shrinkage_events: float = 50.0  # per-class choice leans on the shared one below ~this many events
     proposed_decoder: str = "confidence-region"  # system proposed's normalisation of the paper's votes
-    proposed_selection: str = "paper"  # system proposed: each class's raw best (the paper's), or smoothed
+    proposed_selection: str = "smoothed"  # system proposed: smoothed and shrunk, or paper: each class's raw best
     variants: tuple[str, ...] = ("confidence",)  # decoders of the proposed network reported beside the paper's
     multitask: tuple[str, ...] = (
         "bounded",
