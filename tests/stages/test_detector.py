@@ -61,7 +61,8 @@ def test_bundle_holds_every_fold_and_the_searched_thresholds(tiny_trained: Path)
     rules = saved["selection_rules"]  # the smoothed rule chosen, the paper's reported beside it
     assert set(rules) == {"paper", "smoothed"} and all("held_out_class_average_f1" in r for r in rules.values())
     assert rules["smoothed"]["validation_class_average_f1"] == saved["validation_class_average_f1"]
-    assert rules["paper"]["validation_class_average_f1"] >= rules["smoothed"]["validation_class_average_f1"]  # raw peaks
+    in_sample = {name: r["validation_class_average_f1"] for name, r in rules.items()}
+    assert in_sample["paper"] >= in_sample["smoothed"]  # each class's raw peak is the in-sample best
     assert variants["confidence-region:paper"]["decoder"] == "confidence-region"
 
 
