@@ -185,12 +185,10 @@ def search(
     (``by_rule``) and their validation F1 (``selection_rules``: in-sample, and held out with ``groups``)."""
     counts = grid_counts(dec, validation, len(labels), segment_frames, frame_seconds)
     selection, fixed = select(counts, cfg), fixed_selection(dec, counts)
-    choice = _choice(dec, counts, selection, fixed, labels)
     per_group = (
         group_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds) if groups is not None else []
     )
-    if per_group:
-        choice.update(_held_out(held_out_from(per_group, cfg), labels))
+    choice = _rule_choice(dec, counts, per_group, cfg, fixed, labels, selection)
     by_rule = {name: _rule_choice(dec, counts, per_group, rule, fixed, labels) for name, rule in (rules or {}).items()}
     if by_rule:
         choice["selection_rules"] = {name: _rule_summary(c) for name, c in by_rule.items()}
@@ -210,10 +208,11 @@ def _rule_choice(
     rule: ThresholdConfig,
     fixed: Selection,
     labels: list[str],
+    selection: Selection | None = None,
 ) -> dict:
-    """The choice one selection rule makes on the same grid (as :func:`_choice` writes it),
-    with its held-out validation F1 when there are groups."""
-    choice = _choice(dec, counts, select(counts, rule), fixed, labels)
+    """The choice one selection rule makes on the grid (as :func:`_choice` writes it; ``selection``
+    when already made), with its held-out validation F1 when there are groups."""
+    choice = _choice(dec, counts, selection or select(counts, rule), fixed, labels)
     if per_group:
         choice.update(_held_out(held_out_from(per_group, rule), labels))
     return choice
