@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mtsed.config.base import ConfigError, _check_range, _require
+from mtsed.config.base import ConfigError, _require
 from mtsed.config.data import (
     ITC_IRST_LABELS,
     ClipsConfig,
@@ -65,7 +65,6 @@ __all__ = [
     "ThresholdConfig",
     "TrackingConfig",
     "TrainConfig",
-    "_check_range",
     "load_params",
     "params_from_dict",
 ]

@@ -99,8 +99,8 @@ class EventConfig:
     """What one foreground event of the generated sets is (:mod:`mtsed.data.default.sounds`):
     a sequence of hits for a class of short clips (a walk, a burst of typing), annotated as
     one event; a random stretch of a long clip in the overlapping set (TUT-SED-Synthetic-2016:
-    3-15 s); else a whole clip. ``sequences: false`` and ``stretch_seconds: [0, 0]`` give the
-    recipe before issue 31: every event one whole clip."""
+    3-15 s); else a whole clip. ``sequences: false`` and ``stretch_seconds: [0, 0]`` make
+    every event one whole clip."""
 
     sequences: bool = True
     impulsive_seconds: float = 0.5  # a class whose clips' median is shorter gives sequences

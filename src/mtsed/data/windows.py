@@ -17,7 +17,7 @@ Distance targets are read one of two ways (METHOD.md section 2):
   activity inside the window only, so they are recomputed from ``y`` (which also makes
   them right for remixed windows).
 - ``recording``: the stored distances to the true boundaries in the recording (clipped to
-  T by the targets stage): the first reading, kept for the ablation.
+  T by the targets stage), for the ablation.
 """
 
 from __future__ import annotations

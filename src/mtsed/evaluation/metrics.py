@@ -3,9 +3,8 @@
 One deliberate difference: a class with reference events that a system never detects
 scores F1 0, not sed_eval's NaN.  sed_eval returns NaN precision when nothing was detected
 and its class-wise average skips NaN, so a system that gives up on a class would score a
-*higher* class-average F1 than one that tries (issue 18: system multitask's decoder chosen
-on validation never fired for keyboard_typing, and the skipped class lifted its
-class-average F1 by about 9 points).  A class without reference events stays undefined.
+*higher* class-average F1 than one that tries (a decoder that never fires for a class would
+be rewarded for it).  A class without reference events stays undefined.
 
 Final numbers (tables, ``mtsed evaluate``) come from sed_eval itself.  The threshold search
 needs tens of thousands of class-wise evaluations, so :func:`matched_count` counts a class's

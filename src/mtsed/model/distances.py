@@ -4,8 +4,8 @@ Targets ``p`` and ``q`` are distances in segment lengths, ``d / T`` in [0, 1] (M
 2).  The network's sigmoid outputs encode them one of two ways (``model.distances``):
 
 - ``linear`` (the paper): the output *is* ``d / T``.  Trained by squared error, a sigmoid
-  near zero gets almost no gradient, and the head cannot say "2 frames" (issue 18: its
-  median error near a boundary is ~19 frames on the default data);
+  near zero gets almost no gradient, and the head cannot say "2 frames" (its error near a
+  boundary is measured in benchmarks/QUALITY.md);
 - ``log``: the output is ``log1p(d) / log1p(T)``, still in [0, 1], which spends the output
   range on small distances, where a boundary's position is decided.
 

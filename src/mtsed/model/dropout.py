@@ -8,7 +8,7 @@ value kept where its draw falls at or above ``p`` x 65,536: the same Bernoulli(1
 most 8e-6 off). Kept values are scaled by 1 / (1 - p) as ``nn.Dropout`` scales them, so the
 outputs and gradients are those of ``nn.Dropout`` under another draw of the mask. The words come
 from torch's generator, so ``torch.manual_seed`` and a saved RNG state still fix every mask.
-On CUDA ``nn.Dropout`` runs as before.
+On CUDA ``nn.Dropout`` itself runs.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 class Dropout(nn.Dropout):
     """``nn.Dropout`` with the CPU mask of :func:`keep_mask`."""
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (nn.Dropout's signature)
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or input.device.type != "cpu" or self.p >= 1:
             return F.dropout(input, self.p, self.training, self.inplace)
         return input.mul(1 / (1 - self.p)).mul_(keep_mask(input, self.p))

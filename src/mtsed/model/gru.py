@@ -17,8 +17,8 @@ recurrence is written out here once, forward and backward, as one autograd funct
 
 The gates are PyTorch's (r, z, n in that order, the reset gate applied after the hidden
 product), so outputs and gradients equal ``nn.GRU``'s to rounding (tests hold them to
-1e-5), and the parameters are ``nn.GRU``'s own: checkpoints written before load unchanged.
-On CUDA, or for anything but one bidirectional batch-first layer, ``nn.GRU`` runs as before.
+1e-5), and the parameters are ``nn.GRU``'s own, so a checkpoint loads into either.
+On CUDA, or for anything but one bidirectional batch-first layer, ``nn.GRU`` itself runs.
 The recurrence always runs in fp32; under autocast only the input projection takes the
 autocast precision.
 """
@@ -153,7 +153,7 @@ class GRU(nn.GRU):
     """``nn.GRU`` (same parameters, same results) that runs :func:`bidirectional_gru` on the
     CPU when it can: one bidirectional batch-first layer with biases and no initial state."""
 
-    def forward(self, input, hx=None):  # noqa: A002 (nn.GRU's signature)
+    def forward(self, input, hx=None):
         fast = (
             isinstance(input, torch.Tensor)
             and input.device.type == "cpu"

@@ -5,8 +5,11 @@ output alone is 42 MB at batch 8). glibc serves blocks over 32 MB with fresh ``m
 unmaps them on free, so every such tensor is page-faulted in again, 4 KB at a time: measured,
 a ReLU over that block took 9 ms instead of 1.7 ms, and the default step 15-20 % longer. Inside
 :func:`reuse_freed_memory` glibc takes large blocks from its heap and keeps freed ones, so the
-next step reuses warm pages. The process holds its peak memory meanwhile; on leaving, the
-defaults return and the spare memory is released. Elsewhere than glibc it does nothing.
+next step reuses warm pages. The process holds its peak memory meanwhile; on leaving, both
+settings are given glibc's default values again and the spare memory is released. glibc's
+dynamic mmap threshold stays off for the rest of the process, as after any ``mallopt`` of these
+settings, so large blocks then come from ``mmap`` at the fixed default threshold. Elsewhere than
+glibc it does nothing.
 """
 
 from __future__ import annotations

@@ -55,9 +55,8 @@ class ModelSpec:
 
     @classmethod
     def from_saved(cls, saved: dict) -> ModelSpec:
-        """The spec a checkpoint or bundle holds. Files written before the distance encoding
-        was a choice hold none: they are linear (the paper's); before issue 33 the network was
-        saved as ``system``."""
+        """The spec a checkpoint or bundle holds. A file without a distance encoding is
+        linear (the paper's); a file that names the network ``system`` still loads."""
         fields = dict(saved)
         if "system" in fields:
             fields["network"] = fields.pop("system")
@@ -70,9 +69,10 @@ class ModelSpec:
 
 
 def _conv_block(in_channels: int, filters: int, pool: int, dropout: float) -> nn.Sequential:
-    """Conv -> BN -> ReLU -> pool -> dropout, with ReLU after the pool: max pooling and ReLU
-    commute (both keep order), so outputs and gradients are the same, and ReLU touches a
-    pool's worth fewer values. The parameters keep their indices (0: conv, 1: BN)."""
+    """Conv -> BN -> pool -> ReLU -> dropout. The paper's block applies ReLU before the pool;
+    max pooling and ReLU commute (both keep order), so outputs and gradients are the same, and
+    ReLU after the pool touches a pool's worth fewer values. The parameters keep their indices
+    (0: conv, 1: BN)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, filters, kernel_size=5, stride=1, padding=2),
         nn.BatchNorm2d(filters),

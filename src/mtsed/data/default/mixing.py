@@ -143,7 +143,7 @@ def _clips(bank: ClipBank, pool: Sequence[Clip]) -> list[np.ndarray]:
 
 
 def _pick(rng: np.random.Generator, label: str, clips: Sequence[np.ndarray], maker: EventMaker | None) -> Sound:
-    """One event's sound: ``maker``'s, or (no maker) a whole clip, as before issue 31."""
+    """One event's sound: ``maker``'s, or (no maker) a whole clip."""
     return maker(rng, label, clips) if maker is not None else whole(clips[int(rng.integers(len(clips)))])
 
 

@@ -13,7 +13,7 @@ The data sets the default imitates annotate events as people hear them, not as c
   (a walker who stops and walks on is two walks).
 - TUT-SED-Synthetic-2016 draws a random 3-15 s segment from each sample: a clip longer than
   ``stretch_seconds[0]`` gives a random **stretch** of that many seconds (whole if shorter).
-- Any other clip is one event, whole, as before.
+- Any other clip is one event, whole.
 
 Every hit comes from the pool the caller passes (one split's clips), so clip pools stay
 disjoint across splits. :class:`Sound` keeps the hits' own level, so an event-to-background
