@@ -38,13 +38,26 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.quality_report import run_folder
 from mtsed.adapters.runner import cache_dir
 from mtsed.config import Params, params_from_dict
-from mtsed.config.layout import SETS, system_folders
+from mtsed.config.layout import (
+    BUNDLES_ROOT,
+    CHECKPOINT_FILE,
+    MODELS_ROOT,
+    OUTPUTS_ROOT,
+    REPORTS_ROOT,
+    SETS,
+    TABLE_JSON_FILE,
+    artefact_folder,
+    bundle_file,
+    fold_folder,
+    system_folders,
+)
 from mtsed.config.overrides import with_overrides
 from mtsed.config.systems import NETWORKS
 from mtsed.model.training import chosen_epoch
-from mtsed.stages import detector, evaluation, preparation, training
+from mtsed.stages import clips, detector, evaluation, features, prepare, targets, training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -135,11 +148,11 @@ def prepare_data(root: Path, params: Params, data_from: Path | None) -> None:
             shutil.copytree(data_from / name, root / name, ignore=shutil.ignore_patterns("clips"))
     if (root / "targets").exists():
         return
-    preparation.clips(params.clips, params.generated_labels(), root / "data" / "clips", cache_dir())
-    preparation.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
+    clips.clips(params.clips, params.generated_labels(), root / "data" / "clips", cache_dir())
+    prepare.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in SETS:
-        preparation.features(params.features, root / "data" / name, root / "features" / name)
-        preparation.targets(
+        features.features(params.features, root / "data" / name, root / "features" / name)
+        targets.targets(
             params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name
         )
 
@@ -154,7 +167,7 @@ def rechosen(source: Path, out: Path, checkpoint: str, epochs: int) -> None:
     (out / "history.json").write_text(json.dumps(history))
     shutil.copy2(source / "config.json", out / "config.json")
     shutil.copy2(source / f"epoch-{epochs}.pt", out / "last.pt")
-    shutil.copy2(source / f"epoch-{chosen_epoch(history, checkpoint) + 1}.pt", out / "best.pt")
+    shutil.copy2(source / f"epoch-{chosen_epoch(history, checkpoint) + 1}.pt", out / CHECKPOINT_FILE)
     metrics = json.loads((source / "metrics.json").read_text())
     minutes = sum(history["train_seconds"]) / sum(json.loads((source / "history.json").read_text())["train_seconds"])
     (out / "metrics.json").write_text(
@@ -173,12 +186,12 @@ def _train(params: Params, study: Study, seed: int, root: Path, name: str, syste
     """Train (or re-choose, for a study that does not retrain) every fold; the minutes trained."""
     started = time.perf_counter()
     for fold in params.train.folds.of(name):
-        out = models / f"fold-{fold}"
-        if (out / "best.pt").is_file():
+        out = fold_folder(models, fold)
+        if (out / CHECKPOINT_FILE).is_file():
             continue
         if not study.retrain:
             rechosen(
-                root / "runs" / study.base / f"seed-{seed}" / "models" / name / system / f"fold-{fold}",
+                fold_folder(artefact_folder(run_folder(root, study.base, seed) / MODELS_ROOT, name, system), fold),
                 out,
                 params.train.checkpoint,
                 params.train.epochs.of(name),
@@ -202,29 +215,32 @@ def run(
     root: Path, params_yaml: str, study: Study, seed: int, log: Callable[[str], None], sets: tuple[str, ...] = SETS
 ) -> Path:
     """Train, search thresholds and evaluate one configuration and seed on ``sets``; returns its folder."""
-    folder = root / "runs" / study.name / f"seed-{seed}"
-    if all((folder / "reports" / name / "table.json").is_file() for name in sets):
+    folder = run_folder(root, study.name, seed)
+    if all((artefact_folder(folder / REPORTS_ROOT, name) / TABLE_JSON_FILE).is_file() for name in sets):
         return folder
     overrides = [f"{k}={json.dumps(v)}" for k, v in {**study.overrides, "train.seed": seed}.items()]
     text = with_overrides(params_yaml, overrides)
     params = params_from_dict(yaml.safe_load(text))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "params.yaml").write_text(text)
-    baseline = root / "runs" / "default" / f"seed-{seed}"
+    baseline = run_folder(root, "default", seed)
     for name in sets:
-        feats, targs = root / "features" / name, root / "targets" / name
+        feats, targs = artefact_folder(root / "features", name), artefact_folder(root / "targets", name)
         for system in NETWORKS:
-            models, outputs, bundles = (folder / kind / name / system for kind in ("models", "outputs", "bundles"))
+            models, outputs, bundles = (
+                artefact_folder(folder / kind, name, system) for kind in (MODELS_ROOT, OUTPUTS_ROOT, BUNDLES_ROOT)
+            )
             if system not in study.systems:  # reuse the default run's network of this seed
-                if not (baseline / "bundles" / name / system / "bundle.pt").is_file():
+                if not bundle_file(name, system, baseline / BUNDLES_ROOT).is_file():
                     raise RuntimeError(
                         f"{study.name} seed {seed} reuses the default run's {system}: run the default study first"
                     )
-                for kind in ("models", "outputs", "bundles"):
-                    link = folder / kind / name / system
+                for kind in (MODELS_ROOT, OUTPUTS_ROOT, BUNDLES_ROOT):
+                    link = artefact_folder(folder / kind, name, system)
                     if not link.exists():
                         link.parent.mkdir(parents=True, exist_ok=True)
-                        link.symlink_to((baseline / kind / name / system).resolve(), target_is_directory=True)
+                        target = artefact_folder(baseline / kind, name, system).resolve()
+                        link.symlink_to(target, target_is_directory=True)
                 continue
             minutes = _train(params, study, seed, root, name, system, models)
             log(f"{study.name} seed {seed} {name} {system}: trained ({minutes:.1f} min)")
@@ -237,11 +253,11 @@ def run(
                     root / "data" / name,
                     outputs,
                     models,
-                    folder / "bundles" / name / "multitask",
+                    artefact_folder(folder / BUNDLES_ROOT, name, "multitask"),
                     "multitask",
                 )
-        systems = system_folders(name, folder / "outputs", folder / "bundles", folder / "models")
-        evaluation.evaluate(root / "data" / name, feats, targs, systems, folder / "reports" / name)
+        systems = system_folders(name, folder / OUTPUTS_ROOT, folder / BUNDLES_ROOT, folder / MODELS_ROOT)
+        evaluation.evaluate(root / "data" / name, feats, targs, systems, artefact_folder(folder / REPORTS_ROOT, name))
     return folder
 
 

@@ -9,9 +9,28 @@ import time
 from pathlib import Path
 
 from mtsed.config import Params
-from mtsed.config.layout import SETS
+from mtsed.config.layout import (
+    BUNDLES_ROOT,
+    FOLD_GLOB,
+    MODELS_ROOT,
+    REPORTS_ROOT,
+    SETS,
+    TABLE_JSON_FILE,
+    THRESHOLDS_FILE,
+    artefact_folder,
+)
 from mtsed.config.systems import NETWORKS, SYSTEMS
 from mtsed.detection.bundle import decoder_summary
+
+
+def run_folder(root: Path, study: str, seed: int) -> Path:
+    """Where one study's run of one seed lays out its models, outputs, bundles and reports."""
+    return root / "runs" / study / f"seed-{seed}"
+
+
+def _models(root: Path, study: str, seed: int, name: str, network: str) -> Path:
+    """One network's fold folders in one run."""
+    return artefact_folder(run_folder(root, study, seed) / MODELS_ROOT, name, network)
 
 
 def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dict]]:
@@ -19,9 +38,10 @@ def _tables(root: Path, study: str, seeds: list[int]) -> dict[int, dict[str, dic
     study may run one set only: ``quality.py --sets``)."""
     found = {}
     for seed in seeds:
-        folder = root / "runs" / study / f"seed-{seed}" / "reports"
-        done = {name: folder / name / "table.json" for name in SETS if (folder / name / "table.json").is_file()}
-        ran = {name for name in SETS if (folder.parent / "models" / name).is_dir()}
+        folder = run_folder(root, study, seed)
+        tables = {name: artefact_folder(folder / REPORTS_ROOT, name) / TABLE_JSON_FILE for name in SETS}
+        done = {name: path for name, path in tables.items() if path.is_file()}
+        ran = {name for name in SETS if artefact_folder(folder / MODELS_ROOT, name).is_dir()}
         if done and set(done) >= ran:
             found[seed] = {name: json.loads(path.read_text()) for name, path in done.items()}
     return found
@@ -85,7 +105,7 @@ def _summary(choice: dict) -> str:
 
 def _multitask_choice(root: Path, study: str, seed: int, name: str) -> dict | None:
     """What system multitask's thresholds stage chose and scored in one run, or None if it has not run."""
-    path = root / "runs" / study / f"seed-{seed}" / "bundles" / name / "multitask" / "thresholds.json"
+    path = artefact_folder(run_folder(root, study, seed) / BUNDLES_ROOT, name, "multitask") / THRESHOLDS_FILE
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -195,7 +215,7 @@ def _decoders_table(runs: dict[int, dict[str, dict]]) -> list[str]:
 
 
 def _windows(root: Path, study: str, seed: int, name: str, system: str) -> int | None:
-    metrics = sorted((root / "runs" / study / f"seed-{seed}" / "models" / name / system).glob("fold-*/metrics.json"))
+    metrics = sorted(_models(root, study, seed, name, system).glob(f"{FOLD_GLOB}/metrics.json"))
     if not metrics:
         return None
     first = json.loads(metrics[0].read_text())
@@ -204,7 +224,7 @@ def _windows(root: Path, study: str, seed: int, name: str, system: str) -> int |
 
 def _train_minutes(root: Path, study: str, seed: int, name: str, system: str) -> float | None:
     """Training minutes of one network of one run, summed over its folds (as measured)."""
-    metrics = sorted((root / "runs" / study / f"seed-{seed}" / "models" / name / system).glob("fold-*/metrics.json"))
+    metrics = sorted(_models(root, study, seed, name, system).glob(f"{FOLD_GLOB}/metrics.json"))
     if not metrics:
         return None
     return sum(json.loads(m.read_text())["seconds"] for m in metrics) / 60
@@ -248,7 +268,8 @@ def _validation(root: Path, study: str, seeds: list[int], name: str, system: str
     searched thresholds (it has one decoder: nothing to choose between)."""
     if system == "proposed":
         return _held_out(root, study, seeds, name)
-    paths = (root / "runs" / study / f"seed-{seed}" / "bundles" / name / system / "thresholds.json" for seed in seeds)
+    folders = (artefact_folder(run_folder(root, study, seed) / BUNDLES_ROOT, name, system) for seed in seeds)
+    paths = (folder / THRESHOLDS_FILE for folder in folders)
     return [json.loads(p.read_text())["validation_class_average_f1"] for p in paths if p.is_file()]
 
 

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from mtsed.config import load_params
+from mtsed.model.losses import LossRecipe
 from mtsed.model.memory import reuse_freed_memory
 from mtsed.model.network import CRNN, ModelSpec, count_parameters, forward_flops
 from mtsed.model.training import batch_loss, optimiser_step
@@ -68,6 +69,7 @@ def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, 
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and precision == "fp16" else None
+    recipe = LossRecipe.of(load_params().train, "proposed", spec.distances)  # the default recipe's loss
     x = torch.randn(batch, FRAMES, 40, device=device)
     y = torch.rand(batch, FRAMES, 3 * CLASSES, device=device).round()
     mask = torch.ones(batch, FRAMES, device=device)
@@ -75,9 +77,7 @@ def _measure(filters: int, hidden: int, batch: int, steps: int, precision: str, 
 
     def step() -> float:
         started = time.perf_counter()
-        optimiser_step(
-            batch_loss(model, x, y, mask, "proposed", dtype, (1.0, 0.3, 1.0), "smooth-l1"), optimiser, scaler
-        )
+        optimiser_step(batch_loss(model, x, y, mask, recipe, dtype), optimiser, scaler)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - started

@@ -96,17 +96,17 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder after the data stages on tiny params: ``params.yaml``, ``data/``,
     ``features/<set>`` and ``targets/<set>`` for both sets. Shared: tests must not modify it."""
     from mtsed.config.layout import SETS
-    from mtsed.stages import preparation
+    from mtsed.stages import clips, features, prepare, targets
 
     root = tmp_path_factory.mktemp("workspace")
     raw = tiny_params_dict(make_clip_folder(root / "myclips"))
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
     params = params_from_dict(raw)
-    preparation.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
-    preparation.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
+    clips.clips(params.clips, set(TINY_LABELS), root / "data" / "clips", root / "cache")
+    prepare.prepare(params.data, params.prepare, root / "data" / "clips", root / "data")
     for name in SETS:
-        preparation.features(params.features, root / "data" / name, root / "features" / name)
-        preparation.targets(
+        features.features(params.features, root / "data" / name, root / "features" / name)
+        targets.targets(
             params.features, params.targets, root / "data" / name, root / "features" / name, root / "targets" / name
         )
     return root

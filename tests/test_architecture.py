@@ -173,10 +173,10 @@ def test_the_stage_modules_are_found():
     from mtsed.adapters.runner import STAGES
 
     assert {name: sorted(_stage_modules(stage)) for name, stage in STAGES.items()} == {
-        "clips": ["mtsed.stages.preparation"],
-        "prepare": ["mtsed.stages.preparation"],
-        "features": ["mtsed.stages.preparation"],
-        "targets": ["mtsed.stages.preparation"],
+        "clips": ["mtsed.stages.clips"],
+        "prepare": ["mtsed.stages.prepare"],
+        "features": ["mtsed.stages.features"],
+        "targets": ["mtsed.stages.targets"],
         "train": ["mtsed.stages.training"],
         "ensemble": ["mtsed.stages.detector"],
         "thresholds": ["mtsed.stages.detector"],

@@ -74,15 +74,15 @@ def _real_layouts(tmp_path: Path, clip_folder: Path) -> tuple[Path, Path]:
     """Tiny copies of the two real sets' published layouts, made from generated recordings."""
     from mtsed.config import params_from_dict
     from mtsed.data.datasets import load_dataset
-    from mtsed.stages import preparation
+    from mtsed.stages import clips, prepare
     from tests.conftest import tiny_params_dict
 
     params = params_from_dict(tiny_params_dict(clip_folder))
     made = tmp_path / "made"
-    preparation.clips(params.clips, {"beep", "chirp", "knock"}, made / "clips", tmp_path / "cache")
+    clips.clips(params.clips, {"beep", "chirp", "knock"}, made / "clips", tmp_path / "cache")
     raw = tiny_params_dict(clip_folder)
     raw["prepare"]["overlapping"]["mixtures"] = [3, 1, 1]
-    preparation.prepare(params_from_dict(raw).data, params_from_dict(raw).prepare, made / "clips", made)
+    prepare.prepare(params_from_dict(raw).data, params_from_dict(raw).prepare, made / "clips", made)
     tut, itc = tmp_path / "TUT-SED-synthetic-2016", tmp_path / "itc-irst"
     for k, recording in enumerate(load_dataset(made / "overlapping").recordings, start=1):
         (tut / "audio").mkdir(parents=True, exist_ok=True)

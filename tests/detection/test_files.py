@@ -85,3 +85,18 @@ def test_combined_list_is_desed_layout_and_reads_back(tmp_path: Path):
     assert read_event_list(tmp_path / "all.tsv") == sorted(
         [Event(1.0, 2.0, "dog", "a.wav"), Event(0.5, 0.75, "car", "b.flac"), Event(0.1, 0.2, "dog", "b.flac")]
     )
+
+
+def test_detect_files_writes_each_list_and_the_combined_one(tiny_trained: Path, tmp_path: Path):
+    from mtsed.detection.bundle import load_bundle
+    from mtsed.detection.files import detect_files
+
+    write_tone(tmp_path / "in" / "a.wav", 3.0, 440.0)
+    (tmp_path / "in" / "bad.wav").write_bytes(b"RIFF not really")
+    bundle = load_bundle(tiny_trained / "bundles/overlapping/proposed/bundle.pt")
+    inputs = expand_inputs([str(tmp_path / "in")])
+    result = detect_files(bundle, inputs, tmp_path / "out", combined=tmp_path / "all.tsv")
+    assert result.failed == 1 and [name for name, _ in result.found] == ["a.wav"]
+    assert read_event_list(tmp_path / "out" / "a.tsv") == result.found[0][1]
+    assert (tmp_path / "all.tsv").read_text().startswith("filename\tonset\toffset\tevent_label\n")
+    assert result.pages_index is None and result.events == len(result.found[0][1])

@@ -1,5 +1,6 @@
 """Detection pages: self-contained, faithful to the data they were made from, light for long recordings."""
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -43,7 +44,8 @@ def _view(tmp_path: Path, seconds: float = 20.0, reference: bool = True, seed: i
 
 def _data(page: Path) -> dict:
     block = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page.read_text(), re.S).group(1)
-    return json.loads(block.replace("<\\/", "</"))
+    assert not re.search(r"[<>&']", block)  # nothing in the block that HTML could read as markup
+    return json.loads(block)
 
 
 def test_a_page_holds_its_data_and_needs_nothing_from_the_network(tmp_path: Path):
@@ -189,5 +191,26 @@ def test_the_index_sorts_by_f1_with_the_worst_recording_first(browser, tmp_path:
     assert page.evaluate(order)[0] == "mix-0"  # and reversed
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "page-index.png"), full_page=True)
+    assert problems == []
+    page.close()
+
+
+HOSTILE = "rec <!--<script> </script> & 'x'"  # what a script block must not let through raw
+
+
+def test_names_that_look_like_markup_stay_data(tmp_path: Path):
+    view = dataclasses.replace(_view(tmp_path), id=HOSTILE, labels=("dog", "<b>door</b>", "steps & co"))
+    data = _data(pages.write_recording_page(view, tmp_path / "pages"))
+    assert data["id"] == HOSTILE and data["labels"] == ["dog", "<b>door</b>", "steps & co"]
+
+
+@pytest.mark.slow
+def test_a_page_named_like_markup_opens_and_runs_in_a_browser(browser, tmp_path: Path):
+    """The JSON block cannot swallow the page's script: it runs, and shows the name as text."""
+    view = dataclasses.replace(_view(tmp_path), id=HOSTILE)
+    page, problems, _ = _open(browser, pages.write_recording_page(view, tmp_path / "pages").as_uri())
+    assert page.evaluate("window.mtsedPage !== undefined")
+    assert page.evaluate("JSON.parse(document.getElementById('page-data').textContent).id") == HOSTILE
+    assert HOSTILE in page.evaluate("document.body.innerText")
     assert problems == []
     page.close()

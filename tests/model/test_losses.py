@@ -1,15 +1,20 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
+from mtsed.config import TrainConfig
 from mtsed.model.losses import (
+    LossRecipe,
     classification_loss,
     confidence_loss,
-    distance_loss,
     intersection_over_union,
     multitask_loss,
+    squared_distance_loss,
 )
+
+PAPER = LossRecipe("proposed", (1.0, 1.0, 1.0), "linear", "squared")  # presets/paper.yaml's
 
 
 def t(values):
@@ -31,7 +36,7 @@ def test_losses_sum_over_classes_and_average_over_frames():
 def test_distance_loss_by_hand():
     p_hat, q_hat, p, q = t([0.1, 0.5]), t([0.2, 0.0]), t([0.3, 0.5]), t([0.0, 0.4])
     expected = ((0.2**2 + 0.2**2) + (0.0 + 0.4**2)) / 2
-    assert distance_loss(p_hat, q_hat, p, q).item() == pytest.approx(expected, rel=1e-5)
+    assert squared_distance_loss(p_hat, q_hat, p, q, t([0.0, 0.0])).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_confidence_loss_by_hand_and_at_the_edges():
@@ -56,19 +61,19 @@ def test_mask_ignores_padded_frames():
     assert classification_loss(y_hat, y, mask).item() == pytest.approx(-math.log(0.9), rel=1e-5)
 
 
-def test_total_is_the_weighted_sum_unweighted_by_default_and_baseline_uses_bce_only():
+def test_total_is_the_weighted_sum_and_baseline_uses_bce_only():
     torch.manual_seed(0)
     targets = torch.rand(2, 5, 6)
     outputs = torch.rand(2, 5, 6)
-    losses = multitask_loss(outputs, targets)
+    losses = multitask_loss(outputs, targets, None, PAPER)
     assert losses["total"].item() == pytest.approx(
         (losses["classification"] + losses["distance"] + losses["confidence"]).item(), rel=1e-6
     )
-    weighted = multitask_loss(outputs, targets, weights=(1.0, 10.0, 0.5))
+    weighted = multitask_loss(outputs, targets, None, replace(PAPER, weights=(1.0, 10.0, 0.5)))
     assert weighted["total"].item() == pytest.approx(
         (losses["classification"] + 10 * losses["distance"] + 0.5 * losses["confidence"]).item(), rel=1e-6
     )
-    baseline = multitask_loss(outputs[..., :2], targets, network="baseline")
+    baseline = multitask_loss(outputs[..., :2], targets, None, replace(PAPER, network="baseline"))
     assert set(baseline) == {"total", "classification"}
     assert baseline["total"].item() == pytest.approx(
         classification_loss(outputs[..., :2], targets[..., :2]).item(), rel=1e-6
@@ -80,7 +85,7 @@ def test_perfect_prediction_where_events_are_gives_zero_multitask_confidence():
     p = torch.tensor([[[0.0], [0.1], [0.2]]])
     q = torch.tensor([[[0.2], [0.1], [0.0]]])
     targets = torch.cat([y, p, q], dim=-1)
-    losses = multitask_loss(targets.clone(), targets)
+    losses = multitask_loss(targets.clone(), targets, None, PAPER)
     assert losses["confidence"].item() == pytest.approx(0.0, abs=1e-5)
     assert losses["distance"].item() == 0.0
 
@@ -104,9 +109,20 @@ def test_log_encoded_outputs_are_compared_encoded_and_decoded_for_confidence():
     q = p.flip(1)
     targets = torch.cat([y, p, q], dim=-1)
     perfect = torch.cat([torch.full_like(y, 1 - 1e-6), encode(p, "log", T), encode(q, "log", T)], dim=-1)
-    losses = multitask_loss(perfect, targets, encoding="log", distance_loss_kind="smooth-l1")
+    losses = multitask_loss(perfect, targets, None, replace(PAPER, encoding="log", distance="smooth-l1"))
     assert losses["distance"].item() == pytest.approx(0.0, abs=1e-6) and losses["confidence"].item() < 1e-4
-    linear = multitask_loss(perfect, targets)  # the same outputs read as linear distances are wrong
+    linear = multitask_loss(perfect, targets, None, PAPER)  # the same outputs read as linear distances are wrong
     assert linear["distance"].item() > 0.01
     with pytest.raises(ValueError, match="unknown distance loss 'l3'"):
-        multitask_loss(perfect, targets, distance_loss_kind="l3")
+        replace(PAPER, distance="l3")
+    with pytest.raises(ValueError, match="unknown distance encoding 'cubic'"):
+        replace(PAPER, encoding="cubic")
+
+
+def test_a_recipe_is_the_train_section_s_whole():
+    cfg = TrainConfig()
+    recipe = LossRecipe.of(cfg, "proposed", "log")
+    assert recipe == LossRecipe("proposed", cfg.loss_weights.as_tuple(), "log", cfg.distance_loss)
+    assert recipe != replace(PAPER, encoding="log")  # the default recipe is not the paper's
+    with pytest.raises(TypeError):
+        LossRecipe("proposed", (1.0, 1.0, 1.0))  # no field has a default

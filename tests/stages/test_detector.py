@@ -2,13 +2,11 @@
 
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mtsed.config import ThresholdConfig
 from mtsed.config.systems import SYSTEMS, network_of
 from mtsed.detection.bundle import load_bundle
 from mtsed.model.training import load_checkpoint
@@ -81,62 +79,6 @@ def test_multitask_keeps_each_class_s_best_candidate(tiny_trained: Path):
     assert [f.name for f in bundle.folds] == [f.name for f in proposed.folds]  # the same network's fold models
 
 
-def _candidate(f1: list[float | None], events: list[int], name: str = "bounded") -> dict:
-    known = [v for v in f1 if v is not None]
-    per_class = {f"c{k}": v for k, v in enumerate(f1)}
-    return {
-        "decoder": name,
-        "validation_f1": per_class,
-        "held_out_f1": per_class,
-        "validation_events": events,
-        "validation_class_average_f1": sum(known) / len(known),
-        "held_out_class_average_f1": sum(known) / len(known),
-    }
-
-
-def test_a_class_leaves_the_best_shared_decoder_only_on_its_own_evidence():
-    choices = {
-        "bounded": _candidate([0.9, 0.9, 0.0, 0.6], [200, 200, 200, 4]),
-        "capped-8": _candidate([0.5, 0.5, 0.4, 0.8], [200, 200, 200, 4]),
-    }  # class average 0.6 vs 0.55
-    # class 2 is never detected by bounded: 200 events of evidence move it; class 3's 4 events do not
-    assert detector.class_decoders(choices, 50.0) == ["bounded", "bounded", "capped-8", "bounded"]
-    assert detector.class_decoders(choices, 0.0) == ["bounded", "bounded", "capped-8", "capped-8"]
-    tied = {"capped-8": _candidate([0.5, 0.5], [10, 10]), "bounded": _candidate([0.5, 0.5], [10, 10])}
-    assert detector.class_decoders(tied, 50.0) == ["capped-8", "capped-8"]  # first on ties
-
-
-def test_a_per_class_choice_joins_each_class_s_thresholds_and_pools_its_counts():
-    def choice(
-        name: str, second_name: str, alpha: float, second: float, norm: list[float] | None, tp: list[float]
-    ) -> dict:
-        counts = np.array([tp, [10.0, 10.0], [10.0, 10.0]])
-        return {
-            **_candidate([0.1, 0.2], [10, 10], name),
-            "alpha": [alpha] * 2,
-            second_name: [second] * 2,
-            "fixed": {"alpha": 0.5, second_name: second},
-            "norm": {"0": norm} if norm else {},
-            "fixed_norm": {"0": norm} if norm else {},
-            "validation_f1_fixed": {"c0": 0.0, "c1": 0.0},
-            "chosen_counts": counts,
-            "fixed_counts": counts,
-            "held_out_counts": counts / 2,
-        }
-
-    choices = {
-        "capped-8": choice("capped-8", "beta", 0.3, 0.4, [5.0, 6.0], [2.0, 4.0]),
-        "bounded": choice("bounded", "median_window", 0.6, 7.0, None, [6.0, 8.0]),
-    }
-    joined = detector.per_class_choice(choices, ["capped-8", "bounded"])
-    assert joined["decoder"] == "per-class" and joined["class_decoders"] == ["capped-8", "bounded"]
-    assert joined["alpha"] == [0.3, 0.6] and joined["second"] == [0.4, 7.0]
-    assert joined["norm"] == {"0": [5.0, 1.0]}  # bounded needs no normaliser
-    assert joined["validation_f1"] == {"c0": 0.1, "c1": 0.2}
-    assert joined["validation_overall_f1"] == pytest.approx(2 * (2 + 8) / (20 + 20), abs=1e-4)
-    assert joined["held_out_f1"] == {"c0": 0.2, "c1": 0.8} and joined["held_out_class_average_f1"] == pytest.approx(0.5)
-
-
 def test_a_per_class_bundle_decodes_each_class_as_its_own_decoder_does(tiny_trained: Path, tmp_path: Path):
     root = tiny_trained / "bundles/isolated"
     proposed = load_bundle(root / "proposed/bundle.pt")
@@ -197,18 +139,6 @@ def test_a_system_must_read_its_own_network(tiny_trained: Path, tmp_path: Path):
             tmp_path / "out",
             "multitask",
         )
-
-
-def test_best_choice_goes_by_held_out_f1_and_takes_the_first_of_equal_candidates():
-    choices = {
-        "bounded": {"validation_class_average_f1": 0.8, "held_out_class_average_f1": 0.7},
-        "capped-8": {"validation_class_average_f1": 0.9, "held_out_class_average_f1": 0.7},  # in-sample peak: overfit
-        "activity": {"validation_class_average_f1": 0.7, "held_out_class_average_f1": 0.6},
-    }
-    cfg = ThresholdConfig()
-    assert detector.best_choice("multitask", choices, cfg) == "bounded"
-    assert detector.best_choice("proposed", choices, cfg) == "confidence-region"
-    assert detector.best_choice("proposed", choices, replace(cfg, proposed_decoder="confidence")) == "confidence"
 
 
 def test_bundle_on_raw_features_equals_the_stored_ensemble_outputs(tiny_trained: Path):

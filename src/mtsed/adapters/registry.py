@@ -42,11 +42,6 @@ OUTPUT_COLUMNS = ("file", "onset", "offset", "event_label")
 RUNTIME_PACKAGES = ("torch", "numpy", "scipy", "librosa", "soundfile", "PyYAML", "pandas", "mlflow")
 
 
-def registered_name(set_name: str, system: str) -> str:
-    """Registry name of one data set's detector of one system, e.g. ``mtsed-overlapping-proposed``."""
-    return f"mtsed-{set_name}-{system}"
-
-
 class EventDetector(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper of :class:`mtsed.detection.bundle.Bundle`: audio (paths or bytes) in, event rows out."""
 

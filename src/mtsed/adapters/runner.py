@@ -22,10 +22,20 @@ from types import SimpleNamespace
 
 from mtsed.adapters import tracking
 from mtsed.config import ConfigError, Params, load_params
-from mtsed.config.layout import system_folders
+from mtsed.config.layout import (
+    BUNDLE_FILE,
+    CHECKPOINT_FILE,
+    HISTORY_FILE,
+    RUN_CONFIG_FILE,
+    TABLE_FILE,
+    THRESHOLDS_FILE,
+    registered_name,
+    system_folders,
+)
 from mtsed.config.systems import NETWORKS, SYSTEMS
 from mtsed.io.fileio import write_text
-from mtsed.stages import preparation, training
+from mtsed.measures.distance_errors import is_error_metric
+from mtsed.stages import training
 
 Options = SimpleNamespace  # a stage's option values by name, as strings (paths, fold, system)
 
@@ -87,19 +97,27 @@ def _set_of(path: str) -> str:
 
 
 def _run_clips(params: Params, o: Options, run: tracking.Run) -> dict:
-    return preparation.clips(params.clips, params.generated_labels(), Path(o.out), Path(o.cache_dir))
+    from mtsed.stages import clips
+
+    return clips.clips(params.clips, params.generated_labels(), Path(o.out), Path(o.cache_dir))
 
 
 def _run_prepare(params: Params, o: Options, run: tracking.Run) -> dict:
-    return preparation.prepare(params.data, params.prepare, Path(o.clips), Path(o.out))
+    from mtsed.stages import prepare
+
+    return prepare.prepare(params.data, params.prepare, Path(o.clips), Path(o.out))
 
 
 def _run_features(params: Params, o: Options, run: tracking.Run) -> dict:
-    return preparation.features(params.features, Path(o.data), Path(o.out))
+    from mtsed.stages import features
+
+    return features.features(params.features, Path(o.data), Path(o.out))
 
 
 def _run_targets(params: Params, o: Options, run: tracking.Run) -> dict:
-    return preparation.targets(params.features, params.targets, Path(o.data), Path(o.features), Path(o.out))
+    from mtsed.stages import targets
+
+    return targets.targets(params.features, params.targets, Path(o.data), Path(o.features), Path(o.out))
 
 
 def _run_train(params: Params, o: Options, run: tracking.Run) -> dict:
@@ -140,10 +158,10 @@ def _run_evaluate_set(params: Params, o: Options, run: tracking.Run) -> dict:
     name = _set_of(o.data)
     systems = system_folders(name, Path(o.outputs), Path(o.bundles), Path(o.models))
     results = evaluation.evaluate(Path(o.data), Path(o.features), Path(o.targets), systems, Path(o.out))
-    print((Path(o.out) / "table.md").read_text())  # the stage writes its tables; showing them is the runner's
+    print((Path(o.out) / TABLE_FILE).read_text())  # the stage writes its tables; showing them is the runner's
     if run.active:
         _register_detectors(
-            run, name, Path(o.data), {s: bundle / "bundle.pt" for s, (_, bundle, _) in systems.items()}, results
+            run, name, Path(o.data), {s: bundle / BUNDLE_FILE for s, (_, bundle, _) in systems.items()}, results
         )
     return results
 
@@ -156,7 +174,7 @@ def _register_detectors(run: tracking.Run, set_name: str, data: Path, bundles: d
     dataset = load_dataset(data)
     example = dataset.audio_path(dataset.evaluation()[0])
     for system, bundle in bundles.items():
-        name = registry.registered_name(set_name, system)
+        name = registered_name(set_name, system)
         scores = {
             f"{scope}.{key}": results[system][scope][key]
             for scope in ("overall", "class_average")
@@ -171,7 +189,7 @@ def _register_detectors(run: tracking.Run, set_name: str, data: Path, bundles: d
 
 def _train_summary(o: Options, metrics: dict) -> tuple[dict, list]:
     prefix = f"{_set_of(o.features)}.{o.network}.fold-{o.fold}"
-    shown = [k for k in metrics if k in ("segments_per_second", "best_validation_loss") or "_distance_error_" in k]
+    shown = [k for k in metrics if k in ("segments_per_second", "best_validation_loss") or is_error_metric(k)]
     return {f"{prefix}.{k}": metrics[k] for k in shown}, []
 
 
@@ -179,7 +197,7 @@ def _thresholds_summary(o: Options, metrics: dict) -> tuple[dict, list]:
     set_name, system = _set_of(o.data), _threshold_system(o)
     return (
         {f"{set_name}.{system}.search_seconds": metrics["search_seconds"]},
-        [(Path(o.out) / "thresholds.json", f"thresholds/{set_name}/{system}")],
+        [(Path(o.out) / THRESHOLDS_FILE, f"thresholds/{set_name}/{system}")],
     )
 
 
@@ -239,7 +257,7 @@ STAGES: dict[str, Stage] = {
             inputs=lambda o: [o.features, o.targets],
             summary=_train_summary,
             tags=lambda o: {"set": _set_of(o.features), "network": o.network, "fold": o.fold},
-            artifacts=lambda o: [Path(o.out) / n for n in ("best.pt", "config.json", "history.json")],
+            artifacts=lambda o: [Path(o.out) / n for n in (CHECKPOINT_FILE, RUN_CONFIG_FILE, HISTORY_FILE)],
         ),
         Stage(
             "ensemble",

@@ -7,65 +7,25 @@ import dataclasses
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 
-from mtsed.io.events import Event, read_event_lists, write_event_list
-
-
-def _threshold_free(folder: Path, reference: dict[str, list[Event]]) -> dict:
-    """PSDS and per-class threshold-free scores of a folder of score files against the reference."""
-    from mtsed.evaluation import threshold_free
-
-    scores = threshold_free.read_scores(folder)
-    if set(reference) == {""} and len(scores) == 1:  # a single-file reference list
-        scores = {"": next(iter(scores.values()))}
-    classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
-    unknown = sorted({e.label for events in reference.values() for e in events} - set(classes))
-    if unknown:
-        raise ValueError(f"{folder}: the reference uses labels {unknown} that the score files do not score ({classes})")
-    return threshold_free.evaluate_scores(scores, reference, threshold_free.durations_of(scores), classes)
+from mtsed.config.layout import TABLE_FILE
 
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print sed_eval event-based and segment-based scores of ``args.estimated`` against
     ``args.reference`` (and threshold-free ones of ``args.scores``, when given)."""
-    from mtsed.evaluation.metrics import evaluate_events, evaluate_segments
+    from mtsed.evaluation.event_lists import score_event_lists
 
-    reference, estimated = read_event_lists(Path(args.reference)), read_event_lists(Path(args.estimated))
-    if set(reference) == {""} and len(estimated) == 1:  # two single-file lists
-        estimated = {"": next(iter(estimated.values()))}
-    unmatched = sorted(set(estimated) - set(reference))
-    if unmatched:
-        raise ValueError(f"{args.estimated}: files {unmatched[:5]} have no reference in {args.reference}")
-    labels = sorted({e.label for events in [*reference.values(), *estimated.values()] for e in events})
-    free = _threshold_free(Path(args.scores), reference) if args.scores else None
-    if free is not None:
-        labels = sorted(set(labels) | set(free["per_class"]))  # classes the scores hold, events or not
-    result = {
-        **evaluate_events(reference, estimated, labels),
-        "segment_based": evaluate_segments(reference, estimated, labels),
-    }
-    if free is not None:
-        result["threshold_free"] = free
+    scores = score_event_lists(Path(args.reference), Path(args.estimated), Path(args.scores) if args.scores else None)
     if args.json:
-        keep = ("f1", "er")
-        print(
-            json.dumps(
-                {
-                    "overall": {k: result["overall"][k] for k in keep},
-                    "class_average": {k: result["class_average"][k] for k in keep},
-                    "per_class": result["per_class"],
-                    **{k: result[k] for k in ("segment_based", "threshold_free") if k in result},
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(scores.summary(), indent=2))
     else:
         from mtsed.evaluation.report import comparison_table, field_table
 
-        print(comparison_table(f"{args.estimated} vs {args.reference}", {"estimated": result}, labels))
-        print(field_table({"estimated": result}, labels))
+        title = f"{args.estimated} vs {args.reference}"
+        print(comparison_table(title, {"estimated": scores.result}, scores.labels))
+        print(field_table({"estimated": scores.result}, scores.labels))
     return 0
 
 
@@ -76,75 +36,30 @@ def detect(args: argparse.Namespace) -> int:
     Inputs are files, folders (searched recursively) or glob patterns; bad files are
     reported and skipped, and the command then exits with 1."""
     from mtsed.detection.bundle import load_bundle
-    from mtsed.detection.files import PREFETCH_SECONDS, expand_inputs, file_page, run_batch, seconds_of, write_combined
-    from mtsed.evaluation.threshold_free import score_frame, write_scores
-    from mtsed.io.progress import progress
+    from mtsed.detection.files import detect_files, expand_inputs
 
     inputs = expand_inputs(args.audio)
     if not inputs:
         raise FileNotFoundError(f"no audio files in {', '.join(args.audio)}")
     bundle = dataclasses.replace(load_bundle(Path(args.model)), precision=args.precision)
-    out, rate = Path(args.out), bundle.features.sample_rate
     print(
         f"model: {args.model} ({bundle.system}, {len(bundle.folds)} fold models, classes: {', '.join(bundle.labels)})"
     )
-    seconds = {item.path: seconds_of(item.path) for item in inputs}
-    found: list[tuple[str, list[Event]]] = []
-    one_short_file = len(inputs) == 1 and sum(seconds.values()) <= PREFETCH_SECONDS
-    page_rows = []
-    bar = progress(
-        total=round(sum(seconds.values()), 1),
-        unit="s",
-        desc="detect",
-        disable=one_short_file,
-        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]",
+    result = detect_files(
+        bundle,
+        inputs,
+        Path(args.out),
+        Path(args.scores) if args.scores else None,
+        Path(args.pages) if args.pages else None,
+        Path(args.combined) if args.combined else None,
     )
-
-    counted: dict[Path, float] = {}
-
-    def advance(item, seconds_read: float) -> None:
-        counted[item.path] = counted.get(item.path, 0.0) + seconds_read
-        bar.update(seconds_read)
-
-    def analyse(item, audio) -> None:
-        if audio is None:  # a long file: streamed, the bar moves block by block
-            events, scores, duration = bundle.analyse(item.path, item.path.name, on_audio=lambda s: advance(item, s))
-        else:
-            events, scores = bundle.analyse_audio(audio, item.path.name)
-            duration = len(audio) / rate
-        target = out / f"{item.name}.tsv"
-        write_event_list(target, events)
-        if args.scores:
-            write_scores(
-                Path(args.scores) / f"{item.name}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels)
-            )
-        if args.pages:
-            page_rows.append(file_page(bundle, item, events, scores, duration, target, Path(args.pages)))
-        found.append((item.path.name, events))
-        counts = Counter(e.label for e in events)
-        summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
-        bar.write(f"{item.path}: {duration:.1f} s, {len(events)} events ({summary}) -> {target}")
-
-    def report(item, error: Exception) -> None:
-        message = str(error) if str(item.path) in str(error) else f"{item.path}: {error}"
-        bar.write(f"mtsed detect: error: {message}", file=sys.stderr)
-
-    def done(item) -> None:
-        bar.update(max(0.0, seconds[item.path] - counted.get(item.path, 0.0)))
-
-    failed = run_batch(inputs, rate, analyse, report, done)
-    bar.close()
     if args.combined:
-        write_combined(Path(args.combined), found)
-        print(f"{len(found)} files, {sum(len(e) for _, e in found)} events -> {args.combined}")
-    if page_rows:
-        from mtsed.evaluation.pages import write_index
-
-        index = write_index(f"detections of {bundle.system}", page_rows, [bundle.system], Path(args.pages))
-        print(f"{len(page_rows)} pages -> {index} (open it in a browser)")
-    if failed:
-        print(f"mtsed detect: {failed} of {len(inputs)} files failed", file=sys.stderr)
-    return 1 if failed else 0
+        print(f"{len(result.found)} files, {result.events} events -> {args.combined}")
+    if result.pages_index is not None:
+        print(f"{len(result.found)} pages -> {result.pages_index} (open it in a browser)")
+    if result.failed:
+        print(f"mtsed detect: {result.failed} of {len(inputs)} files failed", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def preset(args: argparse.Namespace) -> int:
@@ -182,7 +97,7 @@ def pipeline(args: argparse.Namespace) -> int:
 
         reports = run_local(params_yaml, Path(args.root))
         for folder in reports.values():
-            print((folder / "table.md").read_text())
+            print((folder / TABLE_FILE).read_text())
         print(json.dumps(summary(reports), indent=2))
     return 0
 

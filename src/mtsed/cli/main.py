@@ -17,6 +17,7 @@ from pathlib import Path
 from mtsed.adapters import runner
 from mtsed.adapters.runner import STAGES
 from mtsed.config import ConfigError, load_params
+from mtsed.config.layout import bundle_file, registered_name
 from mtsed.config.systems import DEFAULT_SYSTEM
 
 
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        default=f"bundles/overlapping/{DEFAULT_SYSTEM}/bundle.pt",
+        default=str(bundle_file("overlapping", DEFAULT_SYSTEM)),
         help=f"model bundle (default: the {DEFAULT_SYSTEM} system of `make run`, the best on validation)",
     )
     p.add_argument("--out", default="detections", help="folder for one <name>.tsv event list per file")
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "model",
         nargs="?",
-        default=f"models:/mtsed-overlapping-{DEFAULT_SYSTEM}/latest",
+        default=f"models:/{registered_name('overlapping', DEFAULT_SYSTEM)}/latest",
         help=f"model URI (default: the newest registered overlapping {DEFAULT_SYSTEM} detector)",
     )
     p.add_argument("--host", default="127.0.0.1")

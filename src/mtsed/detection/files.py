@@ -9,6 +9,8 @@ and a bad file is reported and skipped without stopping the others.
 from __future__ import annotations
 
 import glob
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -18,8 +20,9 @@ import numpy as np
 import soundfile as sf
 
 from mtsed.io.audio import AudioError, audio_duration, load_audio
-from mtsed.io.events import Event, format_event_list
+from mtsed.io.events import Event, format_event_list, write_event_list
 from mtsed.io.fileio import write_text
+from mtsed.io.progress import progress
 
 AUDIO_SUFFIXES = frozenset("." + ext.lower() for ext in sf.available_formats())
 GLOB_CHARACTERS = frozenset("*?[")
@@ -166,3 +169,86 @@ def file_page(
         {"event list": pages.relative_link(event_list, pages_dir)},
     )
     return pages.index_row(view, pages.write_recording_page(view, pages_dir))
+
+
+@dataclass(frozen=True)
+class FileDetections:
+    """What :func:`detect_files` did: each analysed file's name and events, in input order,
+    how many files failed, and the index of the pages (``None`` without pages)."""
+
+    found: list[tuple[str, list[Event]]]
+    failed: int
+    pages_index: Path | None = None
+
+    @property
+    def events(self) -> int:
+        return sum(len(events) for _, events in self.found)
+
+
+def detect_files(
+    bundle,
+    inputs: Sequence[AudioInput],
+    out: Path,
+    scores_dir: Path | None = None,
+    pages_dir: Path | None = None,
+    combined: Path | None = None,
+) -> FileDetections:
+    """Detect events in every input with ``bundle``: one DCASE event list per file in ``out``
+    (``<name>.tsv``); with ``scores_dir``, its frame scores in the ``sed_scores_eval`` layout;
+    with ``pages_dir``, a page per file and an index (:mod:`mtsed.evaluation.pages`); with
+    ``combined``, one DESED list of all files. A bar counts seconds of audio (not for one short
+    file) and each file gets a line; a bad file is reported on stderr and skipped."""
+    from mtsed.evaluation.threshold_free import score_frame, write_scores
+
+    rate = bundle.features.sample_rate
+    seconds = {item.path: seconds_of(item.path) for item in inputs}
+    found: list[tuple[str, list[Event]]] = []
+    page_rows = []
+    one_short_file = len(inputs) == 1 and sum(seconds.values()) <= PREFETCH_SECONDS
+    bar = progress(
+        total=round(sum(seconds.values()), 1),
+        unit="s",
+        desc="detect",
+        disable=one_short_file,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}, {rate_fmt}]",
+    )
+    counted: dict[Path, float] = {}
+
+    def advance(item: AudioInput, seconds_read: float) -> None:
+        counted[item.path] = counted.get(item.path, 0.0) + seconds_read
+        bar.update(seconds_read)
+
+    def analyse(item: AudioInput, audio: np.ndarray | None) -> None:
+        if audio is None:  # a long file: streamed, the bar moves block by block
+            events, scores, duration = bundle.analyse(item.path, item.path.name, on_audio=lambda s: advance(item, s))
+        else:
+            events, scores = bundle.analyse_audio(audio, item.path.name)
+            duration = len(audio) / rate
+        target = out / f"{item.name}.tsv"
+        write_event_list(target, events)
+        if scores_dir is not None:
+            write_scores(scores_dir / f"{item.name}.tsv", score_frame(scores, bundle.frame_seconds, bundle.labels))
+        if pages_dir is not None:
+            page_rows.append(file_page(bundle, item, events, scores, duration, target, pages_dir))
+        found.append((item.path.name, events))
+        counts = Counter(e.label for e in events)
+        summary = ", ".join(f"{label} x{n}" for label, n in sorted(counts.items())) or "no events"
+        bar.write(f"{item.path}: {duration:.1f} s, {len(events)} events ({summary}) -> {target}")
+
+    def report(item: AudioInput, error: Exception) -> None:
+        message = str(error) if str(item.path) in str(error) else f"{item.path}: {error}"
+        bar.write(f"mtsed detect: error: {message}", file=sys.stderr)
+
+    def done(item: AudioInput) -> None:
+        bar.update(max(0.0, seconds[item.path] - counted.get(item.path, 0.0)))
+
+    failed = run_batch(inputs, rate, analyse, report, done)
+    bar.close()
+    if combined is not None:
+        write_combined(combined, found)
+    index = None
+    if page_rows:
+        from mtsed.evaluation.pages import write_index
+
+        index = write_index(f"detections of {bundle.system}", page_rows, [bundle.system], pages_dir)
+    return FileDetections(found, failed, index)

@@ -18,7 +18,6 @@ curve and max-pooled beyond (a 20-minute recording: 0.3 s a point), in thousandt
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
 
 from mtsed.evaluation.diagnostics import miss_reason
 from mtsed.io.events import Event
@@ -243,5 +243,7 @@ def write_index(
 
 
 def _json_block(data: dict) -> str:
-    """JSON safe inside a ``<script type="application/json">`` block (no ``</`` can close it)."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    """JSON safe inside a ``<script type="application/json">`` block: ``<``, ``>``, ``&`` and
+    ``'`` are written as ``\\u003c``-style escapes (Jinja2's ``tojson``), so no text in the data
+    (``</script>``, ``<!--``) can end the block or change how HTML parses it."""
+    return str(htmlsafe_json_dumps(data, separators=(",", ":"), allow_nan=False))

@@ -16,6 +16,17 @@ import numpy as np
 
 BAND_EDGES = (0.0, 5.0, 20.0, 100.0, np.inf)  # true distance in frames: < 5, 5-20, 20-100, >= 100
 BAND_NAMES = ("0-5", "5-20", "20-100", "over-100")  # MLflow metric names allow no < or >
+METRIC_INFIX = "_distance_error_"  # a metric's name: <split>_distance_error_<band>, e.g. validation_distance_error_0-5
+
+
+def error_metric(split: str, band: str) -> str:
+    """The name of one split's median |error| in one band, as history.json and MLflow record it."""
+    return f"{split}{METRIC_INFIX}{band}"
+
+
+def is_error_metric(name: str) -> bool:
+    """Whether a metric is a distance-error band of some split (:func:`error_metric`)."""
+    return METRIC_INFIX in name
 
 
 def band_medians(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float | int | None]]:

@@ -6,10 +6,14 @@ frames of each segment, then averaged over the batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from mtsed.config.training import DISTANCE_LOSSES
+from mtsed.config.model import DISTANCE_ENCODINGS
+from mtsed.config.systems import NETWORKS
+from mtsed.config.training import DISTANCE_LOSSES, TrainConfig
 from mtsed.model import distances
 
 IOU_EPS = 1e-6
@@ -35,10 +39,17 @@ def classification_loss(y_hat: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
     return _masked_mean(bce.sum(dim=-1), mask)
 
 
-def distance_loss(
-    p_hat: torch.Tensor, q_hat: torch.Tensor, p: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None = None
+def squared_distance_loss(
+    p_hat: torch.Tensor,
+    q_hat: torch.Tensor,
+    p: torch.Tensor,
+    q: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Squared error of the onset and offset distances: ``(p - p_hat)^2 + (q - q_hat)^2``.
+    """Squared error of the onset and offset distances: ``(p - p_hat)^2 + (q - q_hat)^2``,
+    the paper's, over every class-frame (``y`` is not read: the signature is
+    :func:`smooth_distance_loss`'s).
 
     Shape:
         all tensors ``(batch, frames, classes)``; mask ``(batch, frames)``.
@@ -98,47 +109,67 @@ def confidence_loss(
     return _masked_mean(((y.float() - iou) ** 2).sum(dim=-1), mask)
 
 
-def multitask_loss(
-    outputs: torch.Tensor,
-    targets: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    network: str = "proposed",
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
-    encoding: str = "linear",
-    distance_loss_kind: str = "squared",
-) -> dict[str, torch.Tensor]:
-    """All losses of one batch; ``total`` is their sum weighted by ``weights``
-    (classification, distance, confidence; the paper's is unweighted) (baseline: BCE only).
+DISTANCE_LOSS_FUNCTIONS = {"squared": squared_distance_loss, "smooth-l1": smooth_distance_loss}
 
-    ``encoding`` is how the distance outputs encode ``d / T`` (:mod:`mtsed.model.distances`; the
-    segment length T is the batch's frame count): the distance loss compares encoded
-    values, the confidence loss the decoded ones.  ``distance_loss_kind`` is ``squared``
-    (the paper) or ``smooth-l1`` (:func:`smooth_distance_loss`).
+
+@dataclass(frozen=True)
+class LossRecipe:
+    """How a batch's loss is computed. Every field is required: a recipe comes from
+    ``params.yaml`` (:meth:`of`), so no caller gets the paper's value by forgetting one.
+
+    ``encoding`` is how the distance outputs encode ``d / T`` (``model.distances``,
+    :mod:`mtsed.model.distances`); ``distance`` names the distance loss (``train.distance_loss``:
+    ``squared``, the paper's, or ``smooth-l1``, :func:`smooth_distance_loss`); ``weights`` are
+    the classification, distance and confidence losses' (``train.loss_weights``).
+    """
+
+    network: str
+    weights: tuple[float, float, float]
+    encoding: str
+    distance: str
+
+    def __post_init__(self) -> None:
+        for value, known, what in (
+            (self.network, NETWORKS, "network"),
+            (self.encoding, DISTANCE_ENCODINGS, "distance encoding"),
+            (self.distance, DISTANCE_LOSSES, "distance loss"),
+        ):
+            if value not in known:
+                raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, network: str, encoding: str) -> LossRecipe:
+        """The recipe of section ``train`` for ``network``, whose distance outputs are ``encoding``."""
+        return cls(network, cfg.loss_weights.as_tuple(), encoding, cfg.distance_loss)
+
+
+def multitask_loss(
+    outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None, recipe: LossRecipe
+) -> dict[str, torch.Tensor]:
+    """All losses of one batch; ``total`` is their sum weighted by ``recipe.weights``
+    (the paper's is unweighted) (baseline: BCE only). The distance loss compares encoded
+    values, the confidence loss the decoded ones; the segment length T is the batch's frame count.
 
     Shape:
         outputs: ``(batch, frames, 3C)`` (proposed) or ``(batch, frames, C)`` (baseline);
         targets: ``(batch, frames, 3C)`` laid out y, p, q; mask: ``(batch, frames)``.
     """
-    if distance_loss_kind not in DISTANCE_LOSSES:
-        raise ValueError(f"unknown distance loss {distance_loss_kind!r}; known: {', '.join(DISTANCE_LOSSES)}")
     y, p, q = torch.chunk(targets, 3, dim=-1)
-    if network == "baseline":
+    if recipe.network == "baseline":
         bce = classification_loss(outputs, y, mask)
         return {"total": bce, "classification": bce}
+    encoding = recipe.encoding
     y_hat, u_p, u_q = torch.chunk(outputs, 3, dim=-1)
     frames = outputs.shape[1]
     t_p, t_q = distances.encode(p.float(), encoding, frames), distances.encode(q.float(), encoding, frames)
-    if distance_loss_kind == "squared":
-        distance = distance_loss(u_p, u_q, t_p, t_q, mask)
-    else:
-        distance = smooth_distance_loss(u_p, u_q, t_p, t_q, y, mask)
+    distance = DISTANCE_LOSS_FUNCTIONS[recipe.distance](u_p, u_q, t_p, t_q, y, mask)
     p_hat, q_hat = distances.decode(u_p.float(), encoding, frames), distances.decode(u_q.float(), encoding, frames)
     losses: dict[str, torch.Tensor] = {
         "classification": classification_loss(y_hat, y, mask),
         "distance": distance,
         "confidence": confidence_loss(p_hat, q_hat, y, p, q, mask),
     }
-    w_class, w_distance, w_confidence = weights
+    w_class, w_distance, w_confidence = recipe.weights
     losses["total"] = (
         w_class * losses["classification"] + w_distance * losses["distance"] + w_confidence * losses["confidence"]
     )

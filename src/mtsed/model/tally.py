@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mtsed.measures.distance_errors import band_medians
+from mtsed.measures.distance_errors import band_medians, error_metric
 from mtsed.measures.f1 import f1
 from mtsed.model import distances
 
@@ -65,10 +65,11 @@ class Tally:
         activity-only outputs)."""
         return band_medians(self._pairs) if self._pairs else {}
 
-    def median_abs_errors(self, prefix: str) -> dict[str, float]:
-        """``{prefix + band: median |error|}`` of the bands with frames, as flat metrics."""
+    def median_abs_errors(self, split: str) -> dict[str, float]:
+        """``{<split>_distance_error_<band>: median |error|}`` of the bands with frames, as flat
+        metrics (:func:`mtsed.measures.distance_errors.error_metric`)."""
         return {
-            f"{prefix}{band}": figures["median_abs_error"]
+            error_metric(split, band): figures["median_abs_error"]
             for band, figures in self.distance_errors().items()
             if figures["median_abs_error"] is not None
         }

@@ -22,17 +22,17 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from mtsed.config.layout import CHECKPOINT_FILE, RESUME_FILE
 from mtsed.config.training import TrainConfig
 from mtsed.data.windows import SegmentDataset, WindowSampler
 from mtsed.io.fileio import atomic_path
 from mtsed.io.progress import interactive, progress
+from mtsed.measures.distance_errors import is_error_metric
 from mtsed.model.device import pick_device
-from mtsed.model.losses import multitask_loss
+from mtsed.model.losses import LossRecipe, multitask_loss
 from mtsed.model.memory import reuse_freed_memory
 from mtsed.model.network import CRNN, ModelSpec
 from mtsed.model.tally import Tally
-
-DISTANCE_ERROR_PREFIX = "validation_distance_error_"  # + band: the history's and MLflow's per-epoch figures
 
 
 def checkpoint_score(history: dict[str, list[float]], epoch: int, checkpoint: str) -> float:
@@ -69,14 +69,12 @@ def learning_rate_factor(step: int, total: int, schedule: str, warmup: float) ->
 
 
 def batch_loss(
-    model,
-    x,
-    y,
-    mask,
-    network: str,
-    amp_dtype: torch.dtype | None = None,
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
-    distance_loss: str = "squared",
+    model: CRNN,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    recipe: LossRecipe,
+    amp_dtype: torch.dtype | None,
     tally: Tally | None = None,
 ) -> torch.Tensor:
     """The multi-task (or baseline) loss of one batch, the forward pass under autocast when
@@ -86,8 +84,7 @@ def batch_loss(
         outputs = model(x)
     if tally is not None:
         tally.add(outputs, y, mask)
-    encoding = model.spec.distances if isinstance(model, CRNN) else "linear"
-    return multitask_loss(outputs.float(), y, mask, network, weights, encoding, distance_loss)["total"]
+    return multitask_loss(outputs.float(), y, mask, recipe)["total"]
 
 
 def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=None) -> None:
@@ -103,19 +100,20 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler=
 
 
 def _run_epoch(
-    model,
-    loader,
-    device,
-    network,
-    weights,
-    optimiser=None,
-    scaler=None,
-    desc="",
-    scheduler=None,
-    distance_loss: str = "squared",
-    amp_dtype: torch.dtype | None = None,
+    model: CRNN,
+    loader: DataLoader,
+    device: torch.device,
+    recipe: LossRecipe,
+    amp_dtype: torch.dtype | None,
+    optimiser: torch.optim.Optimizer | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    scheduler: torch.optim.lr_scheduler.LambdaLR | None = None,
+    desc: str = "",
     tally: Tally | None = None,
 ) -> float:
+    """One pass over ``loader``: a training epoch with ``optimiser`` (and ``scaler``,
+    ``scheduler`` where the run has them), else a validation pass that adds each batch to
+    ``tally``; returns the mean loss per segment."""
     training = optimiser is not None
     model.train(training)
     total, count = 0.0, 0
@@ -123,9 +121,7 @@ def _run_epoch(
         # a live bar per epoch in a terminal; in a log, the epoch line of train_model is enough
         bar = progress(loader, desc=desc, unit="batch", leave=False, disable=not desc or not interactive())
         for x, y, mask in bar:
-            loss = batch_loss(
-                model, x.to(device), y.to(device), mask.to(device), network, amp_dtype, weights, distance_loss, tally
-            )
+            loss = batch_loss(model, x.to(device), y.to(device), mask.to(device), recipe, amp_dtype, tally)
             if training:
                 optimiser_step(loss, optimiser, scaler)
                 if scheduler is not None:
@@ -228,9 +224,9 @@ def _save_epoch(run: _Run, epoch: int, checkpoint: str, out_dir: Path, keep_epoc
     improved = score > run.best
     if improved:
         run.best = score
-        _save(out_dir / "best.pt", {"model": weights, "config": run.config, "epoch": epoch + 1})
+        _save(out_dir / CHECKPOINT_FILE, {"model": weights, "config": run.config, "epoch": epoch + 1})
     _save(
-        out_dir / "last.pt",
+        out_dir / RESUME_FILE,
         {
             "model": weights,
             "optimiser": run.optimiser.state_dict(),
@@ -255,40 +251,21 @@ def _epoch(
     desc: str,
 ) -> dict[str, float]:
     """Train on one epoch's windows, validate, and append the epoch to the run's history."""
-    network, weights = run.model.spec.network, cfg.loss_weights.as_tuple()
+    recipe = LossRecipe.of(cfg, run.model.spec.network, run.model.spec.distances)
     loader = DataLoader(train_data, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers)
     started = time.perf_counter()
     train_loss = _run_epoch(
-        run.model,
-        loader,
-        device,
-        network,
-        weights,
-        run.optimiser,
-        run.scaler,
-        desc=desc,
-        scheduler=run.scheduler,
-        distance_loss=cfg.distance_loss,
-        amp_dtype=amp_dtype,
+        run.model, loader, device, recipe, amp_dtype, run.optimiser, run.scaler, run.scheduler, desc=desc
     )
     seconds = time.perf_counter() - started
     tally = Tally(run.model.spec.distances)
-    val_loss = _run_epoch(
-        run.model,
-        validation,
-        device,
-        network,
-        weights,
-        distance_loss=cfg.distance_loss,
-        amp_dtype=amp_dtype,
-        tally=tally,
-    )
+    val_loss = _run_epoch(run.model, validation, device, recipe, amp_dtype, tally=tally)
     record = {
         "train_loss": train_loss,
         "validation_loss": val_loss,
         "train_seconds": seconds,
         "validation_frame_f1": tally.frame_f1(),
-        **tally.median_abs_errors(DISTANCE_ERROR_PREFIX),
+        **tally.median_abs_errors("validation"),
     }
     for key, value in record.items():
         run.history.setdefault(key, []).append(value)
@@ -329,7 +306,7 @@ def train_model(
     device = pick_device()
     config = json.dumps({"model": asdict(spec), "train": asdict(cfg), "epochs": epochs, **(extra_config or {})})
     run = _start(spec, cfg, epochs, train_windows, device, config)
-    last_path = out_dir / "last.pt"
+    last_path = out_dir / RESUME_FILE
     if _resume(run, last_path):
         print(
             f"resuming {name or out_dir} at epoch {run.start_epoch + 1}/{epochs} ({last_path})",
@@ -355,7 +332,7 @@ def train_model(
                 shown = ("train_loss", "validation_loss", "validation_frame_f1", "segments_per_second")
                 on_epoch(
                     epoch + 1,
-                    {k: v for k, v in figures.items() if k in shown or k.startswith(DISTANCE_ERROR_PREFIX)},
+                    {k: v for k, v in figures.items() if k in shown or is_error_metric(k)},
                 )
             if stop_after is not None and epoch + 1 - run.start_epoch >= stop_after:
                 break

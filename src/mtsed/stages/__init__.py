@@ -1,6 +1,7 @@
 """One function per pipeline stage: paths in, files out, a metrics dict back.
 
-- :mod:`~mtsed.stages.preparation`: ``clips``, ``prepare``, ``features``, ``targets``;
+- :mod:`~mtsed.stages.clips`, :mod:`~mtsed.stages.prepare`, :mod:`~mtsed.stages.features`,
+  :mod:`~mtsed.stages.targets`: the data stages, one module each;
 - :mod:`~mtsed.stages.training`: ``train`` (one network on one fold);
 - :mod:`~mtsed.stages.detector`: ``ensemble`` (fold networks' outputs) and ``thresholds``
   (the searched detector bundle of one system);

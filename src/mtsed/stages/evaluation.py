@@ -17,6 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mtsed.config.layout import (
+    BUNDLE_FILE,
+    HISTORY_FILE,
+    TABLE_FILE,
+    TABLE_JSON_FILE,
+    VARIANTS_FILE,
+    fold_folder,
+)
 from mtsed.config.systems import network_of
 from mtsed.data.datasets import load_dataset
 from mtsed.detection.bundle import Bundle, load_bundle
@@ -212,7 +220,7 @@ def _evaluate_variants(
     rep: _Report, system: str, bundle: Bundle, bundle_dir: Path, evaluation: tuple, labels: list[str]
 ) -> None:
     """The other decoders the thresholds stage searched for ``system`` (``variants.json``), on the evaluation split."""
-    choices = read_json(bundle_dir / "variants.json") if (bundle_dir / "variants.json").is_file() else {}
+    choices = read_json(bundle_dir / VARIANTS_FILE) if (bundle_dir / VARIANTS_FILE).is_file() else {}
     outputs, ref = evaluation
     for name, choice in choices.items():
         variant = bundle.with_thresholds(choice)
@@ -228,9 +236,9 @@ def _write_tables(rep: _Report, title: str, labels: list[str], tmp: Path) -> dic
     """``table.md``, ``table.json`` and ``per_class.csv``; returns the full table."""
     decoders = {s: bundle.summary for s, bundle in rep.bundles.items()}
     table = report_markdown(title, rep.results, rep.study, rep.variants, decoders, rep.misses, labels)
-    (tmp / "table.md").write_text(table)
+    (tmp / TABLE_FILE).write_text(table)
     full = {**rep.results, "study": rep.study, "variants": rep.variants, "miss_reasons": rep.misses}
-    write_json(tmp / "table.json", full)
+    write_json(tmp / TABLE_JSON_FILE, full)
     (tmp / "per_class.csv").write_text(report.per_class_csv(rep.results, labels))
     return full
 
@@ -259,7 +267,8 @@ def _plots(
     for system, (ensemble_dir, _, models_dir) in systems.items():
         if network_of(system) == system:
             folds = read_json(ensemble_dir / "manifest.json")["folds"]
-            histories = {f"fold-{fold}": read_json(models_dir / f"fold-{fold}" / "history.json") for fold in folds}
+            folders = {fold: fold_folder(models_dir, fold) for fold in folds}
+            histories = {folder.name: read_json(folder / HISTORY_FILE) for folder in folders.values()}
             report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
     report.plot_f1_bars(tmp / "f1_per_class.png", rep.results, labels, title)
     shown = max(dataset.evaluation(), key=lambda r: len(reference[r.id]))  # the busiest recording
@@ -293,7 +302,7 @@ def evaluate(
     rep = _Report()
     with atomic_dir(out_dir) as tmp:
         for system, (ensemble_dir, bundle_dir, _) in systems.items():
-            bundle = rep.bundles[system] = load_bundle(bundle_dir / "bundle.pt")
+            bundle = rep.bundles[system] = load_bundle(bundle_dir / BUNDLE_FILE)
             manifest, splits = _splits(dataset, ensemble_dir, reference)
             _evaluate_system(rep, system, bundle, splits, manifest, labels, durations, targets_dir, tmp)
             _evaluate_variants(rep, system, bundle, bundle_dir, splits["evaluation"], labels)

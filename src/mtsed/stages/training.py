@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mtsed.config import ModelConfig, TrainConfig
+from mtsed.config.layout import CHECKPOINT_FILE, HISTORY_FILE, RESUME_FILE, RUN_CONFIG_FILE
 from mtsed.config.systems import NETWORKS
 from mtsed.data.windows import Recordings, SegmentDataset, WindowOptions, WindowSampler, validation_set
 from mtsed.features.logmel import Standardiser
@@ -66,7 +67,7 @@ def _fit(spec: ModelSpec, weights: dict, batch_size: int, data: dict[str, Segmen
     for name, windows in data.items():
         tally = tally_windows(spec, weights, windows, batch_size)
         figures[f"{name}_frame_f1"] = round(tally.frame_f1(), 4)
-        figures.update({k: round(v, 2) for k, v in tally.median_abs_errors(f"{name}_distance_error_").items()})
+        figures.update({k: round(v, 2) for k, v in tally.median_abs_errors(name).items()})
     return figures
 
 
@@ -143,16 +144,18 @@ def train(
     )
     fit = _fit(
         spec,
-        load_checkpoint(work / "best.pt")["model"],
+        load_checkpoint(work / CHECKPOINT_FILE)["model"],
         train_cfg.batch_size,
         {"train": training_recordings, "validation": validation_data},
     )
     with atomic_dir(out_dir) as tmp:
         kept = [f"epoch-{k}.pt" for k in range(1, len(history["train_loss"]) + 1)] if keep_epochs else []
-        for name in ("best.pt", "last.pt", *kept):
+        for name in (CHECKPOINT_FILE, RESUME_FILE, *kept):
             shutil.copy2(work / name, tmp / name)
-        write_json(tmp / "history.json", history)
-        write_json(tmp / "config.json", {"model": asdict(spec), "train": asdict(train_cfg), "epochs": epochs, **extra})
+        write_json(tmp / HISTORY_FILE, history)
+        write_json(
+            tmp / RUN_CONFIG_FILE, {"model": asdict(spec), "train": asdict(train_cfg), "epochs": epochs, **extra}
+        )
     shutil.rmtree(work, ignore_errors=True)
     return {
         "dataset": features_manifest["dataset"],

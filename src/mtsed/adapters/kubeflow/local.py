@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from mtsed.adapters.kubeflow.pipeline import SETS, Resources, build_pipeline
+from mtsed.config.layout import TABLE_JSON_FILE
 
 
 def run_local(params_yaml: str, pipeline_root: Path, tracking_uri: str = "") -> dict[str, Path]:
@@ -34,6 +35,6 @@ def summary(reports: dict[str, Path]) -> dict:
     from mtsed.stages.evaluation import report_metrics
 
     return {
-        set_name: report_metrics(json.loads((folder / "table.json").read_text()))
+        set_name: report_metrics(json.loads((folder / TABLE_JSON_FILE).read_text()))
         for set_name, folder in reports.items()
     }

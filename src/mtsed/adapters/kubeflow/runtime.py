@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mtsed.config.layout import FOLD_GLOB
+
 
 def run_stage(
     params_yaml: str,
@@ -48,6 +50,6 @@ def fold_links(model_paths: Sequence[str], prefix: str) -> dict[str, str]:
     """``<prefix>/fold-K`` -> the folder inside each collected training artefact."""
     links = {}
     for path in model_paths:
-        for fold_dir in Path(path).glob("fold-*"):
+        for fold_dir in Path(path).glob(FOLD_GLOB):
             links[f"{prefix}/{fold_dir.name}"] = str(fold_dir)
     return links

@@ -13,8 +13,8 @@ def start_tracking(params_yaml: str, tracking_uri: str, run_name: str, execution
 
     import yaml
 
-    from mtsed.config import params_from_dict
     from mtsed.adapters.tracking import describe_pipeline, pipeline_run
+    from mtsed.config import params_from_dict
 
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
