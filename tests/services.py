@@ -2,7 +2,7 @@
 
 Each helper starts the real program on a free loopback port and stops it afterwards; a
 program the machine lacks is installed from Debian's packages where allowed (root and
-apt-get), otherwise the test is skipped with the reason.
+apt-get), otherwise the test is skipped with the reason, or fails under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -80,9 +80,21 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
         yield f"http://127.0.0.1:{port}"
 
 
+def _unavailable(reason: str) -> None:
+    """A program a test needs cannot be had: a skip on a developer's machine, a failure in CI
+    (``CI=true``), where a skipped check would pass unseen."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: a test CI cannot run is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+APT_LOCK_TIMEOUT = 900  # seconds apt-get waits for another apt or dpkg to release the package lock
+
+
 def debian_program(name: str, package: str, search: str = "") -> str:
     """Path of program ``name`` (also looked for in the ``search`` glob), installing Debian
-    ``package`` if it is missing and the machine allows it; skips the test otherwise."""
+    ``package`` if it is missing and the machine allows it (waiting for another apt-get to
+    finish first); skips the test otherwise, or fails it under ``CI=true``."""
 
     def find() -> str | None:
         return shutil.which(name) or next(iter(sorted(glob.glob(os.path.join(search, name)) if search else [])), None)
@@ -90,17 +102,19 @@ def debian_program(name: str, package: str, search: str = "") -> str:
     if found := find():
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(
+        _unavailable(
             f"{name} is not installed and Debian package {package} cannot be installed here (needs root and apt-get)"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900)
+    apt = ["apt-get", "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}", "-q"]
+    install = [*apt, "install", "-y", "--no-install-recommends", package]
+    limit = APT_LOCK_TIMEOUT + 900
+    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=limit)
     if done.returncode != 0:  # stale or missing package lists
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
-        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900)
+        subprocess.run([*apt, "update"], env=env, capture_output=True, timeout=limit)
+        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=limit)
     if not (found := find()):
-        pytest.skip(f"could not install Debian package {package} for {name}: {done.stderr.strip()[-500:]}")
+        _unavailable(f"could not install Debian package {package} for {name}: {done.stderr.strip()[-500:]}")
     return found
 
 
@@ -116,7 +130,7 @@ def postgres_server() -> Iterator[str]:
         try:
             shutil.chown(folder, "postgres", "postgres")
         except (LookupError, PermissionError) as error:
-            pytest.skip(f"running as root without a usable postgres user: {error}")
+            _unavailable(f"running as root without a usable postgres user: {error}")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
     cluster, log = folder / "cluster", folder / "server.log"
