@@ -184,3 +184,51 @@ def test_the_wheel_carries_its_resources_and_its_entry_point_runs(tmp_path: Path
     location, resources = found.stdout.split()
     assert location.startswith(str(venv)), f"mtsed imported from {location}, not from the wheel"
     assert int(resources) >= 3  # __init__.py and the clip and licence lists
+
+
+def _requirement_name(line: str) -> str:
+    from packaging.requirements import Requirement
+
+    return Requirement(line).name
+
+
+def _declared() -> dict[str, list[str]]:
+    """pyproject.toml's requirements: the core's (``""``) and each extra's."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {"": project["dependencies"], **project["optional-dependencies"]}
+
+
+def test_the_package_declares_ranges_and_every_pin_lies_inside_them():
+    from packaging.requirements import Requirement
+
+    pins = _pins("requirements.txt")
+    for extra, requirements in _declared().items():
+        for line in requirements:
+            requirement = Requirement(line)
+            assert "==" not in str(requirement.specifier), f"[{extra}] {line}: a range, not a pin"
+            pin = pins.get(_normalise(requirement.name))
+            assert pin is not None, f"[{extra}] {line} has no pin in requirements.txt"
+            if "==" in pin:
+                version = pin.split("==")[1].split(";")[0].strip()
+                assert requirement.specifier.contains(version), f"requirements.txt {pin} is outside [{extra}] {line}"
+
+
+def test_the_core_leaves_the_pipeline_and_servers_to_the_extras():
+    core = {_normalise(_requirement_name(line)) for line in _declared()[""]}
+    assert not core & {"dvc", "kfp", "mlflow", "psycopg2-binary"}
+    assert {"dvc", "kfp", "mlflow"} <= {_normalise(_requirement_name(line)) for line in _declared()["pipeline"]}
+    providers = metadata.packages_distributions()
+    outside_adapters = set()
+    for path in (REPO / "src" / "mtsed").rglob("*.py"):
+        if "adapters" not in path.relative_to(REPO / "src" / "mtsed").parts:
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    outside_adapters |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    outside_adapters.add(node.module.split(".")[0])
+    closure = _closure(core)
+    for module in sorted(outside_adapters - set(sys.stdlib_module_names) - {"mtsed", "__future__"} - OPTIONAL):
+        distributions = {_normalise(d) for d in providers.get(module, [])}
+        assert distributions & closure, f"the library imports {module}, which the core dependencies do not provide"
