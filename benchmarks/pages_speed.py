@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtsed.config.layout import BUNDLE_FILE
 from mtsed.detection.bundle import load_bundle
 from mtsed.evaluation import pages
 from mtsed.evaluation.threshold_free import read_scores
@@ -29,8 +30,8 @@ SYSTEMS = ("proposed", "baseline", "multitask")
 def tiled(report: Path, features: Path, bundles: Path, minutes: float) -> pages.RecordingView:
     """One long recording made of the evaluation recordings one after another."""
     ids = sorted(p.stem for p in (report / "estimated" / SYSTEMS[0]).glob("*.tsv"))
-    frame_seconds = load_bundle(bundles / SYSTEMS[0] / "bundle.pt").frame_seconds
-    labels = list(load_bundle(bundles / SYSTEMS[0] / "bundle.pt").labels)
+    frame_seconds = load_bundle(bundles / SYSTEMS[0] / BUNDLE_FILE).frame_seconds
+    labels = list(load_bundle(bundles / SYSTEMS[0] / BUNDLE_FILE).labels)
     frames = {s: read_scores(report / "scores" / s) for s in SYSTEMS}
     log_mel, scores, events, offset = [], {s: [] for s in SYSTEMS}, {s: [] for s in SYSTEMS}, 0.0
     while offset < minutes * 60:
@@ -48,7 +49,7 @@ def tiled(report: Path, features: Path, bundles: Path, minutes: float) -> pages.
                 break
     views = [
         pages.SystemView(
-            s, events[s], np.concatenate(scores[s]), load_bundle(bundles / s / "bundle.pt").score_thresholds()
+            s, events[s], np.concatenate(scores[s]), load_bundle(bundles / s / BUNDLE_FILE).score_thresholds()
         )
         for s in SYSTEMS
     ]

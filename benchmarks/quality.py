@@ -44,9 +44,12 @@ from mtsed.config import Params, params_from_dict
 from mtsed.config.layout import (
     BUNDLES_ROOT,
     CHECKPOINT_FILE,
+    HISTORY_FILE,
     MODELS_ROOT,
     OUTPUTS_ROOT,
     REPORTS_ROOT,
+    RESUME_FILE,
+    RUN_CONFIG_FILE,
     SETS,
     TABLE_JSON_FILE,
     artefact_folder,
@@ -160,16 +163,16 @@ def prepare_data(root: Path, params: Params, data_from: Path | None) -> None:
 def rechosen(source: Path, out: Path, checkpoint: str, epochs: int) -> None:
     """A copy of the trained fold in ``source`` cut to its first ``epochs`` epochs, whose
     ``best.pt`` is the epoch ``checkpoint`` prefers among them (training kept every epoch)."""
-    history = {k: v[:epochs] for k, v in json.loads((source / "history.json").read_text()).items()}
+    history = {k: v[:epochs] for k, v in json.loads((source / HISTORY_FILE).read_text()).items()}
     if len(history["validation_loss"]) < epochs:
         raise RuntimeError(f"{source}: trained {len(history['validation_loss'])} epochs, fewer than the {epochs} asked")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "history.json").write_text(json.dumps(history))
-    shutil.copy2(source / "config.json", out / "config.json")
-    shutil.copy2(source / f"epoch-{epochs}.pt", out / "last.pt")
+    (out / HISTORY_FILE).write_text(json.dumps(history))
+    shutil.copy2(source / RUN_CONFIG_FILE, out / RUN_CONFIG_FILE)
+    shutil.copy2(source / f"epoch-{epochs}.pt", out / RESUME_FILE)
     shutil.copy2(source / f"epoch-{chosen_epoch(history, checkpoint) + 1}.pt", out / CHECKPOINT_FILE)
     metrics = json.loads((source / "metrics.json").read_text())
-    minutes = sum(history["train_seconds"]) / sum(json.loads((source / "history.json").read_text())["train_seconds"])
+    minutes = sum(history["train_seconds"]) / sum(json.loads((source / HISTORY_FILE).read_text())["train_seconds"])
     (out / "metrics.json").write_text(
         json.dumps(
             {

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -80,7 +81,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
         yield f"http://127.0.0.1:{port}"
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     """A program a test needs cannot be had: a skip on a developer's machine, a failure in CI
     (``CI=true``), where a skipped check would pass unseen."""
     if os.environ.get("CI", "").lower() == "true":

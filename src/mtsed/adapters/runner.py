@@ -24,9 +24,15 @@ from mtsed.adapters import tracking
 from mtsed.config import ConfigError, Params, load_params
 from mtsed.config.layout import (
     BUNDLE_FILE,
+    BUNDLES_ROOT,
     CHECKPOINT_FILE,
     HISTORY_FILE,
+    MANIFEST_FILE,
+    MODELS_ROOT,
+    OUTPUTS_ROOT,
+    REPORTS_ROOT,
     RUN_CONFIG_FILE,
+    STATS_FILE,
     TABLE_FILE,
     THRESHOLDS_FILE,
     registered_name,
@@ -203,7 +209,7 @@ def _thresholds_summary(o: Options, metrics: dict) -> tuple[dict, list]:
 
 def _evaluate_summary(o: Options, metrics: dict) -> tuple[dict, list]:
     set_name = _set_of(o.data)
-    return {set_name: metrics}, [(Path(o.out), f"reports/{set_name}")]
+    return {set_name: metrics}, [(Path(o.out), f"{REPORTS_ROOT.name}/{set_name}")]
 
 
 STAGES: dict[str, Stage] = {
@@ -232,7 +238,7 @@ STAGES: dict[str, Stage] = {
             _run_features,
             inputs=lambda o: [o.data],
             tags=lambda o: {"set": _set_of(o.data)},
-            artifacts=lambda o: [Path(o.out) / "manifest.json", Path(o.out) / "stats.json"],
+            artifacts=lambda o: [Path(o.out) / MANIFEST_FILE, Path(o.out) / STATS_FILE],
         ),
         Stage(
             "targets",
@@ -241,7 +247,7 @@ STAGES: dict[str, Stage] = {
             _run_targets,
             inputs=lambda o: [o.data, o.features],
             tags=lambda o: {"set": _set_of(o.data)},
-            artifacts=lambda o: [Path(o.out) / "manifest.json"],
+            artifacts=lambda o: [Path(o.out) / MANIFEST_FILE],
         ),
         Stage(
             "train",
@@ -265,7 +271,7 @@ STAGES: dict[str, Stage] = {
             (Option("features"), Option("models", "folder holding fold-*/best.pt of one network"), Option("out")),
             _run_ensemble,
             inputs=lambda o: [o.features, o.models],
-            artifacts=lambda o: [Path(o.out) / "manifest.json"],
+            artifacts=lambda o: [Path(o.out) / MANIFEST_FILE],
             tags=lambda o: {"set": _set_of(o.features), "network": Path(o.models).name},
         ),
         Stage(
@@ -296,9 +302,9 @@ STAGES: dict[str, Stage] = {
                 Option("data"),
                 Option("features"),
                 Option("targets", "targets folder of the data set (for the diagnostics)"),
-                Option("outputs", "root of ensemble outputs (<root>/<set>/<network>)", default="outputs"),
-                Option("bundles", default="bundles"),
-                Option("models", default="models"),
+                Option("outputs", "root of ensemble outputs (<root>/<set>/<network>)", default=str(OUTPUTS_ROOT)),
+                Option("bundles", default=str(BUNDLES_ROOT)),
+                Option("models", default=str(MODELS_ROOT)),
                 Option("out"),
             ),
             _run_evaluate_set,

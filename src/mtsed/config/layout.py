@@ -31,6 +31,9 @@ VARIANTS_FILE = "variants.json"  # a bundle folder's other decoders searched
 TABLE_FILE = "table.md"  # a report folder's tables
 TABLE_JSON_FILE = "table.json"  # the same, as numbers
 FOLD_GLOB = "fold-*"  # every fold folder under a network's models folder
+MANIFEST_FILE = "manifest.json"  # what a data set, features, targets or outputs folder holds
+STATS_FILE = "stats.json"  # a features folder's per-fold standardisation statistics
+SUMMARY_FILE = "summary.json"  # a data set folder's figures (minutes, events, overlaps)
 
 
 REBUILD_BUNDLE = "rebuild it with `dvc repro thresholds` (or `make run`)"  # what to do about a bad bundle

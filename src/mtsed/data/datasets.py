@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mtsed.config.layout import SETS
+from mtsed.config.layout import MANIFEST_FILE, SETS
 from mtsed.io.events import Event, read_event_list
 from mtsed.io.fileio import read_json, write_json
 
@@ -104,7 +104,7 @@ class Dataset:
 
     def save(self) -> Path:
         """Write ``manifest.json`` into the data set root."""
-        path = self.root / "manifest.json"
+        path = self.root / MANIFEST_FILE
         write_json(
             path,
             {
@@ -122,7 +122,7 @@ class Dataset:
 def load_dataset(root: str | Path) -> Dataset:
     """Read ``<root>/manifest.json``, naming the file on any problem."""
     root = Path(root)
-    raw = read_json(root / "manifest.json")
+    raw = read_json(root / MANIFEST_FILE)
     try:
         return Dataset(
             name=raw["name"],
@@ -134,7 +134,7 @@ def load_dataset(root: str | Path) -> Dataset:
             root=root,
         )
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{root / 'manifest.json'}: malformed manifest ({error})") from None
+        raise ValueError(f"{root / MANIFEST_FILE}: malformed manifest ({error})") from None
 
 
 def _labels_in(paths: Sequence[Path]) -> tuple[str, ...]:

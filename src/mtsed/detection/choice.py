@@ -10,6 +10,7 @@ normalisers, with the validation F1 that justifies them. A system then takes one
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from mtsed.config import FeatureConfig, ThresholdConfig
 from mtsed.config.systems import PAPER_DECODERS, network_of
+from mtsed.config.training import SELECTIONS
 from mtsed.detection.bundle import PER_CLASS, Bundle, FoldModel
 from mtsed.detection.decoders import Decoder, get_decoder
 from mtsed.detection.thresholds import (
@@ -34,6 +36,7 @@ from mtsed.detection.thresholds import (
     micro_f1,
     pooled_f1,
     select,
+    validation_groups,
 )
 
 RULE_FIGURES = (
@@ -261,6 +264,38 @@ def system_choice(system: str, choices: Mapping[str, Choice], cfg: ThresholdConf
             return per_class_choice(choices, decoders)
         return choices[decoders[0]]
     return choices[best_choice(system, choices, cfg)]
+
+
+def search_system(
+    system: str,
+    cfg: ThresholdConfig,
+    validation: list[ValidationRecording],
+    labels: list[str],
+    segment_frames: int,
+    frame_seconds: float,
+) -> tuple[dict[str, Choice], dict[str, float]]:
+    """Every decoder a system's threshold stage searches (:func:`system_decoders`), each chosen
+    by the system's selection rule; and the seconds each search took. Where a choice is made
+    between decoders (``multitask``) or selection rules (``proposed``), the choices carry their
+    held-out validation F1, and the paper's decoder of ``proposed`` the choice of each rule."""
+    groups = validation_groups(validation) if system in ("multitask", "proposed") else None
+    rules = {rule: cfg.selection(system, rule) for rule in SELECTIONS} if system == "proposed" else None
+    choices: dict[str, Choice] = {}
+    seconds: dict[str, float] = {}
+    for name in system_decoders(system, cfg):
+        started = time.perf_counter()
+        choices[name] = search(
+            get_decoder(name),
+            validation,
+            labels,
+            segment_frames,
+            frame_seconds,
+            cfg.selection(system),
+            groups,
+            rules if name == cfg.proposed_decoder else None,
+        )
+        seconds[name] = round(time.perf_counter() - started, 3)
+    return choices, seconds
 
 
 def reported_variants(choices: Mapping[str, Choice], main: Choice, rule: str) -> dict[str, dict]:

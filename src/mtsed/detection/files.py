@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from mtsed.detection.bundle import Bundle
 from mtsed.io.audio import AudioError, audio_duration, load_audio
 from mtsed.io.events import Event, format_event_list, write_event_list
 from mtsed.io.fileio import write_text
@@ -141,7 +142,7 @@ def run_batch(
 
 
 def file_page(
-    bundle,
+    bundle: Bundle,
     item: AudioInput,
     events: list[Event],
     scores: np.ndarray,
@@ -186,7 +187,7 @@ class FileDetections:
 
 
 def detect_files(
-    bundle,
+    bundle: Bundle,
     inputs: Sequence[AudioInput],
     out: Path,
     scores_dir: Path | None = None,

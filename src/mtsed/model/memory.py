@@ -2,8 +2,8 @@
 
 A training step of the CRNN allocates and frees tensors of tens of MB (the first conv block's
 output alone is 42 MB at batch 8). glibc serves blocks over 32 MB with fresh ``mmap`` pages and
-unmaps them on free, so every such tensor is page-faulted in again, 4 KB at a time: measured,
-a ReLU over that block took 9 ms instead of 1.7 ms, and the default step 15-20 % longer. Inside
+unmaps them on free, so every such tensor is page-faulted in again, 4 KB at a time, and the
+step slows by what that costs (measured in benchmarks/RESULTS.md). Inside
 :func:`reuse_freed_memory` glibc takes large blocks from its heap and keeps freed ones, so the
 next step reuses warm pages. The process holds its peak memory meanwhile; on leaving, both
 settings are given glibc's default values again and the spare memory is released. glibc's

@@ -11,19 +11,18 @@ from mtsed.config import FeatureConfig, ThresholdConfig
 from mtsed.config.layout import (
     BUNDLE_FILE,
     CHECKPOINT_FILE,
+    MANIFEST_FILE,
     THRESHOLDS_FILE,
     VARIANTS_FILE,
     fold_folder,
     repro_command,
 )
 from mtsed.config.systems import network_of
-from mtsed.config.training import SELECTIONS
 from mtsed.data.datasets import EVALUATION_SPLITS, load_dataset
 from mtsed.detection.bundle import FoldModel, load_fold_model
-from mtsed.detection.choice import Choice, bundle_from_choice, reported_variants, search, system_choice, system_decoders
-from mtsed.detection.decoders import get_decoder
+from mtsed.detection.choice import bundle_from_choice, reported_variants, search_system, system_choice
 from mtsed.detection.outputs import network_outputs
-from mtsed.detection.thresholds import ValidationRecording, validation_groups
+from mtsed.detection.thresholds import ValidationRecording
 from mtsed.features.logmel import Standardiser
 from mtsed.io.fileio import atomic_dir, read_frames, read_json, write_json, write_npy
 from mtsed.model.device import pick_device
@@ -46,7 +45,7 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
     trained on it on each training recording (``evaluation/``, ``training/``: folds x
     frames x outputs)."""
     started = time.perf_counter()
-    manifest = read_json(features_dir / "manifest.json")
+    manifest = read_json(features_dir / MANIFEST_FILE)
     folds = _fold_models(models_dir, sorted(manifest["folds"], key=int))
     device = pick_device()
     networks = {
@@ -77,7 +76,7 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
             write_npy(tmp / "training" / f"{rid}.npy", outputs(rid, names))
         first = folds[0][1]
         write_json(
-            tmp / "manifest.json",
+            tmp / MANIFEST_FILE,
             {
                 "dataset": manifest["dataset"],
                 "network": folds[0][0].spec.network,
@@ -104,7 +103,7 @@ def ensemble(features_dir: Path, models_dir: Path, out_dir: Path) -> dict:
 def validation_recordings(dataset_dir: Path, ensemble_dir: Path) -> list[ValidationRecording]:
     """Out-of-fold outputs of every validation recording with its reference events per class."""
     dataset = load_dataset(dataset_dir)
-    manifest = read_json(ensemble_dir / "manifest.json")
+    manifest = read_json(ensemble_dir / MANIFEST_FILE)
     recordings = {r.id: r for r in dataset.recordings}
     out = []
     for rid, fold in manifest["validation"].items():
@@ -133,7 +132,7 @@ def thresholds(
     of ``system`` (default: the network's own, i.e. the paper's decoder) and the thresholds
     of the other decoders searched (``variants.json``)."""
     started = time.perf_counter()
-    manifest = read_json(ensemble_dir / "manifest.json")
+    manifest = read_json(ensemble_dir / MANIFEST_FILE)
     labels, network, segment_frames = manifest["labels"], manifest["network"], int(manifest["segment_frames"])
     system = system or network
     if network_of(system) != network:
@@ -141,24 +140,7 @@ def thresholds(
             f"{ensemble_dir}: outputs of network {network!r}, but system {system!r} reads {network_of(system)!r}"
         )
     validation = validation_recordings(dataset_dir, ensemble_dir)
-    # choosing between decoders (multitask) or selection rules (proposed): held-out F1
-    groups = validation_groups(validation) if system in ("multitask", "proposed") else None
-    rules = {rule: cfg.selection(system, rule) for rule in SELECTIONS} if system == "proposed" else None
-    choices: dict[str, Choice] = {}
-    seconds: dict[str, float] = {}
-    for name in system_decoders(system, cfg):
-        begun = time.perf_counter()
-        choices[name] = search(
-            get_decoder(name),
-            validation,
-            labels,
-            segment_frames,
-            manifest["frame_seconds"],
-            cfg.selection(system),
-            groups,
-            rules if name == cfg.proposed_decoder else None,
-        )
-        seconds[name] = round(time.perf_counter() - begun, 3)
+    choices, seconds = search_system(system, cfg, validation, labels, segment_frames, manifest["frame_seconds"])
     main = system_choice(system, choices, cfg)
     used = main.class_decoders
     folds = [fold for fold, _ in _fold_models(models_dir, manifest["folds"])]

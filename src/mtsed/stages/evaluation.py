@@ -20,6 +20,7 @@ import numpy as np
 from mtsed.config.layout import (
     BUNDLE_FILE,
     HISTORY_FILE,
+    MANIFEST_FILE,
     TABLE_FILE,
     TABLE_JSON_FILE,
     VARIANTS_FILE,
@@ -171,7 +172,7 @@ class _Report:
 
 def _splits(dataset, ensemble_dir: Path, reference: dict[str, list[Event]]) -> tuple[dict, dict]:
     """The ensemble manifest, and per split (evaluation, training) its outputs and reference events."""
-    manifest = read_json(ensemble_dir / "manifest.json")
+    manifest = read_json(ensemble_dir / MANIFEST_FILE)
     recordings = {r.id: r for r in dataset.recordings}
     training = list(manifest.get("training", {}))
     return manifest, {
@@ -266,7 +267,7 @@ def _plots(
     """Training curves of each network, F1 per class, and the busiest recording's detections."""
     for system, (ensemble_dir, _, models_dir) in systems.items():
         if network_of(system) == system:
-            folds = read_json(ensemble_dir / "manifest.json")["folds"]
+            folds = read_json(ensemble_dir / MANIFEST_FILE)["folds"]
             folders = {fold: fold_folder(models_dir, fold) for fold in folds}
             histories = {folder.name: read_json(folder / HISTORY_FILE) for folder in folders.values()}
             report.plot_training_curves(tmp / f"training_{system}.png", histories, f"{dataset.name}: {system} training")
@@ -278,7 +279,7 @@ def _plots(
         {s: rep.scores[s][shown.id] for s in rep.results},
         reference[shown.id],
         labels,
-        read_json(features_dir / "manifest.json")["frame_seconds"],
+        read_json(features_dir / MANIFEST_FILE)["frame_seconds"],
         f"{dataset.name} / {shown.id}",
     )
 

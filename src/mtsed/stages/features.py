@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mtsed.config import FeatureConfig
+from mtsed.config.layout import MANIFEST_FILE, STATS_FILE
 from mtsed.data.datasets import load_dataset
 from mtsed.features.logmel import Standardiser, log_mel
 from mtsed.io.audio import load_audio
@@ -38,9 +39,9 @@ def features(cfg: FeatureConfig, dataset_dir: Path, out_dir: Path) -> dict:
             fold.name: Standardiser.fit(np.load(tmp / f"{rid}.npy", mmap_mode="r") for rid in fold.train).to_dict()
             for fold in folds
         }
-        write_json(tmp / "stats.json", stats)
+        write_json(tmp / STATS_FILE, stats)
         write_json(
-            tmp / "manifest.json",
+            tmp / MANIFEST_FILE,
             {
                 "dataset": dataset.name,
                 "kind": dataset.kind,

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from mtsed.config import DataConfig, PrepareConfig
-from mtsed.config.layout import SETS
+from mtsed.config.layout import SETS, SUMMARY_FILE
 from mtsed.data.datasets import Dataset, load_itc_irst, load_tut_sed_synthetic
 from mtsed.data.default.clips import read_clip_manifest
 from mtsed.data.default.mixing import ClipBank
@@ -40,7 +40,7 @@ def prepare(data: DataConfig, cfg: PrepareConfig, clips_dir: Path, out_dir: Path
                 dataset = real_dataset(data, name).relocated(tmp)
                 dataset.save()
             summary = describe(dataset, cfg.sample_rate)
-            write_json(tmp / "summary.json", summary)
+            write_json(tmp / SUMMARY_FILE, summary)
         metrics[name] = summary
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     return metrics

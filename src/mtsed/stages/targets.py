@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from mtsed.config import FeatureConfig, TargetConfig
+from mtsed.config.layout import MANIFEST_FILE
 from mtsed.data.datasets import load_dataset
 from mtsed.data.targets import encode
 from mtsed.io.fileio import atomic_dir, read_json, write_json, write_npy
@@ -18,13 +19,13 @@ def targets(
     """Triplet targets ``(frames, 3 * classes)`` per recording, aligned with its features."""
     started = time.perf_counter()
     dataset = load_dataset(dataset_dir)
-    feature_manifest = read_json(features_dir / "manifest.json")
+    feature_manifest = read_json(features_dir / MANIFEST_FILE)
     frames = {r["id"]: r["frames"] for r in feature_manifest["recordings"]}
     active = 0
     with atomic_dir(out_dir) as tmp:
         for recording in progress(dataset.recordings, desc=f"targets {dataset.name}", unit="rec"):
             if recording.id not in frames:
-                raise KeyError(f"{features_dir / 'manifest.json'}: no features for recording {recording.id}")
+                raise KeyError(f"{features_dir / MANIFEST_FILE}: no features for recording {recording.id}")
             triplets = encode(
                 dataset.events(recording),
                 frames[recording.id],
@@ -35,7 +36,7 @@ def targets(
             active += int(triplets.y.sum())
             write_npy(tmp / f"{recording.id}.npy", triplets.stacked())
         write_json(
-            tmp / "manifest.json",
+            tmp / MANIFEST_FILE,
             {
                 "dataset": dataset.name,
                 "labels": list(dataset.labels),

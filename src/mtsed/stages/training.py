@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mtsed.config import ModelConfig, TrainConfig
-from mtsed.config.layout import CHECKPOINT_FILE, HISTORY_FILE, RESUME_FILE, RUN_CONFIG_FILE
+from mtsed.config.layout import CHECKPOINT_FILE, HISTORY_FILE, MANIFEST_FILE, RESUME_FILE, RUN_CONFIG_FILE, STATS_FILE
 from mtsed.config.systems import NETWORKS
 from mtsed.data.windows import Recordings, SegmentDataset, WindowOptions, WindowSampler, validation_set
 from mtsed.features.logmel import Standardiser
@@ -108,10 +108,10 @@ def train(
     An interrupted run resumes from ``.<out>.partial/last.pt`` on the next invocation.
     """
     started = time.perf_counter()
-    features_manifest = read_json(features_dir / "manifest.json")
-    targets_manifest = read_json(targets_dir / "manifest.json")
+    features_manifest = read_json(features_dir / MANIFEST_FILE)
+    targets_manifest = read_json(targets_dir / MANIFEST_FILE)
     _check_inputs(features_manifest, targets_manifest, fold, network, features_dir)
-    stats = read_json(features_dir / "stats.json")[fold]
+    stats = read_json(features_dir / STATS_FILE)[fold]
     segment_frames = int(targets_manifest["segment_frames"])
     standardiser = Standardiser.from_dict(stats)
     train_windows, validation_data, training_recordings = _windows(

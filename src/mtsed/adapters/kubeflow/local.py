@@ -23,7 +23,7 @@ def find_reports(pipeline_root: Path) -> dict[str, Path]:
     pipeline_root = Path(pipeline_root)
     reports = {}
     for set_name in SETS:
-        found = sorted(pipeline_root.glob(f"**/report/{set_name}/table.json"), key=lambda p: p.stat().st_mtime)
+        found = sorted(pipeline_root.glob(f"**/report/{set_name}/{TABLE_JSON_FILE}"), key=lambda p: p.stat().st_mtime)
         if not found:
             raise RuntimeError(f"{pipeline_root}: the run produced no evaluation report for {set_name}")
         reports[set_name] = found[-1].parent

@@ -95,7 +95,7 @@ def list_folds(set_name: str, features: Input[Dataset]) -> list[str]:
     import json
     from pathlib import Path
 
-    from mtsed.config.layout import artefact_folder
+    from mtsed.config.layout import MANIFEST_FILE, artefact_folder
 
-    manifest = artefact_folder(Path(features.path), set_name) / "manifest.json"
+    manifest = artefact_folder(Path(features.path), set_name) / MANIFEST_FILE
     return sorted(json.loads(manifest.read_text())["folds"])
