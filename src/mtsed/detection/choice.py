@@ -137,15 +137,16 @@ def _rule_choice(
     rule: ThresholdConfig,
     fixed: Selection,
     labels: list[str],
+    grid_f1: np.ndarray,
 ) -> Choice:
-    """The choice one selection rule makes on the grid, with its held-out validation F1 when
-    there are groups."""
+    """The choice one selection rule makes on the grid (whose F1 is ``grid_f1``), with its
+    held-out validation F1 when there are groups."""
     selection = select(counts, rule)
     record = _record(dec, counts, selection, fixed, labels)
     held_out = held_out_from(per_group, rule) if per_group else None
     if held_out is not None:
         record.update(_held_out_record(held_out, labels))
-    return Choice(record, counts_at(counts, selection), counts_at(counts, fixed), counts.f1(), held_out_counts=held_out)
+    return Choice(record, counts_at(counts, selection), counts_at(counts, fixed), grid_f1, held_out_counts=held_out)
 
 
 def search(
@@ -168,8 +169,12 @@ def search(
     per_group = (
         group_counts(dec, validation, groups, len(labels), segment_frames, frame_seconds) if groups is not None else []
     )
-    choice = _rule_choice(dec, counts, per_group, cfg, fixed, labels)
-    by_rule = {name: _rule_choice(dec, counts, per_group, rule, fixed, labels) for name, rule in (rules or {}).items()}
+    grid_f1 = counts.f1()
+    by_rule = {
+        name: _rule_choice(dec, counts, per_group, rule, fixed, labels, grid_f1) for name, rule in (rules or {}).items()
+    }
+    same = [name for name, rule in (rules or {}).items() if rule == cfg]  # the rule cfg is, chosen once
+    choice = by_rule[same[0]] if same else _rule_choice(dec, counts, per_group, cfg, fixed, labels, grid_f1)
     if not by_rule:
         return choice
     figures = {name: {k: c.record[k] for k in RULE_FIGURES if k in c.record} for name, c in by_rule.items()}
